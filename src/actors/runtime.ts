@@ -1,0 +1,324 @@
+// The actor runtime: load-or-create, per-actor mailbox, durable compare-and-set persistence, deadlines, passivation.
+import { Subject } from 'rxjs';
+import { initialTransition, transition, type AnyStateMachine, type InputFrom, type SnapshotFrom } from 'xstate';
+import { AppError } from '../domain/errors.ts';
+import type { ActorKind } from '../domain/types.ts';
+import type { Db } from '../persistence/db.ts';
+import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../persistence/actor.repo.ts';
+import { stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
+import { Mailbox } from './mailbox.ts';
+
+export type KindMap = { readonly [K in ActorKind]: AnyStateMachine };
+
+/** One actor as it is in memory: its row as stored and its live XState snapshot. */
+export interface LiveActor<M extends AnyStateMachine = AnyStateMachine> {
+  readonly id: string;
+  readonly kind: ActorKind;
+  readonly version: number;
+  readonly state: string;
+  readonly ownerId: string | null;
+  readonly snapshot: SnapshotFrom<M>;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface DomainEventRecord {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** Published after each commit, in commit order per actor. */
+export interface ActorChange {
+  readonly kind: ActorKind;
+  readonly id: string;
+  readonly version: number;
+  readonly state: string;
+  readonly ownerId: string | null;
+  readonly context: unknown;
+  readonly event: unknown;
+  readonly emitted: readonly DomainEventRecord[];
+  readonly at: number;
+}
+
+export interface RuntimeLogger {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface ActorRuntimeOptions<Kinds extends KindMap> {
+  readonly db: Db;
+  readonly repo: ActorRepo;
+  readonly kinds: { readonly [K in ActorKind]: ActorKindDefinition<Kinds[K]> };
+  readonly clock: () => number;
+  readonly logger: RuntimeLogger;
+  /** Reload-and-retry attempts after losing a compare-and-set, before `CONFLICT`. @default 5 */
+  readonly maxConflictRetries?: number;
+  /** Called after every commit that wrote outbox rows. */
+  readonly onOutboxWritten?: () => void;
+}
+
+interface CacheEntry {
+  actor: LiveActor;
+  lastUsedAt: number;
+}
+
+/**
+ * Hosts every cart, order and shipment. `send` is serialized per actor; an
+ * accepted event is written (snapshot compare-and-set, journal, outbox) in one
+ * transaction before the caller or any subscriber hears of it.
+ *
+ * @example
+ * const cart = await runtime.send('cart', cartId, { type: 'ADD_ITEM', productId, quantity: 1, unitPrice: 1299 });
+ */
+export class ActorRuntime<Kinds extends KindMap> {
+  /** Every committed change, for pushes, projections and the inspector. */
+  readonly changes$ = new Subject<ActorChange>();
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly mailbox = new Mailbox();
+  private readonly maxRetries: number;
+
+  constructor(private readonly options: ActorRuntimeOptions<Kinds>) {
+    this.maxRetries = options.maxConflictRetries ?? 5;
+  }
+
+  /** Number of actors in memory right now. */
+  get liveCount(): number {
+    return this.cache.size;
+  }
+
+  /**
+   * Creates the actor with `input`, or returns the existing one with that id
+   * (so a retried create is harmless). `created` tells which happened.
+   */
+  create<K extends ActorKind>(
+    kind: K,
+    id: string,
+    input: InputFrom<Kinds[K]>,
+  ): Promise<{ actor: LiveActor<Kinds[K]>; created: boolean }> {
+    return this.mailbox.run(id, async () => {
+      const existing = await this.load(kind, id);
+      if (existing) return { actor: existing, created: false };
+      const definition = this.definition(kind);
+      const at = this.options.clock();
+      const [snapshot, actions] = initialTransition(definition.machine, input);
+      const actor = this.toLive(kind, id, 1, snapshot, at, at);
+      const row = this.toRow(actor);
+      const outbox = this.outboxEntries(kind, id, actions, at);
+      const inserted = await this.options.db.transaction((trx) =>
+        this.options.repo.insert(trx, row, { actorId: id, kind, version: 1, event: { type: 'xstate.init', input }, at }, outbox),
+      );
+      if (!inserted) {
+        // Another node created it between our read and our write.
+        const winner = await this.load(kind, id, { fresh: true });
+        if (!winner) throw new AppError('CONFLICT', `${kind} ${id} could not be created`);
+        return { actor: winner, created: false };
+      }
+      this.remember(actor);
+      this.published(actor, { type: 'xstate.init' }, outbox, at);
+      return { actor, created: true };
+    });
+  }
+
+  /**
+   * Applies one event. Rejects with `NOT_FOUND`, `INVALID_TRANSITION` (nothing
+   * written) or `CONFLICT` (lost the compare-and-set `maxConflictRetries` times).
+   */
+  send<K extends ActorKind>(kind: K, id: string, event: CommandEvent<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
+    return this.mailbox.run(id, async () => {
+      for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+        const current = await this.load(kind, id, { fresh: attempt > 0 });
+        if (!current) throw new AppError('NOT_FOUND', `${kind} ${id} does not exist`);
+        const at = this.options.clock();
+        const stamped = { ...(event as object), at } as never;
+        const snapshot = current.snapshot as SnapshotFrom<AnyStateMachine>;
+        if (snapshot.status !== 'active' || !snapshot.can(stamped)) {
+          throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
+            details: { state: current.state, event: (event as { type: string }).type },
+          });
+        }
+        const definition = this.definition(kind);
+        const [next, actions] = transition(definition.machine, snapshot as never, stamped);
+        const actor = this.toLive(kind, id, current.version + 1, next as SnapshotFrom<AnyStateMachine>, current.createdAt, at);
+        const outbox = this.outboxEntries(kind, id, actions, at);
+        const written = await this.options.db.transaction((trx) =>
+          this.options.repo.update(trx, this.toRow(actor), current.version, { actorId: id, kind, version: actor.version, event: stamped, at }, outbox),
+        );
+        if (!written) {
+          this.cache.delete(id);
+          continue;
+        }
+        this.remember(actor);
+        this.published(actor, stamped, outbox, at);
+        return actor;
+      }
+      throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
+    });
+  }
+
+  /** The actor as last committed, from memory or the database; undefined when there is none. */
+  async get<K extends ActorKind>(kind: K, id: string): Promise<LiveActor<Kinds[K]> | undefined> {
+    return this.load(kind, id);
+  }
+
+  /** Rebuilds a live actor from a stored row, e.g. for listings that read many rows at once. */
+  fromRow<K extends ActorKind>(kind: K, row: ActorRow): LiveActor<Kinds[K]> {
+    const definition = this.definition(kind);
+    const persisted = this.migrated(definition, row);
+    const snapshot = definition.machine.resolveState(persisted as never) as SnapshotFrom<Kinds[K]>;
+    return {
+      id: row.id,
+      kind,
+      version: row.version,
+      state: row.state,
+      ownerId: row.ownerId,
+      snapshot,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    };
+  }
+
+  /**
+   * Delivers the timeout event of every actor whose deadline has passed. Runs
+   * after a restart too, which is how deadlines survive one.
+   */
+  async sweepDeadlines(limit = 200): Promise<number> {
+    const due = await this.options.repo.due(this.options.clock(), limit);
+    let delivered = 0;
+    for (const { id, kind } of due) {
+      try {
+        const actor = await this.load(kind, id, { fresh: true });
+        const deadline = actor ? this.definition(kind).deadlineOf(actor.snapshot as never) : null;
+        if (!deadline || deadline.at > this.options.clock()) continue;
+        await this.send(kind, id, deadline.event as never);
+        delivered++;
+      } catch (error) {
+        // Another node delivered it first, or the actor moved on: nothing to do.
+        if (error instanceof AppError && (error.code === 'INVALID_TRANSITION' || error.code === 'CONFLICT')) continue;
+        this.options.logger.error({ err: error, kind, id }, 'deadline delivery failed');
+      }
+    }
+    return delivered;
+  }
+
+  /** Drops actors idle for `idleMs` from memory; they come back from the database on next use. */
+  passivate(idleMs: number): number {
+    const cutoff = this.options.clock() - idleMs;
+    let dropped = 0;
+    for (const [id, entry] of this.cache) {
+      if (entry.lastUsedAt < cutoff && !this.mailbox.isBusy(id)) {
+        this.cache.delete(id);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Forgets the in-memory copy so the next use reads the database (used when another node changed it). */
+  evict(id: string): void {
+    if (!this.mailbox.isBusy(id)) this.cache.delete(id);
+  }
+
+  /** Waits for every queued command to finish. */
+  drain(): Promise<void> {
+    return this.mailbox.drain();
+  }
+
+  private definition<K extends ActorKind>(kind: K): ActorKindDefinition<Kinds[K]> {
+    return this.options.kinds[kind];
+  }
+
+  private async load<K extends ActorKind>(kind: K, id: string, options: { fresh?: boolean } = {}): Promise<LiveActor<Kinds[K]> | undefined> {
+    const cached = options.fresh ? undefined : this.cache.get(id);
+    if (cached) {
+      cached.lastUsedAt = this.options.clock();
+      return cached.actor.kind === kind ? (cached.actor as LiveActor<Kinds[K]>) : undefined;
+    }
+    const row = await this.options.repo.load(id);
+    if (!row || row.kind !== kind) return undefined;
+    const actor = this.fromRow(kind, row);
+    this.remember(actor);
+    return actor;
+  }
+
+  private migrated(definition: ActorKindDefinition, row: ActorRow): PersistedState {
+    if (row.machineVersion === definition.machineVersion) return row.persisted;
+    if (row.machineVersion > definition.machineVersion) {
+      throw new AppError('INTERNAL', `${row.kind} ${row.id} was written by a newer machine (v${row.machineVersion})`);
+    }
+    if (!definition.migrate) {
+      throw new AppError('INTERNAL', `${row.kind} v${row.machineVersion} snapshots have no migration to v${definition.machineVersion}`);
+    }
+    return definition.migrate(row.persisted, row.machineVersion);
+  }
+
+  private toLive<K extends ActorKind>(
+    kind: K,
+    id: string,
+    version: number,
+    snapshot: SnapshotFrom<AnyStateMachine>,
+    createdAt: number,
+    updatedAt: number,
+  ): LiveActor<Kinds[K]> {
+    const definition = this.definition(kind);
+    return {
+      id,
+      kind,
+      version,
+      state: stateName(snapshot.value),
+      ownerId: definition.ownerOf(snapshot as never),
+      snapshot: snapshot as SnapshotFrom<Kinds[K]>,
+      createdAt,
+      updatedAt,
+    };
+  }
+
+  private toRow(actor: LiveActor): ActorRow {
+    const definition = this.definition(actor.kind);
+    const snapshot = actor.snapshot as SnapshotFrom<AnyStateMachine>;
+    const deadline = snapshot.status === 'active' ? definition.deadlineOf(snapshot as never) : null;
+    return {
+      id: actor.id,
+      kind: actor.kind,
+      version: actor.version,
+      machineVersion: definition.machineVersion,
+      state: actor.state,
+      status: snapshot.status === 'active' ? 'active' : 'done',
+      ownerId: actor.ownerId,
+      persisted: { value: snapshot.value, context: snapshot.context },
+      nextDeadlineAt: deadline?.at ?? null,
+      createdAt: actor.createdAt,
+      updatedAt: actor.updatedAt,
+    };
+  }
+
+  private outboxEntries(kind: ActorKind, id: string, actions: readonly { type: string }[], at: number): OutboxEntry[] {
+    return actions
+      .filter((action) => action.type === 'xstate.emit')
+      .map((action) => (action as unknown as { params: { event: DomainEventRecord } }).params.event)
+      .map((event) => ({ actorId: id, kind, type: event.type, payload: event, createdAt: at }));
+  }
+
+  private remember(actor: LiveActor): void {
+    this.cache.set(actor.id, { actor, lastUsedAt: this.options.clock() });
+  }
+
+  private published(actor: LiveActor, event: unknown, outbox: readonly OutboxEntry[], at: number): void {
+    const change: ActorChange = {
+      kind: actor.kind,
+      id: actor.id,
+      version: actor.version,
+      state: actor.state,
+      ownerId: actor.ownerId,
+      context: (actor.snapshot as SnapshotFrom<AnyStateMachine>).context,
+      event,
+      emitted: outbox.map((entry) => entry.payload as DomainEventRecord),
+      at,
+    };
+    try {
+      this.changes$.next(change);
+    } catch (error) {
+      this.options.logger.error({ err: error, kind: actor.kind, id: actor.id }, 'a change subscriber threw');
+    }
+    if (outbox.length > 0) this.options.onOutboxWritten?.();
+  }
+}

@@ -1,0 +1,137 @@
+// Environment -> one typed, validated Config. Every field documents its default.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export interface Config {
+  /** HTTP and Socket.IO port. `0` picks a free one. @default 3000 */
+  readonly port: number;
+  /** Interface to bind. @default '0.0.0.0' */
+  readonly host: string;
+  /** A file path means SQLite; `postgres://…` means PostgreSQL. @default './data/emporium.sqlite' */
+  readonly databaseUrl: string;
+  /** Folder for the SQLite file and the generated JWT secret. @default './data' */
+  readonly dataDir: string;
+  /** Redis for many nodes; unset means a single node. @default undefined */
+  readonly redisUrl: string | undefined;
+  /** HMAC secret for access tokens; generated and kept in `dataDir/jwt-secret` when unset. */
+  readonly jwtSecret: string;
+  /** Create or update this admin account at start. @default undefined */
+  readonly adminEmail: string | undefined;
+  readonly adminPassword: string | undefined;
+  /** Origins allowed to open a Socket.IO connection from a browser; `*` allows any. @default ['http://localhost:3000'] */
+  readonly corsOrigins: readonly string[];
+  /** A cart with no change for this long expires. @default 86_400_000 (24 h) */
+  readonly cartTtlMs: number;
+  /** An order not paid within this window expires and its stock is released. @default 900_000 (15 min) */
+  readonly paymentWindowMs: number;
+  /** A reservation whose order never came to be is released this long after its payment deadline. @default 600_000 */
+  readonly reservationGraceMs: number;
+  /** How often due deadlines, stalled checkouts and orphan reservations are swept. @default 1000 */
+  readonly sweepIntervalMs: number;
+  /** Live actors unused for this long leave memory. @default 60_000 */
+  readonly passivateAfterMs: number;
+  /** Simulated payment provider latency. @default 20 */
+  readonly paymentLatencyMs: number;
+  /** Largest Socket.IO message accepted; larger ones close the connection. @default 65_536 */
+  readonly maxMessageBytes: number;
+  /** Commands one socket may send per second before `RATE_LIMITED`. @default 200 */
+  readonly maxCommandsPerSecond: number;
+  /** Seed the demo catalog into an empty database. @default true */
+  readonly seedDemoData: boolean;
+  /** pino level. @default 'info' */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Name of this node in logs and metrics. @default hostname:pid */
+  readonly nodeId: string;
+}
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().min(1).optional(),
+  REDIS_URL: z.string().url().optional(),
+  JWT_SECRET: z.string().min(16, 'JWT_SECRET must be at least 16 characters').optional(),
+  ADMIN_EMAIL: z.string().email().optional(),
+  ADMIN_PASSWORD: z.string().min(8, 'ADMIN_PASSWORD must be at least 8 characters').optional(),
+  CORS_ORIGINS: z.string().default('http://localhost:3000'),
+  CART_TTL_MS: z.coerce.number().int().positive().default(86_400_000),
+  PAYMENT_WINDOW_MS: z.coerce.number().int().positive().default(900_000),
+  RESERVATION_GRACE_MS: z.coerce.number().int().nonnegative().default(600_000),
+  SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
+  PASSIVATE_AFTER_MS: z.coerce.number().int().positive().default(60_000),
+  PAYMENT_LATENCY_MS: z.coerce.number().int().nonnegative().default(20),
+  MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(65_536),
+  MAX_COMMANDS_PER_SECOND: z.coerce.number().int().positive().default(200),
+  SEED_DEMO_DATA: flag.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ID: z.string().min(1).optional(),
+});
+
+/** Thrown at boot when the environment is wrong; lists every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads, validates and completes the configuration. Throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('invalid configuration:\n  ADMIN_EMAIL and ADMIN_PASSWORD go together');
+  }
+  const dataDir = overrides.dataDir ?? e.DATA_DIR;
+  const databaseUrl = overrides.databaseUrl ?? e.DATABASE_URL ?? path.join(dataDir, 'emporium.sqlite');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl,
+    dataDir,
+    redisUrl: e.REDIS_URL,
+    jwtSecret: overrides.jwtSecret ?? e.JWT_SECRET ?? persistentSecret(dataDir),
+    adminEmail: e.ADMIN_EMAIL,
+    adminPassword: e.ADMIN_PASSWORD,
+    corsOrigins: e.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
+    cartTtlMs: e.CART_TTL_MS,
+    paymentWindowMs: e.PAYMENT_WINDOW_MS,
+    reservationGraceMs: e.RESERVATION_GRACE_MS,
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    passivateAfterMs: e.PASSIVATE_AFTER_MS,
+    paymentLatencyMs: e.PAYMENT_LATENCY_MS,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxCommandsPerSecond: e.MAX_COMMANDS_PER_SECOND,
+    seedDemoData: e.SEED_DEMO_DATA,
+    logLevel: e.LOG_LEVEL,
+    nodeId: e.NODE_ID ?? `${process.env.HOSTNAME ?? 'node'}:${process.pid}`,
+    ...overrides,
+  };
+}
+
+export function isPostgresUrl(databaseUrl: string): boolean {
+  return /^postgres(ql)?:\/\//.test(databaseUrl);
+}
+
+/** A secret generated once and kept beside the database, so tokens survive restarts. */
+function persistentSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  try {
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (error) {
+    // Another process wrote it first: theirs wins, so all agree.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw error;
+  }
+}

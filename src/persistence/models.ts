@@ -1,0 +1,62 @@
+// objection models for the relational parts of the domain: catalog and customers.
+import { Model } from 'objection';
+
+export class CategoryModel extends Model {
+  static override tableName = 'categories';
+  declare id: string;
+  declare slug: string;
+  declare name: string;
+  declare description: string;
+  declare position: number;
+}
+
+export class ProductModel extends Model {
+  static override tableName = 'products';
+  declare id: string;
+  declare sku: string;
+  declare name: string;
+  declare description: string;
+  declare category_id: string;
+  declare price: number;
+  declare currency: string;
+  declare on_hand: number;
+  declare reserved: number;
+  declare stock_version: number;
+  declare image_url: string | null;
+  declare created_at: number;
+  declare updated_at: number;
+
+  static override relationMappings = () => ({
+    category: {
+      relation: Model.BelongsToOneRelation,
+      modelClass: CategoryModel,
+      join: { from: 'products.category_id', to: 'categories.id' },
+    },
+  });
+
+  // PostgreSQL returns bigint columns as strings; the domain wants numbers.
+  override $parseDatabaseJson(json: Record<string, unknown>) {
+    const parsed = super.$parseDatabaseJson(json);
+    for (const key of ['price', 'stock_version', 'created_at', 'updated_at', 'on_hand', 'reserved']) {
+      if (parsed[key] !== undefined && parsed[key] !== null) parsed[key] = Number(parsed[key]);
+    }
+    return parsed;
+  }
+}
+
+export class CustomerModel extends Model {
+  static override tableName = 'customers';
+  declare id: string;
+  declare email: string;
+  declare password_hash: string;
+  declare name: string;
+  declare role: 'customer' | 'staff' | 'admin';
+  declare created_at: number;
+  declare updated_at: number;
+
+  override $parseDatabaseJson(json: Record<string, unknown>) {
+    const parsed = super.$parseDatabaseJson(json);
+    for (const key of ['created_at', 'updated_at']) if (parsed[key] != null) parsed[key] = Number(parsed[key]);
+    return parsed;
+  }
+}

@@ -1,0 +1,73 @@
+// The outbox: domain events written with the actor change that caused them, claimed and relayed after commit.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { ActorKind } from '../domain/types.ts';
+
+export interface OutboxRecord {
+  readonly seq: number;
+  readonly actorId: string;
+  readonly kind: ActorKind;
+  readonly type: string;
+  readonly payload: Record<string, unknown>;
+  readonly createdAt: number;
+  readonly attempts: number;
+}
+
+interface OutboxRow {
+  seq: number | string;
+  actor_id: string;
+  kind: string;
+  type: string;
+  payload: string;
+  created_at: number | string;
+  attempts: number;
+}
+
+export class OutboxRepo {
+  constructor(private readonly knex: Knex) {}
+
+  /**
+   * Leases up to `limit` undelivered rows to the caller, oldest first. A row
+   * whose lease ran out (its claimer died) can be claimed again, so delivery is
+   * at least once and every handler must be idempotent.
+   */
+  async claim(now: number, leaseMs: number, limit: number): Promise<OutboxRecord[]> {
+    const token = randomUUID();
+    const candidates = this.knex('outbox')
+      .select('seq')
+      .whereNull('dispatched_at')
+      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
+      .orderBy('seq')
+      .limit(limit);
+    await this.knex('outbox')
+      .whereIn('seq', candidates)
+      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
+      .update({ claimed_by: token, claimed_until: now + leaseMs });
+    const rows = (await this.knex('outbox').where({ claimed_by: token }).whereNull('dispatched_at').orderBy('seq')) as OutboxRow[];
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      actorId: row.actor_id,
+      kind: row.kind as ActorKind,
+      type: row.type,
+      payload: JSON.parse(row.payload) as Record<string, unknown>,
+      createdAt: Number(row.created_at),
+      attempts: Number(row.attempts),
+    }));
+  }
+
+  async markDispatched(seq: number, now: number): Promise<void> {
+    await this.knex('outbox').where({ seq }).update({ dispatched_at: now, claimed_until: null });
+  }
+
+  /** Leaves the row for a later attempt after `retryAt`, recording why it failed. */
+  async markFailed(seq: number, error: string, retryAt: number): Promise<void> {
+    await this.knex('outbox')
+      .where({ seq })
+      .update({ attempts: this.knex.raw('attempts + 1'), last_error: error.slice(0, 2000), claimed_until: retryAt });
+  }
+
+  async pendingCount(): Promise<number> {
+    const row = (await this.knex('outbox').whereNull('dispatched_at').count({ n: '*' }).first()) as { n: number | string } | undefined;
+    return Number(row?.n ?? 0);
+  }
+}

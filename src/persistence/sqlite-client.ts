@@ -1,0 +1,65 @@
+// knex client for better-sqlite3 that starts write transactions with BEGIN IMMEDIATE and reuses prepared statements.
+import { createRequire } from 'node:module';
+import type { Database, Statement } from 'better-sqlite3';
+
+const require = createRequire(import.meta.url);
+// knex ships these dialect classes as CommonJS without types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const BetterSqlite3Client: new (config: unknown) => any = require('knex/lib/dialects/better-sqlite3/index.js');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const SqliteTransaction: new (...args: any[]) => any = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js');
+
+/**
+ * A deferred `BEGIN` takes a read lock and upgrades on its first write, which
+ * fails with SQLITE_BUSY when another connection wrote in between. Every
+ * transaction here is read-then-write, so take the write lock up front.
+ */
+class ImmediateTransaction extends SqliteTransaction {
+  begin(conn: unknown) {
+    return this.query(conn, 'BEGIN IMMEDIATE;');
+  }
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+const statementCaches = new WeakMap<Database, Map<string, Statement>>();
+
+function prepareCached(connection: Database, sql: string): Statement {
+  let cache = statementCaches.get(connection);
+  if (!cache) statementCaches.set(connection, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = connection.prepare(sql);
+    if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    cache.set(sql, statement);
+  }
+  return statement;
+}
+
+export class ImmediateSqliteClient extends BetterSqlite3Client {
+  transaction(...args: unknown[]) {
+    return new ImmediateTransaction(this, ...args);
+  }
+
+  async acquireRawConnection() {
+    const db: Database = await super.acquireRawConnection();
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    return db;
+  }
+
+  async _query(connection: Database, obj: { sql: string; bindings?: unknown[]; response?: unknown; context?: unknown }) {
+    if (!obj.sql) throw new Error('The query is empty');
+    const statement = prepareCached(connection, obj.sql);
+    const bindings = this._formatBindings(obj.bindings);
+    if (statement.reader) {
+      obj.response = statement.all(bindings);
+      return obj;
+    }
+    const response = statement.run(bindings);
+    obj.response = response;
+    obj.context = { lastID: response.lastInsertRowid, changes: response.changes };
+    return obj;
+  }
+}
