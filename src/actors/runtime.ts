@@ -29,6 +29,7 @@ export interface DomainEventRecord {
 
 /** Published after each commit, in commit order per actor. */
 export interface ActorChange {
+  readonly actor: LiveActor;
   readonly kind: ActorKind;
   readonly id: string;
   readonly version: number;
@@ -304,6 +305,7 @@ export class ActorRuntime<Kinds extends KindMap> {
 
   private published(actor: LiveActor, event: unknown, outbox: readonly OutboxEntry[], at: number): void {
     const change: ActorChange = {
+      actor,
       kind: actor.kind,
       id: actor.id,
       version: actor.version,

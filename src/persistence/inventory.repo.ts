@@ -102,6 +102,10 @@ export class InventoryRepo {
     return rows.map((row: { order_id: string }) => row.order_id);
   }
 
+  async level(productId: string): Promise<StockLevel | undefined> {
+    return (await this.levels(this.knex, [productId]))[0];
+  }
+
   async levels(q: Knex | Knex.Transaction, productIds: readonly string[]): Promise<StockLevel[]> {
     if (productIds.length === 0) return [];
     const rows = await q('products').select('id', 'on_hand', 'reserved', 'stock_version').whereIn('id', productIds);

@@ -1,13 +1,16 @@
 // Public views of actors: what clients see of a cart, an order or a shipment. Every view has id, version, state.
+import type { CartView, OrderView, ShipmentView } from '../client/protocol.ts';
 import type { CartActor, OrderActor, ShipmentActor } from './kinds.ts';
 
-export function cartView(actor: CartActor) {
+export type { CartView, OrderView, ShipmentView } from '../client/protocol.ts';
+
+export function cartView(actor: CartActor): CartView {
   const c = actor.snapshot.context;
   const items = c.items.map((line) => ({ ...line, lineTotal: line.quantity * line.unitPrice }));
   return {
     id: actor.id,
     version: actor.version,
-    state: actor.state,
+    state: actor.state as CartView['state'],
     customerId: c.customerId,
     currency: c.currency,
     items,
@@ -21,12 +24,12 @@ export function cartView(actor: CartActor) {
   };
 }
 
-export function orderView(actor: OrderActor) {
+export function orderView(actor: OrderActor): OrderView {
   const c = actor.snapshot.context;
   return {
     id: actor.id,
     version: actor.version,
-    state: actor.state,
+    state: actor.state as OrderView['state'],
     customerId: c.customerId,
     cartId: c.cartId,
     items: c.items.map((line) => ({ ...line, lineTotal: line.quantity * line.unitPrice })),
@@ -47,12 +50,12 @@ export function orderView(actor: OrderActor) {
   };
 }
 
-export function shipmentView(actor: ShipmentActor) {
+export function shipmentView(actor: ShipmentActor): ShipmentView {
   const c = actor.snapshot.context;
   return {
     id: actor.id,
     version: actor.version,
-    state: actor.state,
+    state: actor.state as ShipmentView['state'],
     orderId: c.orderId,
     customerId: c.customerId,
     items: c.items,
@@ -65,7 +68,3 @@ export function shipmentView(actor: ShipmentActor) {
     updatedAt: c.updatedAt,
   };
 }
-
-export type CartView = ReturnType<typeof cartView>;
-export type OrderView = ReturnType<typeof orderView>;
-export type ShipmentView = ReturnType<typeof shipmentView>;

@@ -1,0 +1,203 @@
+// Composition root: builds every part from the Config, wires machines to the runtime and flows to services.
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { ActorRuntime } from './actors/runtime.ts';
+import type { Config } from './config.ts';
+import type { Clock } from './domain/identity.ts';
+import { OutboxRelay } from './flows/outbox-relay.ts';
+import { allPushes } from './flows/pushes.ts';
+import { sagas } from './flows/sagas.ts';
+import { registerHttpRoutes } from './gateway/http.ts';
+import { createSocketGateway, type SocketGateway } from './gateway/socket.ts';
+import { ActorRepo } from './persistence/actor.repo.ts';
+import { migrateLatest, openDb, type Db } from './persistence/db.ts';
+import { InventoryRepo } from './persistence/inventory.repo.ts';
+import { OutboxRepo } from './persistence/outbox.repo.ts';
+import { AuthService } from './services/auth.service.ts';
+import { CartService } from './services/cart.service.ts';
+import { CatalogService } from './services/catalog.service.ts';
+import { CheckoutService } from './services/checkout.service.ts';
+import { seedDemoCatalog } from './services/demo-catalog.ts';
+import type { Services } from './services/index.ts';
+import { InventoryService } from './services/inventory.service.ts';
+import { actorKinds, type AppKinds, type AppRuntime } from './services/kinds.ts';
+import { OrderService } from './services/order.service.ts';
+import { SimulatedPaymentProvider, type PaymentProvider } from './services/payment-provider.ts';
+import { ShipmentService } from './services/shipment.service.ts';
+
+export interface App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Db;
+  readonly runtime: AppRuntime;
+  readonly services: Services;
+  readonly relay: OutboxRelay;
+  /** Migrates, seeds, recovers what a crash left, then listens. */
+  start(): Promise<{ readonly port: number; readonly url: string }>;
+  /** Stops taking commands, finishes those in flight, flushes the outbox, closes connections and the database. */
+  stop(): Promise<void>;
+  /** One pass of every periodic duty: deadlines, stalled checkouts and payments, orphan reservations, passivation. */
+  sweep(): Promise<void>;
+}
+
+export interface AppOptions {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly payments?: PaymentProvider;
+}
+
+/**
+ * Builds the whole application from `config`. Nothing listens or touches the
+ * network until `start()`.
+ *
+ * @example
+ * const app = createApp(loadConfig());
+ * const { url } = await app.start();
+ */
+export function createApp(config: Config, options: AppOptions = {}): App {
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
+  const db = openDb(config.databaseUrl);
+  const actorRepo = new ActorRepo(db.knex);
+  const outboxRepo = new OutboxRepo(db.knex);
+  const inventoryRepo = new InventoryRepo(db.knex, db.transaction);
+
+  let relay: OutboxRelay | undefined;
+  const runtime: AppRuntime = new ActorRuntime<AppKinds>({
+    db,
+    repo: actorRepo,
+    kinds: actorKinds,
+    clock,
+    logger,
+    onOutboxWritten: () => relay?.nudge(),
+  });
+
+  const catalog = new CatalogService(clock);
+  const inventory = new InventoryService(inventoryRepo, clock);
+  const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
+  const shipments = new ShipmentService({ runtime, actors: actorRepo, clock });
+  const services: Services = {
+    auth: new AuthService(config.jwtSecret, clock),
+    catalog,
+    inventory,
+    carts: new CartService({ runtime, actors: actorRepo, catalog, clock, cartTtlMs: config.cartTtlMs, currency: 'EUR' }),
+    checkout: new CheckoutService({
+      runtime,
+      actors: actorRepo,
+      catalog,
+      inventory,
+      clock,
+      paymentWindowMs: config.paymentWindowMs,
+      reservationGraceMs: config.reservationGraceMs,
+    }),
+    orders: new OrderService({ runtime, actors: actorRepo, payments, clock }),
+    shipments,
+  };
+  relay = new OutboxRelay({ outbox: outboxRepo, flows: sagas({ runtime, inventory, shipments, payments }), clock, logger });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const commits = new Counter({ name: 'emporium_actor_commits_total', help: 'Accepted actor events', labelNames: ['kind'], registers: [metrics] });
+  new Gauge({ name: 'emporium_live_actors', help: 'Actors in memory', registers: [metrics], collect() { this.set(runtime.liveCount); } });
+  new Gauge({
+    name: 'emporium_outbox_pending',
+    help: 'Domain events not yet relayed',
+    registers: [metrics],
+    async collect() {
+      this.set(await outboxRepo.pendingCount());
+    },
+  });
+  runtime.changes$.subscribe((change) => commits.inc({ kind: change.kind }));
+
+  // Requests are not logged one by one (metrics count them); warnings and errors are.
+  const http: FastifyInstance = Fastify({
+    loggerInstance: logger.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: config.maxMessageBytes,
+  });
+  let sockets: SocketGateway | undefined;
+  let ready = false;
+  let accepting = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+
+  registerHttpRoutes(http, {
+    services,
+    logger,
+    isReady: () => ready,
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+  });
+
+  async function sweep(): Promise<void> {
+    await runtime.sweepDeadlines();
+    await services.orders.recoverStalledPayments();
+    await services.checkout.resumeStalled();
+    await services.checkout.releaseOrphanReservations();
+    await relay!.drain();
+    runtime.passivate(config.passivateAfterMs);
+  }
+
+  const app: App = {
+    config,
+    logger,
+    db,
+    runtime,
+    services,
+    relay,
+    sweep,
+    async start() {
+      const applied = await migrateLatest(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+      if (config.seedDemoData) {
+        const seeded = await seedDemoCatalog(catalog);
+        if (seeded > 0) logger.info({ products: seeded }, 'demo catalog seeded');
+      }
+      if (config.adminEmail && config.adminPassword) {
+        await services.auth.upsertAccount({ email: config.adminEmail, password: config.adminPassword, name: 'Administrator', role: 'admin' });
+      }
+      // What a crash left behind: undelivered domain events first, then due deadlines and half-done sagas.
+      await relay!.drain();
+      await sweep();
+
+      sockets = createSocketGateway({
+        httpServer: http.server,
+        config,
+        services,
+        pushes$: allPushes(runtime.changes$, inventory.stockChanged$),
+        logger: logger.child({ part: 'socket' }),
+        accepting: () => accepting,
+      });
+      await http.listen({ port: config.port, host: config.host });
+      accepting = true;
+      ready = true;
+      sweepTimer = setInterval(() => {
+        if (sweeping) return;
+        sweeping = sweep()
+          .catch((error: unknown) => logger.error({ err: error }, 'sweep failed'))
+          .finally(() => {
+            sweeping = undefined;
+          });
+      }, config.sweepIntervalMs);
+      sweepTimer.unref();
+      const { port } = http.server.address() as AddressInfo;
+      const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+      logger.info({ port, url, database: db.dialect }, 'emporium listening');
+      return { port, url };
+    },
+    async stop() {
+      ready = false;
+      accepting = false;
+      if (sweepTimer) clearInterval(sweepTimer);
+      await sweeping;
+      await runtime.drain();
+      await relay!.drain();
+      await relay!.stop();
+      if (sockets) await sockets.close();
+      await http.close().catch(() => undefined);
+      await db.close();
+      logger.info('emporium stopped');
+    },
+  };
+  return app;
+}

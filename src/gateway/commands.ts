@@ -1,0 +1,81 @@
+// Declarative command tables: each Socket.IO command is a (schema, handler) pair; validation, acks and errors live here once.
+import type { Socket } from 'socket.io';
+import type { z } from 'zod';
+import type { ErrorBody } from '../domain/errors.ts';
+import { toErrorBody, validationBody, type ErrorLogger } from './errors.ts';
+import type { TokenBucket } from './rate-limit.ts';
+
+export interface Command<Ctx, S extends z.ZodType, R> {
+  readonly schema: S;
+  readonly handler: (ctx: Ctx, payload: z.output<S>) => Promise<R>;
+}
+
+export type CommandTable<Ctx> = Record<string, Command<Ctx, z.ZodType, unknown>>;
+
+/** Builds one table entry with its payload type inferred from the schema. */
+export function command<Ctx, S extends z.ZodType, R>(schema: S, handler: (ctx: Ctx, payload: z.output<S>) => Promise<R>): Command<Ctx, S, R> {
+  return { schema, handler };
+}
+
+type AckResponse = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
+
+export interface BindOptions<Ctx> {
+  readonly socket: Socket;
+  readonly table: CommandTable<Ctx>;
+  readonly context: Ctx;
+  readonly limiter: TokenBucket;
+  readonly logger: ErrorLogger & { warn(object: object, message: string): void };
+  /** False while the node drains: new commands are refused with a retryable `UNAVAILABLE`. */
+  readonly accepting: () => boolean;
+}
+
+/**
+ * Routes every event of `socket` through the table. Any event name is
+ * accepted at the socket level so an unknown one gets a `VALIDATION` ack
+ * instead of silence; a missing ack callback gets the answer dropped.
+ */
+export function bindCommands<Ctx>({ socket, table, context, limiter, logger, accepting }: BindOptions<Ctx>): void {
+  socket.onAny((name: unknown, ...args: unknown[]) => {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as (response: AckResponse) => void) : undefined;
+    const payload = ack ? args.slice(0, -1) : args;
+    void dispatch(String(name), payload, ack);
+  });
+
+  async function dispatch(name: string, args: unknown[], ack: ((response: AckResponse) => void) | undefined): Promise<void> {
+    const reply = (response: AckResponse) => {
+      if (ack && socket.connected) ack(response);
+    };
+    if (!limiter.take()) {
+      reply({ ok: false, error: { code: 'RATE_LIMITED', message: 'too many commands; slow down' } });
+      if (limiter.flooding) {
+        logger.warn({ socket: socket.id }, 'disconnecting a flooding client');
+        socket.disconnect(true);
+      }
+      return;
+    }
+    if (!accepting()) {
+      reply({ ok: false, error: { code: 'UNAVAILABLE', message: 'this node is shutting down; reconnect and retry' } });
+      return;
+    }
+    const entry = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (!entry) {
+      reply({ ok: false, error: { code: 'VALIDATION', message: `unknown command ${JSON.stringify(name.slice(0, 64))}` } });
+      return;
+    }
+    if (args.length > 1) {
+      reply({ ok: false, error: { code: 'VALIDATION', message: `${name} takes one payload object` } });
+      return;
+    }
+    const parsed = entry.schema.safeParse(args[0] ?? {});
+    if (!parsed.success) {
+      reply({ ok: false, error: validationBody(parsed.error) });
+      return;
+    }
+    try {
+      reply({ ok: true, data: await entry.handler(context, parsed.data) });
+    } catch (error) {
+      reply({ ok: false, error: toErrorBody(error, logger, { command: name, socket: socket.id }) });
+    }
+  }
+}

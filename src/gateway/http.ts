@@ -1,0 +1,122 @@
+// REST over Fastify: auth, catalog reads, health and readiness. Thin: validate, call a service, shape the answer.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AppError, type ErrorCode } from '../domain/errors.ts';
+import type { Identity } from '../domain/identity.ts';
+import type { Services } from '../services/index.ts';
+import { PRODUCT_SORTS } from '../services/catalog.service.ts';
+import { toErrorBody, type ErrorLogger } from './errors.ts';
+
+const STATUS: Record<ErrorCode, number> = {
+  VALIDATION: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  INVALID_TRANSITION: 409,
+  OUT_OF_STOCK: 409,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+const registerSchema = z
+  .object({
+    email: z.string().trim().email().max(320),
+    password: z.string().min(8, 'password must be at least 8 characters').max(200),
+    name: z.string().trim().min(1).max(200),
+  })
+  .strict();
+
+const loginSchema = z.object({ email: z.string().trim().min(1).max(320), password: z.string().min(1).max(200) }).strict();
+
+const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+const productQuerySchema = z
+  .object({
+    category: z.string().min(1).max(100).optional(),
+    q: z.string().trim().min(1).max(100).optional(),
+    minPrice: z.coerce.number().int().min(0).optional(),
+    maxPrice: z.coerce.number().int().min(0).optional(),
+    inStock: booleanQuery.optional(),
+    sort: z.enum(PRODUCT_SORTS).optional(),
+    page: z.coerce.number().int().min(1).max(10_000).default(1),
+    pageSize: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
+export interface HttpOptions {
+  readonly services: Services;
+  readonly logger: ErrorLogger;
+  /** Ready once start-up recovery ran and until shutdown begins. */
+  readonly isReady: () => boolean;
+  readonly metrics: () => Promise<{ contentType: string; body: string }>;
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (!result.success) throw result.error;
+  return result.data;
+}
+
+async function bearer(services: Services, request: FastifyRequest): Promise<Identity | undefined> {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(header);
+  if (!match) throw new AppError('UNAUTHORIZED', 'Authorization must be "Bearer <token>"');
+  return services.auth.verify(match[1]);
+}
+
+export function registerHttpRoutes(app: FastifyInstance, { services, logger, isReady, metrics }: HttpOptions): void {
+  app.setErrorHandler((error, request, reply: FastifyReply) => {
+    const fastifyError = error as { statusCode?: number; validation?: unknown; code?: string; message?: string };
+    // Fastify's own 4xx (bad JSON, body too large, wrong content type) are the client's fault: say so plainly.
+    if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500 && !(error instanceof AppError)) {
+      const code: ErrorCode = fastifyError.statusCode === 429 ? 'RATE_LIMITED' : 'VALIDATION';
+      return reply.status(fastifyError.statusCode).send({ ok: false, error: { code, message: fastifyError.message ?? 'bad request' } });
+    }
+    const body = toErrorBody(error, logger, { url: request.url, method: request.method });
+    return reply.status(STATUS[body.code]).send({ ok: false, error: body });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ ok: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => (isReady() ? { status: 'ready' } : reply.status(503).send({ status: 'not ready' })));
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await metrics();
+    return reply.type(contentType).send(body);
+  });
+
+  app.post('/api/auth/guest', async () => {
+    const { token, identity } = await services.auth.guest();
+    return { token, guestId: identity.sub };
+  });
+
+  // A guest who registers or logs in keeps its carts: send the guest token as the bearer.
+  app.post('/api/auth/register', async (request, reply) => {
+    const guest = await bearer(services, request).catch(() => undefined);
+    const { token, customer } = await services.auth.register(parse(registerSchema, request.body));
+    const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
+    return reply.status(201).send({ token, customer, adoptedCarts });
+  });
+
+  app.post('/api/auth/login', async (request) => {
+    const guest = await bearer(services, request).catch(() => undefined);
+    const { token, customer } = await services.auth.login(parse(loginSchema, request.body));
+    const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
+    return { token, customer, adoptedCarts };
+  });
+
+  app.get('/api/me', async (request) => {
+    const identity = await bearer(services, request);
+    if (!identity) throw new AppError('UNAUTHORIZED', 'a bearer token is required');
+    const customer = identity.role === 'guest' ? null : ((await services.auth.getCustomer(identity.sub)) ?? null);
+    return { identity, customer };
+  });
+
+  app.get('/api/categories', async () => ({ items: await services.catalog.listCategories() }));
+  app.get('/api/products', async (request) => services.catalog.listProducts(parse(productQuerySchema, request.query)));
+  app.get('/api/products/:id', async (request) => services.catalog.getProduct(String((request.params as { id: string }).id)));
+}

@@ -1,0 +1,113 @@
+// Socket.IO: namespaces, handshake auth, origin allowlist, message limits, and routing of pushes to topic rooms.
+import type { Server as HttpServer } from 'node:http';
+import type { Observable, Subscription } from 'rxjs';
+import { Server, type Namespace, type Socket } from 'socket.io';
+import type { ServerToClient } from '../client/protocol.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../domain/errors.ts';
+import { isStaff, type Identity } from '../domain/identity.ts';
+import type { Push } from '../flows/pushes.ts';
+import type { Services } from '../services/index.ts';
+import { bindCommands, type CommandTable } from './commands.ts';
+import type { ErrorLogger } from './errors.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { storeCommandTable } from './store.namespace.ts';
+import { warehouseCommandTable } from './warehouse.namespace.ts';
+
+export interface SocketLogger extends ErrorLogger {
+  warn(object: object, message: string): void;
+  debug(object: object, message: string): void;
+}
+
+export interface SocketGatewayOptions {
+  readonly httpServer: HttpServer;
+  readonly config: Config;
+  readonly services: Services;
+  readonly pushes$: Observable<Push>;
+  readonly logger: SocketLogger;
+  readonly accepting: () => boolean;
+}
+
+export interface SocketGateway {
+  readonly io: Server;
+  close(): Promise<void>;
+}
+
+/** Origin check for browsers; non-browser clients send no Origin and rely on their token alone. */
+export function originAllowed(origin: string | undefined, allowlist: readonly string[]): boolean {
+  return origin === undefined || allowlist.includes('*') || allowlist.includes(origin);
+}
+
+function handshakeError(error: AppError): Error {
+  return Object.assign(new Error(error.message), { data: error.toBody() });
+}
+
+function authenticate(services: Services, requireStaff: boolean) {
+  return async (socket: Socket, next: (error?: Error) => void) => {
+    try {
+      const identity = await services.auth.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token);
+      if (requireStaff && !isStaff(identity)) throw new AppError('FORBIDDEN', 'the warehouse is for staff only');
+      (socket.data as { identity?: Identity }).identity = identity;
+      next();
+    } catch (error) {
+      next(handshakeError(error instanceof AppError ? error : new AppError('UNAUTHORIZED', 'authentication failed')));
+    }
+  };
+}
+
+export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
+  const { config, services, logger } = o;
+  const io = new Server(o.httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: config.maxMessageBytes,
+    // Behind a plain load balancer every node must accept any client: WebSocket only when clustered.
+    transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
+    cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
+    allowRequest: (request, callback) => callback(null, originAllowed(request.headers.origin, config.corsOrigins)),
+  });
+
+  // The default namespace serves nothing: refuse it so a mistyped URL fails loudly.
+  io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
+
+  const mount = <Ctx>(namespace: Namespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: Socket) => Ctx) => {
+    namespace.use(authenticate(services, requireStaff));
+    namespace.on('connection', (socket) => {
+      bindCommands({
+        socket,
+        table,
+        context: contextOf(socket),
+        limiter: new TokenBucket(config.maxCommandsPerSecond),
+        logger,
+        accepting: o.accepting,
+      });
+    });
+  };
+
+  const identityOf = (socket: Socket) => (socket.data as { identity: Identity }).identity;
+  const store = io.of('/store');
+  const warehouse = io.of('/warehouse');
+  mount(store, storeCommandTable(services), false, (socket) => ({ identity: identityOf(socket), socket }));
+  mount(warehouse, warehouseCommandTable(services), true, (socket) => ({ identity: identityOf(socket), socket }));
+
+  const namespaces = { store, warehouse } as const;
+  const subscription: Subscription = o.pushes$.subscribe({
+    next: (push) => {
+      for (const audience of push.audiences) {
+        (namespaces[audience].to([...push.topics]) as unknown as { emit(event: keyof ServerToClient, payload: unknown): void }).emit(
+          push.event,
+          push.payload,
+        );
+      }
+    },
+    error: (error: unknown) => logger.error({ err: error }, 'push stream failed'),
+  });
+
+  return {
+    io,
+    close: async () => {
+      subscription.unsubscribe();
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}

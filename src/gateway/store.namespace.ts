@@ -1,0 +1,77 @@
+// The /store namespace: a customer's carts, orders and shipments, and live topics to follow them.
+import type { Socket } from 'socket.io';
+import { storeCommands } from '../client/protocol.ts';
+import { AppError } from '../domain/errors.ts';
+import type { Identity } from '../domain/identity.ts';
+import type { Services } from '../services/index.ts';
+import { cartView, orderView, shipmentView } from '../services/views.ts';
+import { command, type CommandTable } from './commands.ts';
+import { productTopicView, splitTopic } from './topics.ts';
+
+export interface StoreContext {
+  readonly identity: Identity;
+  readonly socket: Socket;
+}
+
+/** Resolves a topic a customer may follow to its current view; throws FORBIDDEN/NOT_FOUND otherwise. */
+async function storeTopicView(services: Services, identity: Identity, topic: string) {
+  const [kind, id] = splitTopic(topic);
+  switch (kind) {
+    case 'cart':
+      return cartView(await services.carts.get(identity, id));
+    case 'order':
+      return orderView(await services.orders.get(identity, id));
+    case 'shipment':
+      return shipmentView(await services.shipments.get(identity, id));
+    case 'product':
+      return productTopicView(services, id);
+    default:
+      throw new AppError('VALIDATION', `unknown topic ${JSON.stringify(topic)}; use cart:<id>, order:<id>, shipment:<id> or product:<id>`);
+  }
+}
+
+export function storeCommandTable(services: Services): CommandTable<StoreContext> {
+  const c = storeCommands;
+  return {
+    'cart:create': command(c['cart:create'], async ({ identity }) => ({ cart: cartView(await services.carts.create(identity)) })),
+    'cart:get': command(c['cart:get'], async ({ identity }, p) => ({ cart: cartView(await services.carts.get(identity, p.cartId)) })),
+    'carts:list': command(c['carts:list'], async ({ identity }) => ({ carts: (await services.carts.listOwn(identity)).map(cartView) })),
+    'cart:addItem': command(c['cart:addItem'], async ({ identity }, p) => ({
+      cart: cartView(await services.carts.addItem(identity, p.cartId, p.productId, p.quantity)),
+    })),
+    'cart:setQuantity': command(c['cart:setQuantity'], async ({ identity }, p) => ({
+      cart: cartView(await services.carts.setQuantity(identity, p.cartId, p.productId, p.quantity)),
+    })),
+    'cart:removeItem': command(c['cart:removeItem'], async ({ identity }, p) => ({
+      cart: cartView(await services.carts.removeItem(identity, p.cartId, p.productId)),
+    })),
+    'cart:checkout': command(c['cart:checkout'], async ({ identity }, p) => ({
+      order: orderView(await services.checkout.checkout(identity, p.cartId, p.requestId, p.shippingAddress ?? null)),
+    })),
+    'order:get': command(c['order:get'], async ({ identity }, p) => ({ order: orderView(await services.orders.get(identity, p.orderId)) })),
+    'order:pay': command(c['order:pay'], async ({ identity }, p) => ({
+      order: orderView(
+        await services.orders.pay(identity, p.orderId, p.requestId, {
+          number: p.payment.cardNumber,
+          expMonth: p.payment.expMonth,
+          expYear: p.payment.expYear,
+          cvc: p.payment.cvc,
+        }),
+      ),
+    })),
+    'order:cancel': command(c['order:cancel'], async ({ identity }, p) => ({ order: orderView(await services.orders.cancel(identity, p.orderId)) })),
+    'orders:list': command(c['orders:list'], async ({ identity }) => ({ orders: (await services.orders.list(identity)).map(orderView) })),
+    'shipment:get': command(c['shipment:get'], async ({ identity }, p) => ({
+      shipment: shipmentView(await services.shipments.get(identity, p.shipmentId)),
+    })),
+    subscribe: command(c.subscribe, async ({ identity, socket }, p) => {
+      const view = await storeTopicView(services, identity, p.topic);
+      await socket.join(p.topic);
+      return { topic: p.topic, view };
+    }),
+    unsubscribe: command(c.unsubscribe, async ({ socket }, p) => {
+      await socket.leave(p.topic);
+      return { topic: p.topic };
+    }),
+  };
+}

@@ -1,0 +1,55 @@
+// The /warehouse namespace (staff only): the live shipment board, shipment moves, stock levels and restocks.
+import type { Socket } from 'socket.io';
+import { warehouseCommands } from '../client/protocol.ts';
+import { AppError } from '../domain/errors.ts';
+import type { Identity } from '../domain/identity.ts';
+import type { Services } from '../services/index.ts';
+import type { StockLevel } from '../services/inventory.service.ts';
+import { shipmentView } from '../services/views.ts';
+import { command, type CommandTable } from './commands.ts';
+import { productTopicView, splitTopic } from './topics.ts';
+
+export interface WarehouseContext {
+  readonly identity: Identity;
+  readonly socket: Socket;
+}
+
+const stockView = (level: StockLevel) => ({ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version });
+
+async function warehouseTopicView(services: Services, topic: string) {
+  if (topic === 'shipments') return { shipments: (await services.shipments.list(undefined)).map(shipmentView) };
+  const [kind, id] = splitTopic(topic);
+  if (kind === 'shipment') return shipmentView(await services.shipments.getForStaff(id));
+  if (kind === 'product') return productTopicView(services, id);
+  throw new AppError('VALIDATION', `unknown topic ${JSON.stringify(topic)}; use shipments, shipment:<id> or product:<id>`);
+}
+
+export function warehouseCommandTable(services: Services): CommandTable<WarehouseContext> {
+  const c = warehouseCommands;
+  return {
+    'shipments:list': command(c['shipments:list'], async (_ctx, p) => ({
+      shipments: (await services.shipments.list(p.state, p.limit)).map(shipmentView),
+    })),
+    'shipment:get': command(c['shipment:get'], async (_ctx, p) => ({ shipment: shipmentView(await services.shipments.getForStaff(p.shipmentId)) })),
+    'shipment:advance': command(c['shipment:advance'], async (_ctx, p) => ({
+      shipment: shipmentView(await services.shipments.advance(p.shipmentId, p)),
+    })),
+    'stock:get': command(c['stock:get'], async (_ctx, p) => {
+      const level = await services.inventory.level(p.productId);
+      if (!level) throw new AppError('NOT_FOUND', `product ${p.productId} does not exist`);
+      return { stock: stockView(level) };
+    }),
+    'stock:restock': command(c['stock:restock'], async (_ctx, p) => ({
+      stock: stockView(await services.inventory.restock(p.productId, p.quantity)),
+    })),
+    subscribe: command(c.subscribe, async ({ socket }, p) => {
+      const view = await warehouseTopicView(services, p.topic);
+      await socket.join(p.topic);
+      return { topic: p.topic, view };
+    }),
+    unsubscribe: command(c.unsubscribe, async ({ socket }, p) => {
+      await socket.leave(p.topic);
+      return { topic: p.topic };
+    }),
+  };
+}

@@ -1,0 +1,21 @@
+// Who may see and change which actor: customers only their own; staff the warehouse side.
+import { AppError } from '../domain/errors.ts';
+import type { Identity } from '../domain/identity.ts';
+import type { ActorKind } from '../domain/types.ts';
+
+/** Throws `NOT_FOUND` when there is no such actor and `FORBIDDEN` when it belongs to someone else. */
+export function ownedBy<T extends { readonly ownerId: string | null }>(identity: Identity, kind: ActorKind, id: string, actor: T | undefined): T {
+  if (!actor) throw new AppError('NOT_FOUND', `${kind} ${id} does not exist`);
+  if (actor.ownerId !== identity.sub) throw new AppError('FORBIDDEN', `${kind} ${id} belongs to someone else`);
+  return actor;
+}
+
+/** Swallows `INVALID_TRANSITION` for steps that are harmless to repeat: the actor has already moved past them. */
+export async function unlessAlreadyDone<T>(step: Promise<T>): Promise<T | undefined> {
+  try {
+    return await step;
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'INVALID_TRANSITION') return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,99 @@
+// Carts: create, read and change a customer's cart; prices come from the catalog at the time of adding.
+import { AppError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import type { Clock, Identity } from '../domain/identity.ts';
+import type { ActorRepo } from '../persistence/actor.repo.ts';
+import { ownedBy } from './access.ts';
+import type { CatalogService } from './catalog.service.ts';
+import type { AppRuntime, CartActor } from './kinds.ts';
+
+export interface CartServiceOptions {
+  readonly runtime: AppRuntime;
+  readonly actors: ActorRepo;
+  readonly catalog: CatalogService;
+  readonly clock: Clock;
+  readonly cartTtlMs: number;
+  readonly currency: string;
+}
+
+export class CartService {
+  constructor(private readonly o: CartServiceOptions) {}
+
+  async create(identity: Identity): Promise<CartActor> {
+    const id = newId('cart');
+    const { actor } = await this.o.runtime.create('cart', id, {
+      id,
+      customerId: identity.sub,
+      currency: this.o.currency,
+      ttlMs: this.o.cartTtlMs,
+      at: this.o.clock(),
+    });
+    return actor;
+  }
+
+  async get(identity: Identity, cartId: string): Promise<CartActor> {
+    return ownedBy(identity, 'cart', cartId, await this.o.runtime.get('cart', cartId));
+  }
+
+  /** Adds `quantity` of a product at its current catalog price; `OUT_OF_STOCK` when fewer are available. */
+  async addItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
+    const cart = await this.get(identity, cartId);
+    const product = await this.priced(cart, productId);
+    const inCart = cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
+    if (inCart + quantity > product.available) {
+      throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
+        details: { productId, available: product.available, requested: inCart + quantity },
+      });
+    }
+    return this.o.runtime.send('cart', cartId, { type: 'ADD_ITEM', productId, quantity, unitPrice: product.price });
+  }
+
+  async setQuantity(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
+    const cart = await this.get(identity, cartId);
+    const product = await this.priced(cart, productId);
+    if (quantity > product.available) {
+      throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
+        details: { productId, available: product.available, requested: quantity },
+      });
+    }
+    return this.o.runtime.send('cart', cartId, { type: 'SET_QUANTITY', productId, quantity, unitPrice: product.price });
+  }
+
+  async removeItem(identity: Identity, cartId: string, productId: string): Promise<CartActor> {
+    const cart = await this.get(identity, cartId);
+    if (!cart.snapshot.context.items.some((line) => line.productId === productId)) {
+      throw new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
+    }
+    return this.o.runtime.send('cart', cartId, { type: 'REMOVE_ITEM', productId });
+  }
+
+  async listOwn(identity: Identity): Promise<CartActor[]> {
+    const rows = await this.o.actors.listByOwner(identity.sub, 'cart', 50);
+    return rows.map((row) => this.o.runtime.fromRow('cart', row));
+  }
+
+  /** Moves a guest's open carts to the account the guest just signed into. Returns the carts moved. */
+  async adoptGuestCarts(guestId: string, customerId: string): Promise<string[]> {
+    if (!guestId.startsWith('guest_')) return [];
+    const rows = await this.o.actors.listByOwner(guestId, 'cart', 50);
+    const moved: string[] = [];
+    for (const row of rows) {
+      if (row.state !== 'active' && row.state !== 'checkingOut') continue;
+      try {
+        await this.o.runtime.send('cart', row.id, { type: 'ASSIGN_CUSTOMER', customerId });
+        moved.push(row.id);
+      } catch (error) {
+        if (!(error instanceof AppError && error.code === 'INVALID_TRANSITION')) throw error;
+      }
+    }
+    return moved;
+  }
+
+  private async priced(cart: CartActor, productId: string) {
+    const product = await this.o.catalog.getProduct(productId);
+    if (product.currency !== cart.snapshot.context.currency) {
+      throw new AppError('VALIDATION', `product ${productId} is priced in ${product.currency}, the cart in ${cart.snapshot.context.currency}`);
+    }
+    return product;
+  }
+}

@@ -1,0 +1,155 @@
+// The catalog: categories and products with live availability, listing with filters and pagination.
+import { AppError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import type { Clock } from '../domain/identity.ts';
+import { CategoryModel, ProductModel } from '../persistence/models.ts';
+
+export interface ProductView {
+  readonly id: string;
+  readonly sku: string;
+  readonly name: string;
+  readonly description: string;
+  readonly categoryId: string;
+  readonly price: number;
+  readonly currency: string;
+  /** on_hand - reserved: what can be bought right now. */
+  readonly available: number;
+  /** Rises with every stock change; compare it to drop stale `stock:changed` pushes. */
+  readonly stockVersion: number;
+  readonly imageUrl: string | null;
+}
+
+export interface CategoryView {
+  readonly id: string;
+  readonly slug: string;
+  readonly name: string;
+  readonly description: string;
+}
+
+export const PRODUCT_SORTS = ['name', 'price', '-price', 'newest'] as const;
+export type ProductSort = (typeof PRODUCT_SORTS)[number];
+
+export interface ProductQuery {
+  readonly category?: string | undefined;
+  readonly q?: string | undefined;
+  readonly minPrice?: number | undefined;
+  readonly maxPrice?: number | undefined;
+  readonly inStock?: boolean | undefined;
+  readonly sort?: ProductSort | undefined;
+  readonly page: number;
+  readonly pageSize: number;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly page: number;
+  readonly pageSize: number;
+  readonly total: number;
+}
+
+export function productView(row: ProductModel): ProductView {
+  return {
+    id: row.id,
+    sku: row.sku,
+    name: row.name,
+    description: row.description,
+    categoryId: row.category_id,
+    price: Number(row.price),
+    currency: row.currency,
+    available: Number(row.on_hand) - Number(row.reserved),
+    stockVersion: Number(row.stock_version),
+    imageUrl: row.image_url,
+  };
+}
+
+const categoryView = (row: CategoryModel): CategoryView => ({ id: row.id, slug: row.slug, name: row.name, description: row.description });
+
+/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
+const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export class CatalogService {
+  constructor(private readonly clock: Clock) {}
+
+  async listProducts(query: ProductQuery): Promise<Page<ProductView>> {
+    const base = ProductModel.query();
+    if (query.category) {
+      const category = await CategoryModel.query().where('id', query.category).orWhere('slug', query.category).first();
+      if (!category) return { items: [], page: query.page, pageSize: query.pageSize, total: 0 };
+      base.where('category_id', category.id);
+    }
+    if (query.q) {
+      const pattern = likePattern(query.q);
+      base.where((w) => w.whereRaw("lower(name) like ? escape '\\'", [pattern]).orWhereRaw("lower(description) like ? escape '\\'", [pattern]));
+    }
+    if (query.minPrice !== undefined) base.where('price', '>=', query.minPrice);
+    if (query.maxPrice !== undefined) base.where('price', '<=', query.maxPrice);
+    if (query.inStock) base.whereRaw('on_hand - reserved > 0');
+    const total = await base.clone().resultSize();
+    const ordered =
+      query.sort === 'price' ? base.orderBy('price').orderBy('id')
+      : query.sort === '-price' ? base.orderBy('price', 'desc').orderBy('id')
+      : query.sort === 'newest' ? base.orderBy('created_at', 'desc').orderBy('id')
+      : base.orderBy('name').orderBy('id');
+    const rows = await ordered.offset((query.page - 1) * query.pageSize).limit(query.pageSize);
+    return { items: rows.map(productView), page: query.page, pageSize: query.pageSize, total };
+  }
+
+  async getProduct(id: string): Promise<ProductView> {
+    const row = await ProductModel.query().findById(id);
+    if (!row) throw new AppError('NOT_FOUND', `product ${id} does not exist`);
+    return productView(row);
+  }
+
+  async getProducts(ids: readonly string[]): Promise<Map<string, ProductView>> {
+    const rows = ids.length === 0 ? [] : await ProductModel.query().whereIn('id', [...ids]);
+    return new Map(rows.map((row) => [row.id, productView(row)]));
+  }
+
+  async listCategories(): Promise<CategoryView[]> {
+    return (await CategoryModel.query().orderBy('position').orderBy('name')).map(categoryView);
+  }
+
+  async createCategory(input: { slug: string; name: string; description?: string; position?: number }): Promise<CategoryView> {
+    const row = await CategoryModel.query().insert({
+      id: `cat_${input.slug}`,
+      slug: input.slug,
+      name: input.name,
+      description: input.description ?? '',
+      position: input.position ?? 0,
+    });
+    return categoryView(row);
+  }
+
+  async createProduct(input: {
+    sku: string;
+    name: string;
+    description?: string;
+    categoryId: string;
+    price: number;
+    currency?: string;
+    onHand: number;
+    imageUrl?: string | null;
+  }): Promise<ProductView> {
+    const now = this.clock();
+    const row = await ProductModel.query().insert({
+      id: newId('prod'),
+      sku: input.sku,
+      name: input.name,
+      description: input.description ?? '',
+      category_id: input.categoryId,
+      price: input.price,
+      currency: input.currency ?? 'EUR',
+      on_hand: input.onHand,
+      reserved: 0,
+      stock_version: 0,
+      image_url: input.imageUrl ?? null,
+      created_at: now,
+      updated_at: now,
+    });
+    return productView(row);
+  }
+
+  async productCount(): Promise<number> {
+    return ProductModel.query().resultSize();
+  }
+}

@@ -1,0 +1,108 @@
+// Orders: read, list, pay (once per request) and cancel a customer's orders.
+import { AppError } from '../domain/errors.ts';
+import type { Clock, Identity } from '../domain/identity.ts';
+import type { ActorRepo } from '../persistence/actor.repo.ts';
+import { ownedBy, unlessAlreadyDone } from './access.ts';
+import type { AppRuntime, OrderActor } from './kinds.ts';
+import type { CardDetails, ChargeResult, PaymentProvider } from './payment-provider.ts';
+
+export interface OrderServiceOptions {
+  readonly runtime: AppRuntime;
+  readonly actors: ActorRepo;
+  readonly payments: PaymentProvider;
+  readonly clock: Clock;
+}
+
+/** How long an order may sit in `authorizing` before recovery asks the provider what happened. */
+export const AUTHORIZATION_STALL_MS = 30_000;
+
+export const paymentKey = (orderId: string, requestId: string) => `pay:${orderId}:${requestId}`;
+
+export class OrderService {
+  private readonly inFlight = new Map<string, Promise<OrderActor>>();
+
+  constructor(private readonly o: OrderServiceOptions) {}
+
+  async get(identity: Identity, orderId: string): Promise<OrderActor> {
+    return ownedBy(identity, 'order', orderId, await this.o.runtime.get('order', orderId));
+  }
+
+  async list(identity: Identity, limit = 50): Promise<OrderActor[]> {
+    const rows = await this.o.actors.listByOwner(identity.sub, 'order', limit);
+    return rows.map((row) => this.o.runtime.fromRow('order', row));
+  }
+
+  /**
+   * Charges the order once per `requestId`: the same request again (also
+   * concurrently, also after a crash) returns the first outcome. A declined
+   * card leaves the order in `awaitingPayment` with `lastPaymentError`.
+   */
+  async pay(identity: Identity, orderId: string, requestId: string, card: CardDetails): Promise<OrderActor> {
+    const order = await this.get(identity, orderId);
+    if (order.snapshot.context.payment?.requestId === requestId) return order;
+    const key = paymentKey(orderId, requestId);
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const attempt = this.charge(order, requestId, card).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, attempt);
+    return attempt;
+  }
+
+  /** Cancels before shipping: a fulfilling order's shipment is cancelled first, so it can never ship afterwards. */
+  async cancel(identity: Identity, orderId: string): Promise<OrderActor> {
+    const order = await this.get(identity, orderId);
+    const shipmentId = order.snapshot.context.shipmentId;
+    if (order.state === 'fulfilling' && shipmentId) {
+      try {
+        await this.o.runtime.send('shipment', shipmentId, { type: 'CANCEL' });
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_TRANSITION') {
+          throw new AppError('INVALID_TRANSITION', `order ${orderId} has left the warehouse and can no longer be cancelled`, {
+            details: { state: order.state },
+          });
+        }
+        throw error;
+      }
+    }
+    return this.o.runtime.send('order', orderId, { type: 'CANCEL', reason: 'cancelled by customer' });
+  }
+
+  /** Settles orders stuck in `authorizing` after a crash, from the provider's record of the charge. */
+  async recoverStalledPayments(limit = 50): Promise<number> {
+    const stale = await this.o.actors.listStale('order', 'authorizing', this.o.clock() - AUTHORIZATION_STALL_MS, limit);
+    for (const row of stale) {
+      const order = this.o.runtime.fromRow('order', row);
+      const pending = order.snapshot.context.pendingPayment;
+      if (!pending) continue;
+      const outcome = (await this.o.payments.lookup(paymentKey(order.id, pending.requestId))) ?? {
+        status: 'declined' as const,
+        reason: 'payment_interrupted',
+      };
+      await unlessAlreadyDone(this.settle(order.id, pending.requestId, outcome));
+    }
+    return stale.length;
+  }
+
+  private async charge(order: OrderActor, requestId: string, card: CardDetails): Promise<OrderActor> {
+    // Resuming the same request (after a crash, or its duplicate on another node) charges with the same key.
+    const started =
+      order.snapshot.context.pendingPayment?.requestId === requestId
+        ? order
+        : await this.o.runtime.send('order', order.id, { type: 'PAY_REQUESTED', requestId });
+    const outcome = await this.o.payments.charge({
+      idempotencyKey: paymentKey(order.id, requestId),
+      orderId: order.id,
+      amount: started.snapshot.context.total,
+      currency: started.snapshot.context.currency,
+      card,
+    });
+    const settled = await unlessAlreadyDone(this.settle(order.id, requestId, outcome));
+    return settled ?? (await this.o.runtime.get('order', order.id)) ?? started;
+  }
+
+  private settle(orderId: string, requestId: string, outcome: ChargeResult): Promise<OrderActor> {
+    return outcome.status === 'succeeded'
+      ? this.o.runtime.send('order', orderId, { type: 'PAYMENT_SUCCEEDED', requestId, chargeId: outcome.chargeId })
+      : this.o.runtime.send('order', orderId, { type: 'PAYMENT_DECLINED', requestId, reason: outcome.reason });
+  }
+}
