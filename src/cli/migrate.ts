@@ -1,0 +1,12 @@
+// `npm run migrate`: applies pending migrations to DATABASE_URL and exits.
+import { loadConfig } from '../config.ts';
+import { migrateLatest, openDb } from '../persistence/db.ts';
+
+const config = loadConfig();
+const db = openDb(config.databaseUrl);
+try {
+  const applied = await migrateLatest(db);
+  process.stdout.write(applied.length > 0 ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+} finally {
+  await db.close();
+}

@@ -1,0 +1,172 @@
+// Test harness: the real app on port 0 over a real SQLite file in a temp dir, and real socket.io-client clients.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import { createApp, type App, type AppOptions } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { Ack } from '../../src/client/protocol.ts';
+
+export interface TestApp {
+  readonly app: App;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+/** A fresh temp folder, removed by `cleanup()`. */
+export function tempDir(prefix = 'emporium-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Config for tests: port 0, quiet logs, a fixed secret, no demo data unless asked. */
+export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig(
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SEED_DEMO_DATA: 'false', DATA_DIR: dataDir, PAYMENT_LATENCY_MS: '0', ...envPassthrough() },
+    { jwtSecret: 'test-secret-test-secret-test-secret', ...overrides },
+  );
+}
+
+/** DATABASE_URL from the environment lets the whole integration suite run against PostgreSQL. */
+function envPassthrough(): Record<string, string> {
+  return process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {};
+}
+
+/** Starts the whole app. Pass `dataDir` to reopen an existing database (restart tests). */
+export async function startApp(options: { dataDir?: string; config?: Partial<Config>; app?: AppOptions } = {}): Promise<TestApp> {
+  const temp = options.dataDir ? undefined : tempDir();
+  const dataDir = options.dataDir ?? temp!.dir;
+  const config = testConfig(dataDir, options.config);
+  const app = createApp(config, options.app);
+  const { url } = await app.start();
+  return {
+    app,
+    url,
+    dataDir,
+    databaseUrl: config.databaseUrl,
+    stop: async () => {
+      await app.stop();
+    },
+  };
+}
+
+export async function postJson<T = unknown>(url: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+export async function getJson<T = unknown>(url: string, token?: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+export async function guestToken(url: string): Promise<string> {
+  const { body } = await postJson<{ token: string }>(`${url}/api/auth/guest`, {});
+  return body.token;
+}
+
+let accounts = 0;
+export async function registerCustomer(url: string, name = 'Test Customer'): Promise<{ token: string; customerId: string; email: string; password: string }> {
+  const email = `customer${++accounts}-${process.pid}-${Date.now()}@example.com`;
+  const password = 'correct horse battery';
+  const { status, body } = await postJson<{ token: string; customer: { id: string } }>(`${url}/api/auth/register`, { email, password, name });
+  if (status !== 201) throw new Error(`register failed: ${status} ${JSON.stringify(body)}`);
+  return { token: body.token, customerId: body.customer.id, email, password };
+}
+
+/** A staff account created through the service, as the create-staff command does. */
+export async function staffToken(app: App): Promise<string> {
+  const staff = await app.services.auth.upsertAccount({ email: `staff-${Date.now()}-${++accounts}@example.com`, password: 'warehouse-pass', name: 'Staff', role: 'staff' });
+  return app.services.auth.issue({ sub: staff.id, role: 'staff', name: staff.name, email: staff.email });
+}
+
+/** Opens a real Socket.IO connection and waits for it (or for its connect_error). */
+export function connect(url: string, namespace: '/store' | '/warehouse' | string, token: string | undefined): Promise<Socket> {
+  const socket = io(url + namespace, { auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+}
+
+/** Emits a command and resolves with its ack. */
+export function call<T = unknown>(socket: Socket, event: string, payload?: unknown, timeoutMs = 15_000): Promise<Ack<T>> {
+  return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<Ack<T>>;
+}
+
+/** Like `call`, but resolves with `data` and throws on `{ ok: false }`. */
+export async function ok<T = any>(socket: Socket, event: string, payload?: unknown): Promise<T> {
+  const ack = await call<T>(socket, event, payload);
+  if (!ack.ok) throw new Error(`${event} failed: ${ack.error.code} ${ack.error.message}`);
+  return ack.data;
+}
+
+/** Resolves with the first `event` payload that satisfies `match`. */
+export function nextEvent<T = any>(socket: Socket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 15_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, timeoutMs);
+    const listener = (payload: T) => {
+      if (!match(payload)) return;
+      clearTimeout(timer);
+      socket.off(event, listener);
+      resolve(payload);
+    };
+    socket.on(event, listener);
+  });
+}
+
+/** Records every payload of the given events, in arrival order. */
+export function record(socket: Socket, events: readonly string[]): Array<{ event: string; payload: any }> {
+  const log: Array<{ event: string; payload: any }> = [];
+  for (const event of events) socket.on(event, (payload: unknown) => log.push({ event, payload }));
+  return log;
+}
+
+let skus = 0;
+/** A product with exactly `onHand` units, in its own category, for tests that count stock. */
+export async function createProduct(app: App, options: { onHand: number; price?: number; name?: string } ) {
+  const n = ++skus;
+  const categories = await app.services.catalog.listCategories();
+  const category = categories.find((c) => c.slug === 'test') ?? (await app.services.catalog.createCategory({ slug: 'test', name: 'Test' }));
+  return app.services.catalog.createProduct({
+    sku: `TEST-${process.pid}-${Date.now()}-${n}`,
+    name: options.name ?? `Test Product ${n}`,
+    categoryId: category.id,
+    price: options.price ?? 1000,
+    onHand: options.onHand,
+  });
+}
+
+/** Checks the inventory invariant for every product: reserved == sum(active reservations) <= on_hand. */
+export async function inventoryInvariant(app: App): Promise<{ ok: boolean; problems: string[] }> {
+  const knex = app.db.knex;
+  const products = (await knex('products').select('id', 'on_hand', 'reserved')) as Array<{ id: string; on_hand: number; reserved: number }>;
+  const active = (await knex('reservations').select('product_id').sum({ total: 'quantity' }).where({ status: 'active' }).groupBy('product_id')) as unknown as Array<{
+    product_id: string;
+    total: number | string;
+  }>;
+  const sums = new Map(active.map((row) => [row.product_id, Number(row.total)]));
+  const problems: string[] = [];
+  for (const p of products) {
+    const reserved = Number(p.reserved);
+    const onHand = Number(p.on_hand);
+    if (reserved !== (sums.get(p.id) ?? 0)) problems.push(`${p.id}: reserved ${reserved} != active reservations ${sums.get(p.id) ?? 0}`);
+    if (reserved > onHand || reserved < 0 || onHand < 0) problems.push(`${p.id}: reserved ${reserved}, on_hand ${onHand}`);
+  }
+  return { ok: problems.length === 0, problems };
+}
+
+export const TEST_CARD = { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' } as const;
+export const DECLINED_CARD = { cardNumber: '4000000000000002', expMonth: 12, expYear: 2099, cvc: '123' } as const;
