@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   }
   const app = createApp(config);
   const { url } = await app.start();
-  process.stdout.write(`Emporium is running at ${url}  (store: ${url}/store, REST: ${url}/api/products)\n`);
+  process.stdout.write(`Emporium is running at ${url}  (REST ${url}/api/products, Socket.IO namespaces /store and /warehouse)\n`);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

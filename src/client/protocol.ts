@@ -29,6 +29,11 @@ export const cardSchema = z
   })
   .strict();
 
+/** The simulated payment provider's test cards: this one succeeds... */
+export const TEST_CARD_NUMBER = '4242424242424242';
+/** ...and this one is declined with `card_declined`. */
+export const DECLINED_CARD_NUMBER = '4000000000000002';
+
 // ---------------------------------------------------------------- commands
 
 const empty = z.object({}).strict();

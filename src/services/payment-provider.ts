@@ -1,6 +1,7 @@
 // Payments: the provider interface and a simulated provider with a durable ledger and documented test cards.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
+import { DECLINED_CARD_NUMBER, TEST_CARD_NUMBER } from '../client/protocol.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/identity.ts';
 
@@ -41,8 +42,8 @@ export interface PaymentProvider {
 
 /** Card numbers the simulated provider declines, and why. Any other valid number succeeds. */
 export const TEST_CARDS = {
-  success: '4242424242424242',
-  declined: '4000000000000002',
+  success: TEST_CARD_NUMBER,
+  declined: DECLINED_CARD_NUMBER,
   insufficientFunds: '4000000000009995',
 } as const;
 
