@@ -74,12 +74,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     onOutboxWritten: () => relay?.nudge(),
   });
 
-  const catalog = new CatalogService(clock);
+  const catalog = new CatalogService(clock, db.knex);
   const inventory = new InventoryService(inventoryRepo, clock);
   const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
   const shipments = new ShipmentService({ runtime, actors: actorRepo, clock });
   const services: Services = {
-    auth: new AuthService(config.jwtSecret, clock),
+    auth: new AuthService(config.jwtSecret, clock, db.knex),
     catalog,
     inventory,
     carts: new CartService({ runtime, actors: actorRepo, catalog, clock, cartTtlMs: config.cartTtlMs, currency: 'EUR' }),

@@ -201,12 +201,12 @@ export class ActorRuntime<Kinds extends KindMap> {
     return delivered;
   }
 
-  /** Drops actors idle for `idleMs` from memory; they come back from the database on next use. */
+  /** Drops actors idle for `idleMs` or longer from memory (`0`: every idle one); they come back from the database on next use. */
   passivate(idleMs: number): number {
     const cutoff = this.options.clock() - idleMs;
     let dropped = 0;
     for (const [id, entry] of this.cache) {
-      if (entry.lastUsedAt < cutoff && !this.mailbox.isBusy(id)) {
+      if (entry.lastUsedAt <= cutoff && !this.mailbox.isBusy(id)) {
         this.cache.delete(id);
         dropped++;
       }

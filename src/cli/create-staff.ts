@@ -40,7 +40,7 @@ const config = loadConfig();
 const db = openDb(config.databaseUrl);
 try {
   await migrateLatest(db);
-  const saved = await new AuthService(config.jwtSecret, Date.now).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });
+  const saved = await new AuthService(config.jwtSecret, Date.now, db.knex).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });
   process.stdout.write(`${saved.role} account ready: ${saved.email} (${saved.id})\n`);
 } finally {
   await db.close();

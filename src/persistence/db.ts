@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { Model } from 'objection';
+import pg from 'pg';
 import { isPostgresUrl } from '../config.ts';
 import { ImmediateSqliteClient } from './sqlite-client.ts';
 import { migrations } from './migrations/index.ts';
@@ -45,12 +45,14 @@ function migrationSource(): Knex.MigrationSource<(typeof migrations)[number]> {
   };
 }
 
-/** Opens the database, creating the SQLite folder when needed, and binds objection models to it. */
+/** Opens the database, creating the SQLite folder when needed. Models are bound per query (`Model.query(knex)`), never globally. */
 export function openDb(databaseUrl: string): Db {
   const dialect: Dialect = isPostgresUrl(databaseUrl) ? 'postgres' : 'sqlite';
+  // int8 (bigint) comes back as a string by default; every bigint here is a millisecond timestamp,
+  // an amount in minor units or a sequence number, all far below 2^53.
+  if (dialect === 'postgres') pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   if (dialect === 'sqlite' && databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
   const knex = knexFactory(knexConfig(databaseUrl));
-  Model.knex(knex);
   return {
     knex,
     dialect,

@@ -39,6 +39,8 @@ export class OutboxRepo {
       .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
       .orderBy('seq')
       .limit(limit);
+    // PostgreSQL: nodes claiming at once skip each other's rows instead of queueing on their locks.
+    if (this.knex.client.config.client === 'pg') candidates.forUpdate().skipLocked();
     await this.knex('outbox')
       .whereIn('seq', candidates)
       .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))

@@ -3,6 +3,7 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
+import type { Knex } from 'knex';
 import type { Role } from '../domain/types.ts';
 import { CustomerModel } from '../persistence/models.ts';
 import { DECOY_HASH, hashPassword, verifyPassword } from './passwords.ts';
@@ -26,7 +27,8 @@ const normalizeEmail = (email: string) => email.trim().toLowerCase();
 export class AuthService {
   private readonly key: Uint8Array;
 
-  constructor(secret: string, private readonly clock: Clock) {
+  /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
+  constructor(secret: string, private readonly clock: Clock, private readonly knex: Knex) {
     this.key = new TextEncoder().encode(secret);
   }
 
@@ -38,9 +40,9 @@ export class AuthService {
 
   async register(input: { email: string; password: string; name: string }): Promise<{ token: string; customer: CustomerView }> {
     const email = normalizeEmail(input.email);
-    if (await CustomerModel.query().findOne({ email })) throw new AppError('CONFLICT', 'an account with this email already exists');
+    if (await CustomerModel.query(this.knex).findOne({ email })) throw new AppError('CONFLICT', 'an account with this email already exists');
     const now = this.clock();
-    const row = await CustomerModel.query()
+    const row = await CustomerModel.query(this.knex)
       .insert({ id: newId('cus'), email, name: input.name.trim(), password_hash: await hashPassword(input.password), role: 'customer', created_at: now, updated_at: now })
       .catch((error: unknown) => {
         // Two registrations raced past the check above; the unique index decided.
@@ -52,7 +54,7 @@ export class AuthService {
   }
 
   async login(input: { email: string; password: string }): Promise<{ token: string; customer: CustomerView }> {
-    const row = await CustomerModel.query().findOne({ email: normalizeEmail(input.email) });
+    const row = await CustomerModel.query(this.knex).findOne({ email: normalizeEmail(input.email) });
     const valid = await verifyPassword(input.password, row?.password_hash ?? DECOY_HASH);
     if (!row || !valid) throw new AppError('UNAUTHORIZED', 'email or password is wrong');
     const customer = customerView(row);
@@ -60,7 +62,7 @@ export class AuthService {
   }
 
   async getCustomer(id: string): Promise<CustomerView | undefined> {
-    const row = await CustomerModel.query().findById(id);
+    const row = await CustomerModel.query(this.knex).findById(id);
     return row ? customerView(row) : undefined;
   }
 
@@ -69,9 +71,9 @@ export class AuthService {
     const email = normalizeEmail(input.email);
     const now = this.clock();
     const passwordHash = await hashPassword(input.password);
-    const existing = await CustomerModel.query().findOne({ email });
+    const existing = await CustomerModel.query(this.knex).findOne({ email });
     if (existing) {
-      const updated = await CustomerModel.query().patchAndFetchById(existing.id, {
+      const updated = await CustomerModel.query(this.knex).patchAndFetchById(existing.id, {
         password_hash: passwordHash,
         role: input.role,
         name: input.name,
@@ -79,7 +81,7 @@ export class AuthService {
       });
       return customerView(updated);
     }
-    const row = await CustomerModel.query().insert({
+    const row = await CustomerModel.query(this.knex).insert({
       id: newId('cus'),
       email,
       name: input.name,

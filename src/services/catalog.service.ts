@@ -2,6 +2,7 @@
 import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/identity.ts';
+import type { Knex } from 'knex';
 import { CategoryModel, ProductModel } from '../persistence/models.ts';
 
 export interface ProductView {
@@ -68,12 +69,13 @@ const categoryView = (row: CategoryModel): CategoryView => ({ id: row.id, slug: 
 const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export class CatalogService {
-  constructor(private readonly clock: Clock) {}
+  /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
+  constructor(private readonly clock: Clock, private readonly knex: Knex) {}
 
   async listProducts(query: ProductQuery): Promise<Page<ProductView>> {
-    const base = ProductModel.query();
+    const base = ProductModel.query(this.knex);
     if (query.category) {
-      const category = await CategoryModel.query().where('id', query.category).orWhere('slug', query.category).first();
+      const category = await CategoryModel.query(this.knex).where('id', query.category).orWhere('slug', query.category).first();
       if (!category) return { items: [], page: query.page, pageSize: query.pageSize, total: 0 };
       base.where('category_id', category.id);
     }
@@ -95,22 +97,22 @@ export class CatalogService {
   }
 
   async getProduct(id: string): Promise<ProductView> {
-    const row = await ProductModel.query().findById(id);
+    const row = await ProductModel.query(this.knex).findById(id);
     if (!row) throw new AppError('NOT_FOUND', `product ${id} does not exist`);
     return productView(row);
   }
 
   async getProducts(ids: readonly string[]): Promise<Map<string, ProductView>> {
-    const rows = ids.length === 0 ? [] : await ProductModel.query().whereIn('id', [...ids]);
+    const rows = ids.length === 0 ? [] : await ProductModel.query(this.knex).whereIn('id', [...ids]);
     return new Map(rows.map((row) => [row.id, productView(row)]));
   }
 
   async listCategories(): Promise<CategoryView[]> {
-    return (await CategoryModel.query().orderBy('position').orderBy('name')).map(categoryView);
+    return (await CategoryModel.query(this.knex).orderBy('position').orderBy('name')).map(categoryView);
   }
 
   async createCategory(input: { slug: string; name: string; description?: string; position?: number }): Promise<CategoryView> {
-    const row = await CategoryModel.query().insert({
+    const row = await CategoryModel.query(this.knex).insert({
       id: `cat_${input.slug}`,
       slug: input.slug,
       name: input.name,
@@ -131,7 +133,7 @@ export class CatalogService {
     imageUrl?: string | null;
   }): Promise<ProductView> {
     const now = this.clock();
-    const row = await ProductModel.query().insert({
+    const row = await ProductModel.query(this.knex).insert({
       id: newId('prod'),
       sku: input.sku,
       name: input.name,
@@ -150,6 +152,6 @@ export class CatalogService {
   }
 
   async productCount(): Promise<number> {
-    return ProductModel.query().resultSize();
+    return ProductModel.query(this.knex).resultSize();
   }
 }
