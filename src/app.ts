@@ -13,6 +13,7 @@ import { registerHttpRoutes } from './gateway/http.ts';
 import { createSocketGateway, type SocketGateway } from './gateway/socket.ts';
 import { ActorRepo } from './persistence/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './persistence/db.ts';
+import { IdempotencyRepo } from './persistence/idempotency.repo.ts';
 import { InventoryRepo } from './persistence/inventory.repo.ts';
 import { OutboxRepo } from './persistence/outbox.repo.ts';
 import { AuthService } from './services/auth.service.ts';
@@ -82,7 +83,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     auth: new AuthService(config.jwtSecret, clock, db.knex),
     catalog,
     inventory,
-    carts: new CartService({ runtime, actors: actorRepo, catalog, clock, cartTtlMs: config.cartTtlMs, currency: 'EUR' }),
+    carts: new CartService({ runtime, actors: actorRepo, idempotency: new IdempotencyRepo(db.knex, clock), catalog, clock, cartTtlMs: config.cartTtlMs, currency: 'EUR' }),
     checkout: new CheckoutService({
       runtime,
       actors: actorRepo,
@@ -124,6 +125,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   registerHttpRoutes(http, {
     services,
+    corsOrigins: config.corsOrigins,
     logger,
     isReady: () => ready,
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
@@ -189,6 +191,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ready = false;
       accepting = false;
       if (sweepTimer) clearInterval(sweepTimer);
+      // New commands are refused (UNAVAILABLE) from here; those already running finish and are answered.
+      await sockets?.inFlight.idle();
       await sweeping;
       await runtime.drain();
       await relay!.drain();

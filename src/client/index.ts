@@ -35,6 +35,8 @@ export interface ConnectOptions {
   readonly token: string;
   /** Milliseconds to wait for an ack before rejecting. @default 10_000 */
   readonly timeoutMs?: number;
+  /** Called when re-subscribing after a reconnect fails (e.g. the topic is no longer yours). @default console.warn */
+  readonly onError?: (error: Error, topic: string) => void;
 }
 
 type PushEvent = keyof ServerToClient;
@@ -64,13 +66,23 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
   readonly socket: Socket;
   private readonly timeoutMs: number;
   private readonly topics = new Map<string, { version: number; listeners: Set<(view: unknown) => void> }>();
+  private readonly onError: (error: Error, topic: string) => void;
+  private closed = false;
 
   constructor(url: string, namespace: string, options: ConnectOptions) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.onError = options.onError ?? ((error, topic) => console.warn(`emporium: could not re-subscribe to ${topic}: ${error.message}`));
     this.socket = io(url + namespace, { auth: { token: options.token }, transports: ['websocket'] });
     this.socket.on('connect', () => {
       // After a reconnect the server has forgotten our rooms: subscribe again and converge on the current views.
-      for (const topic of this.topics.keys()) void this.resubscribe(topic);
+      for (const topic of this.topics.keys()) {
+        this.resubscribe(topic).catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error)), topic));
+      }
+    });
+    this.socket.on('disconnect', (reason) => {
+      // A node that shuts down (or sheds load) disconnects us on purpose; socket.io-client does not retry
+      // that by itself, but another node will take us: reconnect after a short pause.
+      if (reason === 'io server disconnect' && !this.closed) setTimeout(() => this.closed || this.socket.connect(), 250 + Math.random() * 750);
     });
     for (const event of ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed'] as const) {
       this.socket.on(event, (payload: Versioned & { id?: string; productId?: string }) => {
@@ -116,6 +128,7 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
   }
 
   close(): void {
+    this.closed = true;
     this.socket.close();
   }
 

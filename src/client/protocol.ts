@@ -1,9 +1,8 @@
 // The wire protocol, shared by the gateway and the client SDK: payload schemas, views, acks and the event maps.
 import { z } from 'zod';
+import { MAX_LINE_QUANTITY } from '../domain/types.ts';
 
 // ---------------------------------------------------------------- primitives
-
-const MAX_LINE_QUANTITY = 100;
 
 export const idSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'an id has only letters, digits and _ . : -');
 /** Chosen by the client, unique per intended action: the same requestId again returns the first result. */
@@ -39,7 +38,8 @@ export const DECLINED_CARD_NUMBER = '4000000000000002';
 const empty = z.object({}).strict();
 
 export const storeCommands = {
-  'cart:create': empty,
+  /** `requestId` makes creation safe to retry: the same one again answers with the same cart. */
+  'cart:create': z.object({ requestId: requestIdSchema.optional() }).strict(),
   'cart:get': z.object({ cartId: idSchema }).strict(),
   'carts:list': empty,
   'cart:addItem': z.object({ cartId: idSchema, productId: idSchema, quantity: z.number().int().min(1).max(MAX_LINE_QUANTITY) }).strict(),

@@ -13,6 +13,8 @@ export interface Push {
   readonly topics: readonly string[];
   readonly event: 'cart:updated' | 'order:updated' | 'shipment:updated' | 'stock:changed';
   readonly payload: unknown;
+  /** The topic changed hands: subscribers other than this owner must be dropped from it. */
+  readonly onlyOwner?: string | undefined;
 }
 
 export function actorPushes(changes$: Observable<ActorChange>): Observable<Push> {
@@ -20,7 +22,14 @@ export function actorPushes(changes$: Observable<ActorChange>): Observable<Push>
     map((change): Push | undefined => {
       switch (change.kind) {
         case 'cart':
-          return { audiences: ['store'], topics: [`cart:${change.id}`], event: 'cart:updated', payload: cartView(change.actor as CartActor) };
+          return {
+            audiences: ['store'],
+            topics: [`cart:${change.id}`],
+            event: 'cart:updated',
+            payload: cartView(change.actor as CartActor),
+            // A guest's cart adopted by an account: the guest's sockets stop following it.
+            onlyOwner: (change.event as { type?: string }).type === 'ASSIGN_CUSTOMER' ? (change.ownerId ?? undefined) : undefined,
+          };
         case 'order':
           return { audiences: ['store'], topics: [`order:${change.id}`], event: 'order:updated', payload: orderView(change.actor as OrderActor) };
         case 'shipment':

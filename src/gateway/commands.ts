@@ -19,6 +19,30 @@ export function command<Ctx, S extends z.ZodType, R>(schema: S, handler: (ctx: C
 
 type AckResponse = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
 
+/** Counts commands being handled, so shutdown can wait for them to finish and answer. */
+export class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  async track<T>(work: Promise<T>): Promise<T> {
+    this.count++;
+    try {
+      return await work;
+    } finally {
+      if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    }
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Resolves once no command is in flight. */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
 export interface BindOptions<Ctx> {
   readonly socket: Socket;
   readonly table: CommandTable<Ctx>;
@@ -27,6 +51,7 @@ export interface BindOptions<Ctx> {
   readonly logger: ErrorLogger & { warn(object: object, message: string): void };
   /** False while the node drains: new commands are refused with a retryable `UNAVAILABLE`. */
   readonly accepting: () => boolean;
+  readonly inFlight: InFlight;
 }
 
 /**
@@ -34,12 +59,12 @@ export interface BindOptions<Ctx> {
  * accepted at the socket level so an unknown one gets a `VALIDATION` ack
  * instead of silence; a missing ack callback gets the answer dropped.
  */
-export function bindCommands<Ctx>({ socket, table, context, limiter, logger, accepting }: BindOptions<Ctx>): void {
+export function bindCommands<Ctx>({ socket, table, context, limiter, logger, accepting, inFlight }: BindOptions<Ctx>): void {
   socket.onAny((name: unknown, ...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (last as (response: AckResponse) => void) : undefined;
     const payload = ack ? args.slice(0, -1) : args;
-    void dispatch(String(name), payload, ack);
+    void inFlight.track(dispatch(String(name), payload, ack));
   });
 
   async function dispatch(name: string, args: unknown[], ack: ((response: AckResponse) => void) | undefined): Promise<void> {
@@ -67,7 +92,8 @@ export function bindCommands<Ctx>({ socket, table, context, limiter, logger, acc
       reply({ ok: false, error: { code: 'VALIDATION', message: `${name} takes one payload object` } });
       return;
     }
-    const parsed = entry.schema.safeParse(args[0] ?? {});
+    // No payload at all means an empty one; an explicit null is malformed like any other non-object.
+    const parsed = entry.schema.safeParse(args.length === 0 || args[0] === undefined ? {} : args[0]);
     if (!parsed.success) {
       reply({ ok: false, error: validationBody(parsed.error) });
       return;

@@ -1,4 +1,5 @@
 // REST over Fastify: auth, catalog reads, health and readiness. Thin: validate, call a service, shape the answer.
+import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, type ErrorCode } from '../domain/errors.ts';
@@ -43,10 +44,13 @@ const productQuerySchema = z
     page: z.coerce.number().int().min(1).max(10_000).default(1),
     pageSize: z.coerce.number().int().min(1).max(100).default(20),
   })
-  .strict();
+  // Unknown parameters (cache-busters, tracking tags) are ignored, as browsers and CDNs expect.
+  .strip();
 
 export interface HttpOptions {
   readonly services: Services;
+  /** Browser origins allowed to call the API; `*` allows any. */
+  readonly corsOrigins: readonly string[];
   readonly logger: ErrorLogger;
   /** Ready once start-up recovery ran and until shutdown begins. */
   readonly isReady: () => boolean;
@@ -67,7 +71,8 @@ async function bearer(services: Services, request: FastifyRequest): Promise<Iden
   return services.auth.verify(match[1]);
 }
 
-export function registerHttpRoutes(app: FastifyInstance, { services, logger, isReady, metrics }: HttpOptions): void {
+export function registerHttpRoutes(app: FastifyInstance, { services, logger, isReady, metrics, corsOrigins }: HttpOptions): void {
+  void app.register(cors, { origin: corsOrigins.includes('*') ? true : [...corsOrigins], methods: ['GET', 'POST'] });
   app.setErrorHandler((error, request, reply: FastifyReply) => {
     const fastifyError = error as { statusCode?: number; validation?: unknown; code?: string; message?: string };
     // Fastify's own 4xx (bad JSON, body too large, wrong content type) are the client's fault: say so plainly.

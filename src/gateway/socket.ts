@@ -8,7 +8,7 @@ import { AppError } from '../domain/errors.ts';
 import { isStaff, type Identity } from '../domain/identity.ts';
 import type { Push } from '../flows/pushes.ts';
 import type { Services } from '../services/index.ts';
-import { bindCommands, type CommandTable } from './commands.ts';
+import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { storeCommandTable } from './store.namespace.ts';
@@ -30,6 +30,8 @@ export interface SocketGatewayOptions {
 
 export interface SocketGateway {
   readonly io: Server;
+  /** Commands being handled right now. */
+  readonly inFlight: InFlight;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   // The default namespace serves nothing: refuse it so a mistyped URL fails loudly.
   io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
 
+  const inFlight = new InFlight();
   const mount = <Ctx>(namespace: Namespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: Socket) => Ctx) => {
     namespace.use(authenticate(services, requireStaff));
     namespace.on('connection', (socket) => {
@@ -79,6 +82,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
         limiter: new TokenBucket(config.maxCommandsPerSecond),
         logger,
         accepting: o.accepting,
+        inFlight,
       });
     });
   };
@@ -90,6 +94,16 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   mount(warehouse, warehouseCommandTable(services), true, (socket) => ({ identity: identityOf(socket), socket }));
 
   const namespaces = { store, warehouse } as const;
+  /** Access is checked at subscribe time; when an actor changes owner, the previous owner's sockets leave its room. */
+  const dropNonOwners = async (namespace: Namespace, topics: readonly string[], owner: string) => {
+    try {
+      for (const socket of await namespace.in([...topics]).fetchSockets()) {
+        if ((socket.data as { identity?: Identity }).identity?.sub !== owner) for (const topic of topics) socket.leave(topic);
+      }
+    } catch (error) {
+      logger.warn({ err: error, topics }, 'could not drop former owners from a topic');
+    }
+  };
   const subscription: Subscription = o.pushes$.subscribe({
     next: (push) => {
       for (const audience of push.audiences) {
@@ -97,6 +111,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
           push.event,
           push.payload,
         );
+        if (push.onlyOwner) void dropNonOwners(namespaces[audience], push.topics, push.onlyOwner);
       }
     },
     error: (error: unknown) => logger.error({ err: error }, 'push stream failed'),
@@ -104,6 +119,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
 
   return {
     io,
+    inFlight,
     close: async () => {
       subscription.unsubscribe();
       io.disconnectSockets(true);

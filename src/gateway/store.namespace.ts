@@ -6,7 +6,7 @@ import type { Identity } from '../domain/identity.ts';
 import type { Services } from '../services/index.ts';
 import { cartView, orderView, shipmentView } from '../services/views.ts';
 import { command, type CommandTable } from './commands.ts';
-import { productTopicView, splitTopic } from './topics.ts';
+import { productTopicView, subscribeTopic, unsubscribeTopic } from './topics.ts';
 
 export interface StoreContext {
   readonly identity: Identity;
@@ -14,8 +14,7 @@ export interface StoreContext {
 }
 
 /** Resolves a topic a customer may follow to its current view; throws FORBIDDEN/NOT_FOUND otherwise. */
-async function storeTopicView(services: Services, identity: Identity, topic: string) {
-  const [kind, id] = splitTopic(topic);
+async function storeTopicView(services: Services, identity: Identity, kind: string, id: string, topic: string) {
   switch (kind) {
     case 'cart':
       return cartView(await services.carts.get(identity, id));
@@ -33,7 +32,7 @@ async function storeTopicView(services: Services, identity: Identity, topic: str
 export function storeCommandTable(services: Services): CommandTable<StoreContext> {
   const c = storeCommands;
   return {
-    'cart:create': command(c['cart:create'], async ({ identity }) => ({ cart: cartView(await services.carts.create(identity)) })),
+    'cart:create': command(c['cart:create'], async ({ identity }, p) => ({ cart: cartView(await services.carts.create(identity, p.requestId)) })),
     'cart:get': command(c['cart:get'], async ({ identity }, p) => ({ cart: cartView(await services.carts.get(identity, p.cartId)) })),
     'carts:list': command(c['carts:list'], async ({ identity }) => ({ carts: (await services.carts.listOwn(identity)).map(cartView) })),
     'cart:addItem': command(c['cart:addItem'], async ({ identity }, p) => ({
@@ -64,14 +63,9 @@ export function storeCommandTable(services: Services): CommandTable<StoreContext
     'shipment:get': command(c['shipment:get'], async ({ identity }, p) => ({
       shipment: shipmentView(await services.shipments.get(identity, p.shipmentId)),
     })),
-    subscribe: command(c.subscribe, async ({ identity, socket }, p) => {
-      const view = await storeTopicView(services, identity, p.topic);
-      await socket.join(p.topic);
-      return { topic: p.topic, view };
-    }),
-    unsubscribe: command(c.unsubscribe, async ({ socket }, p) => {
-      await socket.leave(p.topic);
-      return { topic: p.topic };
-    }),
+    subscribe: command(c.subscribe, ({ identity, socket }, p) =>
+      subscribeTopic(socket, p.topic, (kind, id) => storeTopicView(services, identity, kind, id, p.topic)),
+    ),
+    unsubscribe: command(c.unsubscribe, ({ socket }, p) => unsubscribeTopic(socket, p.topic)),
   };
 }

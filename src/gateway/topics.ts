@@ -1,4 +1,7 @@
-// Topic views shared by the namespaces.
+// Topics: parsing, subscribing (join first, then read the view) and the views shared by the namespaces.
+import type { Socket } from 'socket.io';
+import { idSchema } from '../client/protocol.ts';
+import { AppError } from '../domain/errors.ts';
 import type { Services } from '../services/index.ts';
 
 /** A product topic's view: the product with `version` set to its stock version, as `stock:changed` carries it. */
@@ -12,4 +15,28 @@ export function splitTopic(topic: string): [string, string] {
   const at = topic.indexOf(':');
   if (at <= 0 || at === topic.length - 1) return [topic, ''];
   return [topic.slice(0, at), topic.slice(at + 1)];
+}
+
+/**
+ * Joins `topic` and answers with its current view. The room is joined before
+ * the view is read, so a change committed meanwhile arrives as a push (which
+ * the client drops if its version is not newer) instead of falling between
+ * the two. A topic the caller may not see is left again.
+ */
+export async function subscribeTopic<V>(socket: Socket, topic: string, resolve: (kind: string, id: string) => Promise<V>): Promise<{ topic: string; view: V }> {
+  const [kind, id] = splitTopic(topic);
+  if (id !== '' && !idSchema.safeParse(id).success) throw new AppError('VALIDATION', `topic ${JSON.stringify(topic.slice(0, 80))} has an invalid id`);
+  const alreadyJoined = socket.rooms.has(topic);
+  await socket.join(topic);
+  try {
+    return { topic, view: await resolve(kind, id) };
+  } catch (error) {
+    if (!alreadyJoined) await socket.leave(topic);
+    throw error;
+  }
+}
+
+export async function unsubscribeTopic(socket: Socket, topic: string): Promise<{ topic: string }> {
+  await socket.leave(topic);
+  return { topic };
 }

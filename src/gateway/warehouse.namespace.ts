@@ -7,7 +7,7 @@ import type { Services } from '../services/index.ts';
 import type { StockLevel } from '../services/inventory.service.ts';
 import { shipmentView } from '../services/views.ts';
 import { command, type CommandTable } from './commands.ts';
-import { productTopicView, splitTopic } from './topics.ts';
+import { productTopicView, subscribeTopic, unsubscribeTopic } from './topics.ts';
 
 export interface WarehouseContext {
   readonly identity: Identity;
@@ -16,9 +16,8 @@ export interface WarehouseContext {
 
 const stockView = (level: StockLevel) => ({ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version });
 
-async function warehouseTopicView(services: Services, topic: string) {
+async function warehouseTopicView(services: Services, kind: string, id: string, topic: string) {
   if (topic === 'shipments') return { shipments: (await services.shipments.list(undefined)).map(shipmentView) };
-  const [kind, id] = splitTopic(topic);
   if (kind === 'shipment') return shipmentView(await services.shipments.getForStaff(id));
   if (kind === 'product') return productTopicView(services, id);
   throw new AppError('VALIDATION', `unknown topic ${JSON.stringify(topic)}; use shipments, shipment:<id> or product:<id>`);
@@ -42,14 +41,9 @@ export function warehouseCommandTable(services: Services): CommandTable<Warehous
     'stock:restock': command(c['stock:restock'], async (_ctx, p) => ({
       stock: stockView(await services.inventory.restock(p.productId, p.quantity)),
     })),
-    subscribe: command(c.subscribe, async ({ socket }, p) => {
-      const view = await warehouseTopicView(services, p.topic);
-      await socket.join(p.topic);
-      return { topic: p.topic, view };
-    }),
-    unsubscribe: command(c.unsubscribe, async ({ socket }, p) => {
-      await socket.leave(p.topic);
-      return { topic: p.topic };
-    }),
+    subscribe: command(c.subscribe, ({ socket }, p) =>
+      subscribeTopic(socket, p.topic, (kind, id) => warehouseTopicView(services, kind, id, p.topic)),
+    ),
+    unsubscribe: command(c.unsubscribe, ({ socket }, p) => unsubscribeTopic(socket, p.topic)),
   };
 }

@@ -2,14 +2,27 @@
 import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
+import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../domain/types.ts';
 import type { ActorRepo } from '../persistence/actor.repo.ts';
+import type { IdempotencyRepo } from '../persistence/idempotency.repo.ts';
 import { ownedBy } from './access.ts';
 import type { CatalogService } from './catalog.service.ts';
 import type { AppRuntime, CartActor } from './kinds.ts';
 
+function checkLimits(cart: CartActor, productId: string, quantity: number): void {
+  if (quantity > MAX_LINE_QUANTITY) {
+    throw new AppError('VALIDATION', `a cart holds at most ${MAX_LINE_QUANTITY} of one product`, { details: { productId, requested: quantity } });
+  }
+  const lines = cart.snapshot.context.items;
+  if (quantity > 0 && !lines.some((line) => line.productId === productId) && lines.length >= MAX_CART_LINES) {
+    throw new AppError('VALIDATION', `a cart holds at most ${MAX_CART_LINES} different products`);
+  }
+}
+
 export interface CartServiceOptions {
   readonly runtime: AppRuntime;
   readonly actors: ActorRepo;
+  readonly idempotency: IdempotencyRepo;
   readonly catalog: CatalogService;
   readonly clock: Clock;
   readonly cartTtlMs: number;
@@ -19,8 +32,9 @@ export interface CartServiceOptions {
 export class CartService {
   constructor(private readonly o: CartServiceOptions) {}
 
-  async create(identity: Identity): Promise<CartActor> {
-    const id = newId('cart');
+  /** Creates a cart; with a `requestId`, the same request again returns the cart it created. */
+  async create(identity: Identity, requestId?: string): Promise<CartActor> {
+    const id = requestId ? await this.o.idempotency.claim('cart:create', `${identity.sub}:${requestId}`, newId('cart')) : newId('cart');
     const { actor } = await this.o.runtime.create('cart', id, {
       id,
       customerId: identity.sub,
@@ -37,9 +51,10 @@ export class CartService {
 
   /** Adds `quantity` of a product at its current catalog price; `OUT_OF_STOCK` when fewer are available. */
   async addItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
-    const cart = await this.get(identity, cartId);
-    const product = await this.priced(cart, productId);
+    const cart = this.changeable(await this.get(identity, cartId));
     const inCart = cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
+    checkLimits(cart, productId, inCart + quantity);
+    const product = await this.priced(cart, productId);
     if (inCart + quantity > product.available) {
       throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
         details: { productId, available: product.available, requested: inCart + quantity },
@@ -49,7 +64,11 @@ export class CartService {
   }
 
   async setQuantity(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
-    const cart = await this.get(identity, cartId);
+    const cart = this.changeable(await this.get(identity, cartId));
+    if (quantity === 0 && !cart.snapshot.context.items.some((line) => line.productId === productId)) {
+      throw new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
+    }
+    checkLimits(cart, productId, quantity);
     const product = await this.priced(cart, productId);
     if (quantity > product.available) {
       throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
@@ -60,7 +79,7 @@ export class CartService {
   }
 
   async removeItem(identity: Identity, cartId: string, productId: string): Promise<CartActor> {
-    const cart = await this.get(identity, cartId);
+    const cart = this.changeable(await this.get(identity, cartId));
     if (!cart.snapshot.context.items.some((line) => line.productId === productId)) {
       throw new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
     }
@@ -87,6 +106,14 @@ export class CartService {
       }
     }
     return moved;
+  }
+
+  /** Only an active cart takes changes; say so before looking at stock or prices. */
+  private changeable(cart: CartActor): CartActor {
+    if (cart.state !== 'active') {
+      throw new AppError('INVALID_TRANSITION', `cart ${cart.id} is ${cart.state} and can no longer be changed`, { details: { state: cart.state } });
+    }
+    return cart;
   }
 
   private async priced(cart: CartActor, productId: string) {

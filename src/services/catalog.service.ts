@@ -85,7 +85,8 @@ export class CatalogService {
     }
     if (query.minPrice !== undefined) base.where('price', '>=', query.minPrice);
     if (query.maxPrice !== undefined) base.where('price', '<=', query.maxPrice);
-    if (query.inStock) base.whereRaw('on_hand - reserved > 0');
+    if (query.inStock === true) base.whereRaw('on_hand - reserved > 0');
+    if (query.inStock === false) base.whereRaw('on_hand - reserved <= 0');
     const total = await base.clone().resultSize();
     const ordered =
       query.sort === 'price' ? base.orderBy('price').orderBy('id')

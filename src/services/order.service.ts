@@ -84,13 +84,14 @@ export class OrderService {
   }
 
   private async charge(order: OrderActor, requestId: string, card: CardDetails): Promise<OrderActor> {
-    // Resuming the same request (after a crash, or its duplicate on another node) charges with the same key.
-    const started =
-      order.snapshot.context.pendingPayment?.requestId === requestId
-        ? order
-        : await this.o.runtime.send('order', order.id, { type: 'PAY_REQUESTED', requestId });
+    const key = paymentKey(order.id, requestId);
+    const pending = order.snapshot.context.pendingPayment?.requestId === requestId;
+    // A request that was declined answers with that outcome again instead of making another attempt.
+    if (!pending && (await this.o.payments.lookup(key))?.status === 'declined') return order;
+    const started = pending ? order : await this.requestPayment(order.id, requestId);
+    if (started.snapshot.context.payment?.requestId === requestId) return started;
     const outcome = await this.o.payments.charge({
-      idempotencyKey: paymentKey(order.id, requestId),
+      idempotencyKey: key,
       orderId: order.id,
       amount: started.snapshot.context.total,
       currency: started.snapshot.context.currency,
@@ -98,6 +99,18 @@ export class OrderService {
     });
     const settled = await unlessAlreadyDone(this.settle(order.id, requestId, outcome));
     return settled ?? (await this.o.runtime.get('order', order.id)) ?? started;
+  }
+
+  /** Records the attempt; a duplicate of the same request that got there first (on another node) is resumed instead. */
+  private async requestPayment(orderId: string, requestId: string): Promise<OrderActor> {
+    try {
+      return await this.o.runtime.send('order', orderId, { type: 'PAY_REQUESTED', requestId });
+    } catch (error) {
+      const latest = await this.o.runtime.get('order', orderId);
+      const context = latest?.snapshot.context;
+      if (latest && (context?.pendingPayment?.requestId === requestId || context?.payment?.requestId === requestId)) return latest;
+      throw error;
+    }
   }
 
   private settle(orderId: string, requestId: string, outcome: ChargeResult): Promise<OrderActor> {
