@@ -10,6 +10,7 @@ import { OutboxRelay } from './flows/outbox-relay.ts';
 import { allPushes } from './flows/pushes.ts';
 import { sagas } from './flows/sagas.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
+import { redisClusterLink } from './gateway/redis-adapter.ts';
 import { createSocketGateway, type SocketGateway } from './gateway/socket.ts';
 import { ActorRepo } from './persistence/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './persistence/db.ts';
@@ -73,6 +74,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     clock,
     logger,
     onOutboxWritten: () => relay?.nudge(),
+    // On PostgreSQL other nodes may write the same actors.
+    sharedDatabase: db.dialect === 'postgres',
   });
 
   const catalog = new CatalogService(clock, db.knex);
@@ -111,6 +114,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
   });
   runtime.changes$.subscribe((change) => commits.inc({ kind: change.kind }));
+
+  // Local or cluster: the only difference is the Socket.IO adapter behind this link (and the database URL).
+  const clusterLink = config.redisUrl ? redisClusterLink(config.redisUrl, logger.child({ part: 'redis' })) : undefined;
+  if (clusterLink) {
+    new Gauge({ name: 'emporium_redis_up', help: '1 while the Redis link is up', registers: [metrics], collect() { this.set(clusterLink.healthy() ? 1 : 0); } });
+    new Gauge({
+      name: 'emporium_redis_dropped_publishes',
+      help: 'Pushes not sent to other nodes because Redis was away',
+      registers: [metrics],
+      collect() {
+        this.set(clusterLink.droppedPublishes());
+      },
+    });
+  }
 
   // Requests are not logged one by one (metrics count them); warnings and errors are.
   const http: FastifyInstance = Fastify({
@@ -159,6 +176,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await services.auth.upsertAccount({ email: config.adminEmail, password: config.adminPassword, name: 'Administrator', role: 'admin' });
       }
       // What a crash left behind: undelivered domain events first, then due deadlines and half-done sagas.
+      // On SQLite this process is the only writer, so claims still held are its own from before the crash.
+      if (db.dialect === 'sqlite') await outboxRepo.releaseAllClaims();
       await relay!.drain();
       await sweep();
 
@@ -169,6 +188,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         pushes$: allPushes(runtime.changes$, inventory.stockChanged$),
         logger: logger.child({ part: 'socket' }),
         accepting: () => accepting,
+        clusterLink,
       });
       await http.listen({ port: config.port, host: config.host });
       accepting = true;
@@ -199,6 +219,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await relay!.stop();
       if (sockets) await sockets.close();
       await http.close().catch(() => undefined);
+      await clusterLink?.close();
       await db.close();
       logger.info('emporium stopped');
     },

@@ -56,6 +56,12 @@ export interface ActorRuntimeOptions<Kinds extends KindMap> {
   readonly maxConflictRetries?: number;
   /** Called after every commit that wrote outbox rows. */
   readonly onOutboxWritten?: () => void;
+  /**
+   * Other nodes write the same actors: `get` reads the database instead of
+   * trusting memory. `send` still starts from memory and reloads when its
+   * compare-and-set finds a newer version. @default false
+   */
+  readonly sharedDatabase?: boolean;
 }
 
 interface CacheEntry {
@@ -158,7 +164,7 @@ export class ActorRuntime<Kinds extends KindMap> {
 
   /** The actor as last committed, from memory or the database; undefined when there is none. */
   async get<K extends ActorKind>(kind: K, id: string): Promise<LiveActor<Kinds[K]> | undefined> {
-    return this.load(kind, id);
+    return this.load(kind, id, { fresh: this.options.sharedDatabase === true && !this.mailbox.isBusy(id) });
   }
 
   /** Rebuilds a live actor from a stored row, e.g. for listings that read many rows at once. */
@@ -300,6 +306,9 @@ export class ActorRuntime<Kinds extends KindMap> {
   }
 
   private remember(actor: LiveActor): void {
+    // A read outside the mailbox may finish after a newer commit; never let it replace that.
+    const cached = this.cache.get(actor.id);
+    if (cached && cached.actor.version > actor.version) return;
     this.cache.set(actor.id, { actor, lastUsedAt: this.options.clock() });
   }
 

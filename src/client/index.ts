@@ -73,12 +73,10 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.onError = options.onError ?? ((error, topic) => console.warn(`emporium: could not re-subscribe to ${topic}: ${error.message}`));
     this.socket = io(url + namespace, { auth: { token: options.token }, transports: ['websocket'] });
-    this.socket.on('connect', () => {
-      // After a reconnect the server has forgotten our rooms: subscribe again and converge on the current views.
-      for (const topic of this.topics.keys()) {
-        this.resubscribe(topic).catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error)), topic));
-      }
-    });
+    // After a reconnect the server has forgotten our rooms: subscribe again and converge on the current views.
+    this.socket.on('connect', () => this.resubscribeAll());
+    // The server may have lost pushes for us (its cluster link was down): take every view afresh.
+    this.socket.on('resync', () => this.resubscribeAll());
     this.socket.on('disconnect', (reason) => {
       // A node that shuts down (or sheds load) disconnects us on purpose; socket.io-client does not retry
       // that by itself, but another node will take us: reconnect after a short pause.
@@ -130,6 +128,12 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
   close(): void {
     this.closed = true;
     this.socket.close();
+  }
+
+  private resubscribeAll(): void {
+    for (const topic of this.topics.keys()) {
+      this.resubscribe(topic).catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error)), topic));
+    }
   }
 
   private async resubscribe(topic: string): Promise<void> {

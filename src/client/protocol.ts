@@ -261,4 +261,6 @@ export interface ServerToClient {
   'order:updated': (order: OrderView) => void;
   'shipment:updated': (shipment: ShipmentView) => void;
   'stock:changed': (stock: StockChanged) => void;
+  /** Pushes may have been lost (a cluster link was down): subscribe again to every topic to converge. */
+  resync: (info: { reason: string }) => void;
 }

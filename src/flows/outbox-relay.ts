@@ -14,7 +14,7 @@ export interface OutboxRelayOptions {
   readonly flows: readonly Flow[];
   readonly clock: Clock;
   readonly logger: RelayLogger;
-  /** How long a claimed batch is ours before another relay may take it over. @default 30_000 */
+  /** How long a claimed batch is ours before another relay may take it over. @default 10_000 */
   readonly leaseMs?: number;
   readonly batchSize?: number;
 }
@@ -62,7 +62,7 @@ export class OutboxRelay {
       this.again = false;
       let batch: OutboxRecord[];
       do {
-        batch = await this.o.outbox.claim(this.o.clock(), this.o.leaseMs ?? 30_000, this.o.batchSize ?? 100);
+        batch = await this.o.outbox.claim(this.o.clock(), this.o.leaseMs ?? 10_000, this.o.batchSize ?? 100);
         for (const record of batch) await this.deliver(record);
       } while (batch.length > 0 && !this.stopped);
     } while (this.again && !this.stopped);

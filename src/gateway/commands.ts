@@ -92,8 +92,8 @@ export function bindCommands<Ctx>({ socket, table, context, limiter, logger, acc
       reply({ ok: false, error: { code: 'VALIDATION', message: `${name} takes one payload object` } });
       return;
     }
-    // No payload at all means an empty one; an explicit null is malformed like any other non-object.
-    const parsed = entry.schema.safeParse(args.length === 0 || args[0] === undefined ? {} : args[0]);
+    // No payload means an empty one. Socket.IO sends an `undefined` argument as null, so null counts as none too.
+    const parsed = entry.schema.safeParse(args[0] ?? {});
     if (!parsed.success) {
       reply({ ok: false, error: validationBody(parsed.error) });
       return;

@@ -10,6 +10,7 @@ import type { Push } from '../flows/pushes.ts';
 import type { Services } from '../services/index.ts';
 import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
+import type { ClusterLink } from './redis-adapter.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { storeCommandTable } from './store.namespace.ts';
 import { warehouseCommandTable } from './warehouse.namespace.ts';
@@ -26,6 +27,8 @@ export interface SocketGatewayOptions {
   readonly pushes$: Observable<Push>;
   readonly logger: SocketLogger;
   readonly accepting: () => boolean;
+  /** Cluster mode: the Redis link between the nodes' Socket.IO servers. Unset: in-memory adapter, one node. */
+  readonly clusterLink?: ClusterLink | undefined;
 }
 
 export interface SocketGateway {
@@ -67,6 +70,8 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
     allowRequest: (request, callback) => callback(null, originAllowed(request.headers.origin, config.corsOrigins)),
   });
+
+  o.clusterLink?.attach(io);
 
   // The default namespace serves nothing: refuse it so a mistyped URL fails loudly.
   io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
@@ -116,12 +121,17 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     },
     error: (error: unknown) => logger.error({ err: error }, 'push stream failed'),
   });
+  // Pushes from other nodes were lost while Redis was away: tell this node's clients to subscribe again.
+  const resyncs = o.clusterLink?.reconnected$.subscribe(() => {
+    for (const namespace of Object.values(namespaces)) namespace.local.emit('resync', { reason: 'cluster link restored' });
+  });
 
   return {
     io,
     inFlight,
     close: async () => {
       subscription.unsubscribe();
+      resyncs?.unsubscribe();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },

@@ -56,9 +56,34 @@ export function openDb(databaseUrl: string): Db {
   return {
     knex,
     dialect,
-    transaction: (work) => knex.transaction(work),
+    transaction: dialect === 'postgres' ? (work) => retryingTransaction(knex, work) : (work) => knex.transaction(work),
     close: () => knex.destroy(),
   };
+}
+
+/** PostgreSQL aborts one side of a deadlock (40P01) or a serialization conflict (40001); that side may simply run again. */
+const RETRYABLE_PG_CODES = new Set(['40P01', '40001']);
+
+async function retryingTransaction<T>(knex: Knex, work: (trx: Knex.Transaction) => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await knex.transaction(work);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= attempts || typeof code !== 'string' || !RETRYABLE_PG_CODES.has(code)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
+    }
+  }
+}
+
+/** True for a unique-constraint violation on either database. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: unknown; name?: unknown; nativeError?: unknown } | null;
+  if (!e) return false;
+  // objection wraps driver errors (db-errors' UniqueViolationError keeps the driver's as nativeError).
+  if (e.name === 'UniqueViolationError') return true;
+  if (e.nativeError) return isUniqueViolation(e.nativeError);
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {

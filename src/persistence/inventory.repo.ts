@@ -1,5 +1,6 @@
 // Stock and reservations: conditional updates that keep reserved == sum(active reservations) <= on_hand.
 import type { Knex } from 'knex';
+import { isUniqueViolation } from './db.ts';
 
 export interface StockLevel {
   readonly productId: string;
@@ -60,6 +61,8 @@ export class InventoryRepo {
         return { ok: true as const, changed: await this.levels(trx, perProduct.map(([id]) => id)) };
       });
     } catch (error) {
+      // The same order reserved concurrently elsewhere (a retried checkout on another node): theirs stands.
+      if (isUniqueViolation(error)) return { ok: true, changed: [] };
       if (!(error instanceof OutOfStock)) throw error;
       const level = (await this.levels(this.knex, [error.productId]))[0];
       return { ok: false, productId: error.productId, requested: error.requested, available: level?.available ?? 0 };

@@ -57,6 +57,15 @@ export class OutboxRepo {
     }));
   }
 
+  /**
+   * Frees every claim. Only for a database that has one writer process (SQLite):
+   * at start-up, whatever is still claimed was claimed by this node's previous,
+   * dead, life and would otherwise wait out its lease.
+   */
+  async releaseAllClaims(): Promise<number> {
+    return this.knex('outbox').whereNull('dispatched_at').whereNotNull('claimed_until').update({ claimed_until: null, claimed_by: null });
+  }
+
   async markDispatched(seq: number, now: number): Promise<void> {
     await this.knex('outbox').where({ seq }).update({ dispatched_at: now, claimed_until: null });
   }

@@ -5,6 +5,7 @@ import { newId } from '../domain/ids.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
 import type { Knex } from 'knex';
 import type { Role } from '../domain/types.ts';
+import { isUniqueViolation } from '../persistence/db.ts';
 import { CustomerModel } from '../persistence/models.ts';
 import { DECOY_HASH, hashPassword, verifyPassword } from './passwords.ts';
 
@@ -46,7 +47,7 @@ export class AuthService {
       .insert({ id: newId('cus'), email, name: input.name.trim(), password_hash: await hashPassword(input.password), role: 'customer', created_at: now, updated_at: now })
       .catch((error: unknown) => {
         // Two registrations raced past the check above; the unique index decided.
-        if (String((error as Error).message).match(/unique|duplicate/i)) throw new AppError('CONFLICT', 'an account with this email already exists');
+        if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'an account with this email already exists');
         throw error;
       });
     const customer = customerView(row);

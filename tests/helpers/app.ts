@@ -1,7 +1,9 @@
 // Test harness: the real app on port 0 over a real SQLite file in a temp dir, and real socket.io-client clients.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -24,14 +26,44 @@ export function tempDir(prefix = 'emporium-test-'): { dir: string; cleanup(): vo
 /** Config for tests: port 0, quiet logs, a fixed secret, no demo data unless asked. */
 export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
   return loadConfig(
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SEED_DEMO_DATA: 'false', DATA_DIR: dataDir, PAYMENT_LATENCY_MS: '0', ...envPassthrough() },
-    { jwtSecret: 'test-secret-test-secret-test-secret', ...overrides },
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SEED_DEMO_DATA: 'false', DATA_DIR: dataDir, PAYMENT_LATENCY_MS: '0' },
+    { jwtSecret: 'test-secret-test-secret-test-secret', ...postgresFor(dataDir), ...overrides },
   );
 }
 
-/** DATABASE_URL from the environment lets the whole integration suite run against PostgreSQL. */
-function envPassthrough(): Record<string, string> {
-  return process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {};
+/**
+ * With TEST_POSTGRES_URL set (a server URL, e.g. postgres://postgres@127.0.0.1:5432/postgres) the whole
+ * integration suite runs on PostgreSQL: each data folder gets its own database, so a restart test that
+ * reopens a folder reopens its database.
+ */
+function postgresFor(dataDir: string): Partial<Config> {
+  const server = process.env.TEST_POSTGRES_URL;
+  if (!server) return {};
+  const url = new URL(server);
+  url.pathname = `/${postgresDatabaseName(dataDir)}`;
+  return { databaseUrl: url.toString() };
+}
+
+export function postgresDatabaseName(dataDir: string): string {
+  return `emporium_test_${createHash('sha1').update(path.resolve(dataDir)).digest('hex').slice(0, 16)}`;
+}
+
+/** Creates the test database of `databaseUrl` if it is PostgreSQL and does not exist yet. */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  if (!/^postgres(ql)?:/.test(databaseUrl)) return;
+  const url = new URL(databaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database "${name}"`).catch((error: { code?: string }) => {
+      if (error.code !== '42P04') throw error; // created concurrently
+    });
+  } finally {
+    await client.end();
+  }
 }
 
 /** Starts the whole app. Pass `dataDir` to reopen an existing database (restart tests). */
@@ -39,6 +71,7 @@ export async function startApp(options: { dataDir?: string; config?: Partial<Con
   const temp = options.dataDir ? undefined : tempDir();
   const dataDir = options.dataDir ?? temp!.dir;
   const config = testConfig(dataDir, options.config);
+  await ensureDatabase(config.databaseUrl);
   const app = createApp(config, options.app);
   const { url } = await app.start();
   return {

@@ -87,7 +87,7 @@ test.serial('200 clients race for 10 units: exactly 10 orders, 190 OUT_OF_STOCK,
   t.deepEqual(await level(app, product.id), { onHand: 10, reserved: 10, available: 0 });
   const reservations = await activeReservations(app, product.id);
   t.is(reservations.length, 10);
-  t.deepEqual(new Set(reservations.map((r) => r.order_id)), new Set(orders.map((order) => order.id)));
+  t.deepEqual(reservations.map((r) => r.order_id).sort(), orders.map((order) => order.id).sort());
   const invariant = await inventoryInvariant(app);
   t.true(invariant.ok, invariant.problems.join('\n'));
   const orderRows = await app.db.knex('actors').where({ kind: 'order' }).count({ n: '*' }).first();
@@ -295,7 +295,7 @@ test.serial('cancel and expiry racing fresh checkouts never let more than 10 ord
   // Once everything settled, all 10 units went to the retries, no more.
   const newOrders = third.flatMap((ack) => (ack.ok ? [ack.data.order.id] : []));
   t.is(newOrders.length, 10);
-  t.deepEqual(new Set(reservations.map((row) => row.order_id)), new Set(newOrders));
+  t.deepEqual(reservations.map((row) => row.order_id).sort(), [...newOrders].sort());
   t.deepEqual(await level(app, product.id), { onHand: 10, reserved: 10, available: 0 });
   const invariant = await inventoryInvariant(app);
   t.true(invariant.ok, invariant.problems.join('\n'));

@@ -21,6 +21,7 @@ import {
   startApp,
   tempDir,
   testConfig,
+  ensureDatabase,
   TEST_CARD,
   type TestApp,
 } from '../helpers/app.ts';
@@ -103,6 +104,7 @@ function lifecycle(t: ExecutionContext) {
      */
     async bootWatched(config: Partial<Config> = {}): Promise<Running> {
       const resolved = testConfig(temp.dir, config);
+      await ensureDatabase(resolved.databaseUrl);
       const app = createApp(resolved);
       const stockEvents: StockLevel[] = [];
       const changes: ActorChange[] = [];

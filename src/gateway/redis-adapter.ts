@@ -1,0 +1,84 @@
+// Cluster mode: Socket.IO's Redis adapter over ioredis, tolerant of Redis outages, with a signal when Redis comes back.
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import { Subject, type Observable } from 'rxjs';
+import type { Server } from 'socket.io';
+
+export interface RedisLinkLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+/** The cross-node link of the Socket.IO servers. */
+export interface ClusterLink {
+  /** Installs the adapter on `io`. */
+  attach(io: Server): void;
+  /** Emits each time Redis is reachable again after being lost: pushes published meanwhile were dropped. */
+  readonly reconnected$: Observable<void>;
+  /** True while both Redis connections are up. */
+  healthy(): boolean;
+  /** Pushes that could not be published to other nodes because Redis was away. */
+  droppedPublishes(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the Redis link. ioredis is used rather than node-redis because it
+ * re-subscribes its pattern subscriptions by itself after Redis restarts.
+ *
+ * While Redis is away, publishing fails at once (no offline queue, so memory
+ * stays bounded) and is counted; each node keeps serving its own clients, and
+ * when Redis returns `reconnected$` lets the gateway tell clients to
+ * re-subscribe, which makes them whole.
+ */
+export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): ClusterLink {
+  const retryStrategy = (attempt: number) => Math.min(100 * attempt, 1000);
+  const pub = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, connectionName: 'emporium-pub' });
+  const sub = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy, connectionName: 'emporium-sub' });
+  const reconnected$ = new Subject<void>();
+  let dropped = 0;
+  let lost = false;
+  let warned = false;
+
+  // The adapter ignores the promise publish returns; a rejection there would be unhandled and end the process.
+  const publish = pub.publish.bind(pub) as (channel: string | Buffer, message: string | Buffer) => Promise<number>;
+  (pub as unknown as { publish: typeof publish }).publish = (channel, message) =>
+    publish(channel, message).catch(() => {
+      dropped++;
+      return 0;
+    });
+
+  for (const client of [pub, sub]) {
+    client.on('error', (error: Error) => {
+      if (warned) return;
+      warned = true;
+      logger.warn({ err: error.message }, 'redis unreachable; serving local clients only until it returns');
+    });
+    client.on('close', () => {
+      lost = true;
+    });
+  }
+  sub.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    warned = false;
+    logger.info({}, 'redis reachable again; asking clients to re-subscribe');
+    // Give the re-subscription of the adapter's channels a moment before clients re-subscribe through it.
+    setTimeout(() => reconnected$.next(), 200).unref();
+  });
+
+  return {
+    attach: (io) => {
+      io.adapter(createAdapter(pub, sub, { requestsTimeout: 2000 }));
+    },
+    reconnected$,
+    healthy: () => pub.status === 'ready' && sub.status === 'ready',
+    droppedPublishes: () => dropped,
+    close: async () => {
+      reconnected$.complete();
+      await Promise.allSettled([pub.quit(), sub.quit()]);
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}
