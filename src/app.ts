@@ -106,6 +106,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const commits = new Counter({ name: 'emporium_actor_commits_total', help: 'Accepted actor events', labelNames: ['kind'], registers: [metrics] });
   new Gauge({ name: 'emporium_live_actors', help: 'Actors in memory', registers: [metrics], collect() { this.set(runtime.liveCount); } });
   new Gauge({
+    name: 'emporium_actor_cas_conflicts',
+    help: 'Compare-and-sets lost to another writer since start (each retried)',
+    registers: [metrics],
+    collect() {
+      this.set(runtime.conflicts);
+    },
+  });
+  new Gauge({
     name: 'emporium_outbox_pending',
     help: 'Domain events not yet relayed',
     registers: [metrics],

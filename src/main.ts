@@ -14,6 +14,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = createApp(config);
+  // Our own code handles its errors; a stray rejection from a client library losing its connection is logged, not fatal.
+  process.on('unhandledRejection', (reason) => app.logger.error({ err: reason }, 'unhandled rejection'));
   const { url } = await app.start();
   process.stdout.write(`Emporium is running at ${url}  (REST ${url}/api/products, Socket.IO namespaces /store and /warehouse)\n`);
   let stopping = false;

@@ -88,6 +88,9 @@ export class ActorRuntime<Kinds extends KindMap> {
     this.maxRetries = options.maxConflictRetries ?? 5;
   }
 
+  /** Compare-and-sets lost to another writer since start (each one cost a reload and a retry). */
+  conflicts = 0;
+
   /** Number of actors in memory right now. */
   get liveCount(): number {
     return this.cache.size;
@@ -151,6 +154,7 @@ export class ActorRuntime<Kinds extends KindMap> {
           this.options.repo.update(trx, this.toRow(actor), current.version, { actorId: id, kind, version: actor.version, event: stamped, at }, outbox),
         );
         if (!written) {
+          this.conflicts++;
           this.cache.delete(id);
           continue;
         }

@@ -40,13 +40,22 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
   let lost = false;
   let warned = false;
 
-  // The adapter ignores the promise publish returns; a rejection there would be unhandled and end the process.
+  // The adapter fires these and forgets the promise; a rejection (Redis away, or the connection closing
+  // under a pending command) would be unhandled and end the process. Count it instead.
   const publish = pub.publish.bind(pub) as (channel: string | Buffer, message: string | Buffer) => Promise<number>;
   (pub as unknown as { publish: typeof publish }).publish = (channel, message) =>
     publish(channel, message).catch(() => {
       dropped++;
       return 0;
     });
+  for (const method of ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const) {
+    const original = (sub[method] as (...args: unknown[]) => Promise<unknown>).bind(sub);
+    (sub as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+      original(...args).catch((error: unknown) => {
+        logger.warn({ err: error instanceof Error ? error.message : String(error), method }, 'redis subscription command failed');
+        return undefined;
+      });
+  }
 
   for (const client of [pub, sub]) {
     client.on('error', (error: Error) => {
@@ -76,7 +85,9 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
     droppedPublishes: () => dropped,
     close: async () => {
       reconnected$.complete();
-      await Promise.allSettled([pub.quit(), sub.quit()]);
+      // QUIT waits for Redis; if it is away that would be forever. Ask politely for a moment, then hang up.
+      const polite = Promise.allSettled([pub, sub].filter((client) => client.status === 'ready').map((client) => client.quit()));
+      await Promise.race([polite, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       pub.disconnect();
       sub.disconnect();
     },
