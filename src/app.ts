@@ -12,6 +12,7 @@ import { sagas } from './flows/sagas.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { redisClusterLink } from './gateway/redis-adapter.ts';
 import { createSocketGateway, type SocketGateway } from './gateway/socket.ts';
+import { KnexActorWriter, SqliteActorWriter } from './persistence/actor-writer.ts';
 import { ActorRepo } from './persistence/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './persistence/db.ts';
 import { IdempotencyRepo } from './persistence/idempotency.repo.ts';
@@ -68,8 +69,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   let relay: OutboxRelay | undefined;
   const runtime: AppRuntime = new ActorRuntime<AppKinds>({
-    db,
     repo: actorRepo,
+    writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction),
+    groupCommit: config.groupCommit,
     kinds: actorKinds,
     clock,
     logger,

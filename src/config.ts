@@ -38,6 +38,8 @@ export interface Config {
   readonly maxMessageBytes: number;
   /** Commands one socket may send per second before `RATE_LIMITED`. @default 200 */
   readonly maxCommandsPerSecond: number;
+  /** Commit changes of different actors that arrive together in one transaction (each still acked after its commit). @default true */
+  readonly groupCommit: boolean;
   /** Seed the demo catalog into an empty database. @default true */
   readonly seedDemoData: boolean;
   /** pino level. @default 'info' */
@@ -69,6 +71,7 @@ const envSchema = z.object({
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(65_536),
   MAX_COMMANDS_PER_SECOND: z.coerce.number().int().positive().default(200),
   SEED_DEMO_DATA: flag.default(true),
+  GROUP_COMMIT: flag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ID: z.string().min(1).optional(),
 });
@@ -110,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxCommandsPerSecond: e.MAX_COMMANDS_PER_SECOND,
     seedDemoData: e.SEED_DEMO_DATA,
+    groupCommit: e.GROUP_COMMIT,
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${process.env.HOSTNAME ?? 'node'}:${process.pid}`,
     ...overrides,

@@ -3,8 +3,9 @@ import { Subject } from 'rxjs';
 import { initialTransition, transition, type AnyStateMachine, type InputFrom, type SnapshotFrom } from 'xstate';
 import { AppError } from '../domain/errors.ts';
 import type { ActorKind } from '../domain/types.ts';
-import type { Db } from '../persistence/db.ts';
+import type { ActorWriter } from '../persistence/actor-writer.ts';
 import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../persistence/actor.repo.ts';
+import { GroupCommit } from './group-commit.ts';
 import { stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
 import { Mailbox } from './mailbox.ts';
 
@@ -47,8 +48,11 @@ export interface RuntimeLogger {
 }
 
 export interface ActorRuntimeOptions<Kinds extends KindMap> {
-  readonly db: Db;
   readonly repo: ActorRepo;
+  /** Writes snapshot + journal + outbox of one or many changes in one transaction. */
+  readonly writer: ActorWriter;
+  /** Commit changes of different actors that arrive together in one transaction. @default true */
+  readonly groupCommit?: boolean;
   readonly kinds: { readonly [K in ActorKind]: ActorKindDefinition<Kinds[K]> };
   readonly clock: () => number;
   readonly logger: RuntimeLogger;
@@ -83,9 +87,11 @@ export class ActorRuntime<Kinds extends KindMap> {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly mailbox = new Mailbox();
   private readonly maxRetries: number;
+  private readonly commits: GroupCommit;
 
   constructor(private readonly options: ActorRuntimeOptions<Kinds>) {
     this.maxRetries = options.maxConflictRetries ?? 5;
+    this.commits = new GroupCommit(options.writer, { enabled: options.groupCommit ?? true });
   }
 
   /** Compare-and-sets lost to another writer since start (each one cost a reload and a retry). */
@@ -114,10 +120,15 @@ export class ActorRuntime<Kinds extends KindMap> {
       const actor = this.toLive(kind, id, 1, snapshot, at, at);
       const row = this.toRow(actor);
       const outbox = this.outboxEntries(kind, id, actions, at);
-      const inserted = await this.options.db.transaction((trx) =>
-        this.options.repo.insert(trx, row, { actorId: id, kind, version: 1, event: { type: 'xstate.init', input }, at }, outbox),
-      );
-      if (!inserted) {
+      const outcome = await this.commits.submit({
+        op: 'insert',
+        actor: row,
+        expectedVersion: 0,
+        journal: { actorId: id, kind, version: 1, event: { type: 'xstate.init', input }, at },
+        outbox,
+      });
+      if (outcome instanceof Error) throw outcome;
+      if (outcome === 'conflict') {
         // Another node created it between our read and our write.
         const winner = await this.load(kind, id, { fresh: true });
         if (!winner) throw new AppError('CONFLICT', `${kind} ${id} could not be created`);
@@ -141,19 +152,25 @@ export class ActorRuntime<Kinds extends KindMap> {
         const at = this.options.clock();
         const stamped = { ...(event as object), at } as never;
         const snapshot = current.snapshot as SnapshotFrom<AnyStateMachine>;
-        if (snapshot.status !== 'active' || !snapshot.can(stamped)) {
+        const definition = this.definition(kind);
+        // An event the machine does not take (no enabled transition, or every guard false) leaves the very same snapshot.
+        const [next, actions] = snapshot.status === 'active' ? transition(definition.machine, snapshot as never, stamped) : [snapshot, []];
+        if (next === snapshot) {
           throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
             details: { state: current.state, event: (event as { type: string }).type },
           });
         }
-        const definition = this.definition(kind);
-        const [next, actions] = transition(definition.machine, snapshot as never, stamped);
         const actor = this.toLive(kind, id, current.version + 1, next as SnapshotFrom<AnyStateMachine>, current.createdAt, at);
         const outbox = this.outboxEntries(kind, id, actions, at);
-        const written = await this.options.db.transaction((trx) =>
-          this.options.repo.update(trx, this.toRow(actor), current.version, { actorId: id, kind, version: actor.version, event: stamped, at }, outbox),
-        );
-        if (!written) {
+        const outcome = await this.commits.submit({
+          op: 'update',
+          actor: this.toRow(actor),
+          expectedVersion: current.version,
+          journal: { actorId: id, kind, version: actor.version, event: stamped, at },
+          outbox,
+        });
+        if (outcome instanceof Error) throw outcome;
+        if (outcome === 'conflict') {
           this.conflicts++;
           this.cache.delete(id);
           continue;
