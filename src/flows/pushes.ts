@@ -12,7 +12,8 @@ export interface Push {
   readonly audiences: readonly Audience[];
   readonly topics: readonly string[];
   readonly event: 'cart:updated' | 'order:updated' | 'shipment:updated' | 'stock:changed';
-  readonly payload: unknown;
+  /** Built only if someone is subscribed: most changes have no watcher. */
+  readonly payload: () => unknown;
   /** The topic changed hands: subscribers other than this owner must be dropped from it. */
   readonly onlyOwner?: string | undefined;
 }
@@ -26,18 +27,18 @@ export function actorPushes(changes$: Observable<ActorChange>): Observable<Push>
             audiences: ['store'],
             topics: [`cart:${change.id}`],
             event: 'cart:updated',
-            payload: cartView(change.actor as CartActor),
+            payload: () => cartView(change.actor as CartActor),
             // A guest's cart adopted by an account: the guest's sockets stop following it.
             onlyOwner: (change.event as { type?: string }).type === 'ASSIGN_CUSTOMER' ? (change.ownerId ?? undefined) : undefined,
           };
         case 'order':
-          return { audiences: ['store'], topics: [`order:${change.id}`], event: 'order:updated', payload: orderView(change.actor as OrderActor) };
+          return { audiences: ['store'], topics: [`order:${change.id}`], event: 'order:updated', payload: () => orderView(change.actor as OrderActor) };
         case 'shipment':
           return {
             audiences: ['store', 'warehouse'],
             topics: [`shipment:${change.id}`, 'shipments'],
             event: 'shipment:updated',
-            payload: shipmentView(change.actor as ShipmentActor),
+            payload: () => shipmentView(change.actor as ShipmentActor),
           };
       }
     }),
@@ -51,7 +52,7 @@ export function stockPushes(stock$: Observable<StockLevel>): Observable<Push> {
       audiences: ['store', 'warehouse'] as const,
       topics: [`product:${level.productId}`],
       event: 'stock:changed' as const,
-      payload: { productId: level.productId, available: level.available, onHand: level.onHand, version: level.version },
+      payload: () => ({ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version }),
     })),
   );
 }

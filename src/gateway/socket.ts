@@ -111,12 +111,15 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   };
   const subscription: Subscription = o.pushes$.subscribe({
     next: (push) => {
+      let payload: unknown;
       for (const audience of push.audiences) {
-        (namespaces[audience].to([...push.topics]) as unknown as { emit(event: keyof ServerToClient, payload: unknown): void }).emit(
-          push.event,
-          push.payload,
-        );
-        if (push.onlyOwner) void dropNonOwners(namespaces[audience], push.topics, push.onlyOwner);
+        const namespace = namespaces[audience];
+        // With the in-memory adapter an empty room means nobody anywhere is watching: skip building and encoding.
+        // Clustered, other nodes may have subscribers, so the adapter must see every push.
+        if (!o.clusterLink && !push.topics.some((topic) => namespace.adapter.rooms.has(topic))) continue;
+        payload ??= push.payload();
+        (namespace.to([...push.topics]) as unknown as { emit(event: keyof ServerToClient, payload: unknown): void }).emit(push.event, payload);
+        if (push.onlyOwner) void dropNonOwners(namespace, push.topics, push.onlyOwner);
       }
     },
     error: (error: unknown) => logger.error({ err: error }, 'push stream failed'),
