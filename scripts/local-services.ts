@@ -35,6 +35,24 @@ function which(binary: string, candidates: readonly string[] = []): string {
   return found;
 }
 
+/** What is missing for the local Redis and PostgreSQL starters ([] when both can start). */
+export function missingClusterServices(): string[] {
+  const missing: string[] = [];
+  const has = (binary: string, candidates: readonly string[]) => {
+    try {
+      which(binary, candidates);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!has('redis-server', ['/usr/bin/redis-server'])) missing.push('redis-server');
+  if (!process.env.TEST_POSTGRES_URL && !has('initdb', ['/usr/lib/postgresql/15/bin/initdb', '/usr/lib/postgresql/16/bin/initdb', '/usr/lib/postgresql/17/bin/initdb'])) {
+    missing.push('PostgreSQL');
+  }
+  return missing;
+}
+
 export interface RedisServer {
   readonly url: string;
   readonly port: number;

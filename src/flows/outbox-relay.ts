@@ -16,6 +16,7 @@ export interface OutboxRelayOptions {
   readonly logger: RelayLogger;
   /** How long a claimed batch is ours before another relay may take it over. @default 10_000 */
   readonly leaseMs?: number;
+  /** Rows claimed at once; a node that dies holds at most this many until its lease ends. @default 25 */
   readonly batchSize?: number;
 }
 
@@ -62,7 +63,7 @@ export class OutboxRelay {
       this.again = false;
       let batch: OutboxRecord[];
       do {
-        batch = await this.o.outbox.claim(this.o.clock(), this.o.leaseMs ?? 10_000, this.o.batchSize ?? 100);
+        batch = await this.o.outbox.claim(this.o.clock(), this.o.leaseMs ?? 10_000, this.o.batchSize ?? 25);
         for (const record of batch) await this.deliver(record);
       } while (batch.length > 0 && !this.stopped);
     } while (this.again && !this.stopped);

@@ -15,6 +15,11 @@ export interface ClusterLink {
   attach(io: Server): void;
   /** Emits each time Redis is reachable again after being lost: pushes published meanwhile were dropped. */
   readonly reconnected$: Observable<void>;
+  /**
+   * Emits when this node can publish again after it dropped pushes: subscribers on other nodes missed
+   * them, even if their own link never broke, so every node's clients must re-subscribe.
+   */
+  readonly publishRestored$: Observable<void>;
   /** True while both Redis connections are up. */
   healthy(): boolean;
   /** Pushes that could not be published to other nodes because Redis was away. */
@@ -36,7 +41,9 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
   const pub = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, connectionName: 'emporium-pub' });
   const sub = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy, connectionName: 'emporium-sub' });
   const reconnected$ = new Subject<void>();
+  const publishRestored$ = new Subject<void>();
   let dropped = 0;
+  let droppedSinceRestored = false;
   let lost = false;
   let warned = false;
 
@@ -46,6 +53,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
   (pub as unknown as { publish: typeof publish }).publish = (channel, message) =>
     publish(channel, message).catch(() => {
       dropped++;
+      droppedSinceRestored = true;
       return 0;
     });
   for (const method of ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const) {
@@ -75,16 +83,26 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
     // Give the re-subscription of the adapter's channels a moment before clients re-subscribe through it.
     setTimeout(() => reconnected$.next(), 200).unref();
   });
+  // Only the publishing connection may have broken (sub never noticed), or it may come back after sub did:
+  // either way the pushes it dropped are recovered only if every node's clients re-subscribe once it works.
+  pub.on('ready', () => {
+    if (!droppedSinceRestored) return;
+    droppedSinceRestored = false;
+    logger.info({ dropped }, 'redis publishing restored after dropped pushes; asking every node\'s clients to re-subscribe');
+    setTimeout(() => publishRestored$.next(), 200).unref();
+  });
 
   return {
     attach: (io) => {
       io.adapter(createAdapter(pub, sub, { requestsTimeout: 2000 }));
     },
     reconnected$,
+    publishRestored$,
     healthy: () => pub.status === 'ready' && sub.status === 'ready',
     droppedPublishes: () => dropped,
     close: async () => {
       reconnected$.complete();
+      publishRestored$.complete();
       // QUIT waits for Redis; if it is away that would be forever. Ask politely for a moment, then hang up.
       const polite = Promise.allSettled([pub, sub].filter((client) => client.status === 'ready').map((client) => client.quit()));
       await Promise.race([polite, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);

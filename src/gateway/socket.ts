@@ -128,6 +128,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   const resyncs = o.clusterLink?.reconnected$.subscribe(() => {
     for (const namespace of Object.values(namespaces)) namespace.local.emit('resync', { reason: 'cluster link restored' });
   });
+  // This node dropped pushes while it could not publish: clients on every node may have missed them.
+  const clusterResyncs = o.clusterLink?.publishRestored$.subscribe(() => {
+    for (const namespace of Object.values(namespaces)) namespace.emit('resync', { reason: 'pushes from another node were lost' });
+  });
 
   return {
     io,
@@ -135,6 +139,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     close: async () => {
       subscription.unsubscribe();
       resyncs?.unsubscribe();
+      clusterResyncs?.unsubscribe();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },

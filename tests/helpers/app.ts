@@ -17,9 +17,16 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-/** A fresh temp folder, removed by `cleanup()`. */
+const createdDirs = new Set<string>();
+// Every temp folder goes when the test worker exits (not earlier: a restart test reopens its folder after a stop).
+process.once('exit', () => {
+  for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp folder, removed by `cleanup()` or, at the latest, when the test process exits. */
 export function tempDir(prefix = 'emporium-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  createdDirs.add(dir);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
