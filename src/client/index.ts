@@ -15,7 +15,10 @@ import type {
   WarehouseResults,
 } from './protocol.ts';
 
+import { VersionGate } from './versions.ts';
+
 export * from './protocol.ts';
+export { VersionGate } from './versions.ts';
 
 /** A command answered `{ ok: false }`: `code` is one of the protocol's error codes. */
 export class EmporiumError extends Error {
@@ -65,7 +68,8 @@ function topicOf(event: PushEvent, payload: { id?: string; productId?: string })
 class Connection<Commands extends string, Payloads extends Record<Commands, unknown>, Results extends Record<Commands, unknown>> {
   readonly socket: Socket;
   private readonly timeoutMs: number;
-  private readonly topics = new Map<string, { version: number; listeners: Set<(view: unknown) => void> }>();
+  private readonly topics = new Map<string, { listeners: Set<(view: unknown) => void> }>();
+  private readonly versions = new VersionGate();
   private readonly onError: (error: Error, topic: string) => void;
   private closed = false;
 
@@ -78,8 +82,8 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
     // The server may have lost pushes for us (its cluster link was down): take every view afresh.
     this.socket.on('resync', () => this.resubscribeAll());
     this.socket.on('disconnect', (reason) => {
-      // A node that shuts down (or sheds load) disconnects us on purpose; socket.io-client does not retry
-      // that by itself, but another node will take us: reconnect after a short pause.
+      // A node that shuts down (or cuts off a flood) disconnects us on purpose; socket.io-client does not
+      // retry that by itself, but another node will take us: reconnect after a short pause.
       if (reason === 'io server disconnect' && !this.closed) setTimeout(() => this.closed || this.socket.connect(), 250 + Math.random() * 750);
     });
     for (const event of ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed'] as const) {
@@ -97,9 +101,11 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
     if (this.socket.connected) return Promise.resolve(this);
     return new Promise((resolve, reject) => {
       this.socket.once('connect', () => resolve(this));
-      this.socket.once('connect_error', (error: Error & { data?: ErrorBody }) =>
-        reject(error.data ? new EmporiumError(error.data) : error),
-      );
+      this.socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
+        // The caller gets no connection to close: stop socket.io-client's background retries too.
+        this.close();
+        reject(error.data ? new EmporiumError(error.data) : error);
+      });
     });
   }
 
@@ -113,13 +119,24 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
   /** Follows a topic; `onView` gets the current view now and every newer one after. Returns an unsubscribe function. */
   async subscribe<V>(topic: string, onView: (view: V) => void): Promise<() => Promise<void>> {
     let entry = this.topics.get(topic);
-    if (!entry) this.topics.set(topic, (entry = { version: -1, listeners: new Set() }));
+    if (!entry) this.topics.set(topic, (entry = { listeners: new Set() }));
     entry.listeners.add(onView as (view: unknown) => void);
-    await this.resubscribe(topic);
+    try {
+      await this.resubscribe(topic);
+    } catch (error) {
+      // Refused (not yours, unknown topic): forget it, or every reconnect would ask again.
+      entry.listeners.delete(onView as (view: unknown) => void);
+      if (entry.listeners.size === 0) {
+        this.topics.delete(topic);
+        this.versions.forget(topic);
+      }
+      throw error;
+    }
     return async () => {
       entry.listeners.delete(onView as (view: unknown) => void);
       if (entry.listeners.size === 0) {
         this.topics.delete(topic);
+        this.versions.forget(topic);
         await this.call('unsubscribe' as Commands, { topic } as Payloads[Commands]);
       }
     };
@@ -142,16 +159,12 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
       for (const listener of this.topics.get(topic)?.listeners ?? []) listener(answer.view);
       return;
     }
-    this.deliver(topic, answer.view as Versioned);
+    this.deliver(topic, answer.view as Versioned, true);
   }
 
-  private deliver(topic: string, view: Versioned): void {
+  private deliver(topic: string, view: Versioned, isAnswer = false): void {
     const entry = this.topics.get(topic);
-    if (!entry) return;
-    if (topic !== 'shipments') {
-      if (view.version <= entry.version) return;
-      entry.version = view.version;
-    }
+    if (!entry || !this.versions.accept(topic, view.version, isAnswer)) return;
     for (const listener of entry.listeners) listener(view);
   }
 }

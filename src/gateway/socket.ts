@@ -140,7 +140,9 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       subscription.unsubscribe();
       resyncs?.unsubscribe();
       clusterResyncs?.unsubscribe();
-      io.disconnectSockets(true);
+      // Only this node's clients (a namespace-wide call would reach every node through the adapter).
+      // They see `io server disconnect` and reconnect, through the balancer, to another node.
+      for (const namespace of Object.values(namespaces)) namespace.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };

@@ -42,7 +42,8 @@ export class CartService {
       ttlMs: this.o.cartTtlMs,
       at: this.o.clock(),
     });
-    return actor;
+    // A retried create finds the cart it made, which may since have been adopted by an account.
+    return ownedBy(identity, 'cart', id, actor);
   }
 
   async get(identity: Identity, cartId: string): Promise<CartActor> {

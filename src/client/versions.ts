@@ -1,0 +1,29 @@
+// Which views a subscriber should see: the reconnect rule (drop what is not newer) as a small pure class.
+
+/**
+ * Tracks the version held per topic. Only newer versions pass, with one
+ * exception: a `stock:changed` push is not the whole product view, and it can
+ * arrive before the subscribe answer of the same version (the server joins the
+ * topic before reading the view) — that answer still passes, once.
+ *
+ * @example
+ * const gate = new VersionGate();
+ * gate.accept('cart:c1', 3, true);  // true: the subscribe answer
+ * gate.accept('cart:c1', 3, false); // false: a push we already have
+ */
+export class VersionGate {
+  private readonly held = new Map<string, { version: number; complete: boolean }>();
+
+  accept(topic: string, version: number, isAnswer: boolean): boolean {
+    if (topic === 'shipments') return true; // a list, not a versioned view
+    const complete = isAnswer || !topic.startsWith('product:');
+    const current = this.held.get(topic);
+    const newer = !current || version > current.version || (version === current.version && complete && !current.complete);
+    if (newer) this.held.set(topic, { version, complete });
+    return newer;
+  }
+
+  forget(topic: string): void {
+    this.held.delete(topic);
+  }
+}
