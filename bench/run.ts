@@ -1,0 +1,461 @@
+// `npm run bench`: Emporium beside raw Socket.IO and raw SQLite in one run. Prints a table with ratios and
+// writes bench/results/latest.json and latest.md. `--quick` shrinks every size (a smoke run); `--out DIR`
+// writes the results elsewhere; `--profile` writes V8 CPU profiles of the Emporium processes to DIR/prof;
+// `--only a,b` runs some sections (roundtrip, fanout, events, checkout, memory, cluster).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { runCluster, type ClusterSetupResult } from './cluster.ts';
+import { now } from './lib/clock.ts';
+import { REPO_ROOT, spawnChild, type Child } from './lib/ipc.ts';
+import { consoleTable, legend, markdown, metric, ROW_NAMES, type Row, type RowName } from './rows.ts';
+import { ackData, ClientPool, driverSocket, fanoutPhase, roundTrip, type FanoutResult, type RoundTripResult } from './scenarios.ts';
+import type { InprocArgs } from './inproc.ts';
+import type { MemoryArgs } from './memory.ts';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const profile = argv.includes('--profile');
+const valueOf = (flag: string) => {
+  const inline = argv.find((arg) => arg.startsWith(`${flag}=`));
+  if (inline) return inline.slice(flag.length + 1);
+  const index = argv.indexOf(flag);
+  return index >= 0 ? argv[index + 1] : undefined;
+};
+const outDir = path.resolve(valueOf('--out') ?? path.join(REPO_ROOT, 'bench', 'results'));
+const only = valueOf('--only')?.split(',');
+const profDir = profile ? path.join(outDir, 'prof') : undefined;
+const sqlProfile = argv.includes('--sql-profile');
+
+/** Diagnostic: prints where an Emporium server's SQL time went (with --sql-profile). */
+async function printSqlStats(server: Child, label: string): Promise<void> {
+  if (!sqlProfile) return;
+  const stats = await server.request<{ cpuMs: number; statements: Array<{ sql: string; calls: number; ms: number }> } | null>('sqlStats');
+  if (!stats) return;
+  const total = stats.statements.reduce((n, s) => n + s.ms, 0);
+  log(`   SQL in ${label}: ${total.toFixed(0)} ms of ${stats.cpuMs.toFixed(0)} ms server CPU; top statements:`);
+  for (const s of stats.statements.slice(0, 12)) log(`     ${s.ms.toFixed(0).padStart(6)} ms ${String(s.calls).padStart(7)} × ${(1000 * s.ms / s.calls).toFixed(0).padStart(5)} µs  ${s.sql}`);
+}
+
+const SIZES = quick
+  ? {
+      pool: 2,
+      roundTrip: { clients: [5, 10] as const, procs: 2, warmupMs: 200, durationMs: 1000 },
+      fanout: { subscribers: [50, 100] as const, procs: 2, window: 4, warmupEvents: 2, durationMs: 1000, maxEvents: 200 },
+      events: { durationMs: 500, warmupMs: 100, actors: 100 } satisfies InprocArgs,
+      checkout: { clients: 5, procs: 2, warmupMs: 200, durationMs: 1000 },
+      memory: { counts: [100, 300], rehydrate: 100 } satisfies MemoryArgs,
+      cluster: null,
+    }
+  : {
+      pool: 4,
+      roundTrip: { clients: [50, 500] as const, procs: 2, warmupMs: 1000, durationMs: 4000 },
+      fanout: { subscribers: [1000, 5000] as const, procs: 4, window: 4, warmupEvents: 5, durationMs: 3000, maxEvents: 5000 },
+      events: { durationMs: 2000, warmupMs: 400, actors: 1000 } satisfies InprocArgs,
+      checkout: { clients: 50, procs: 2, warmupMs: 1000, durationMs: 4000 },
+      memory: { counts: [10_000, 100_000], rehydrate: 10_000 } satisfies MemoryArgs,
+      cluster: { clients: 50, subscribers: 1000, procs: 4, warmupMs: 1000, durationMs: 3000, window: 4, warmupEvents: 5, maxEvents: 5000 },
+    };
+
+const rows = new Map<RowName, Row>();
+const set = (row: Row) => rows.set(row.name, row);
+const log = (message: string) => process.stdout.write(`${message}\n`);
+const started = now();
+const elapsed = () => `${((now() - started) / 1000).toFixed(0)}s`;
+
+/** The commit measured, and whether src/ had uncommitted changes (others may be editing it). */
+function revision(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
+  return git('status', '--porcelain', '--', 'src') ? `${head} + uncommitted changes in src/` : head;
+}
+
+function openFilesLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    return line ? Number(line.split(/\s{2,}/)[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs one section; on failure its rows are reported as errors (the rest of the bench goes on). */
+async function section(name: string, owns: readonly RowName[], work: () => Promise<void>): Promise<void> {
+  if (only && !only.includes(name)) {
+    for (const row of owns) set({ name: row, title: row, reference: '', subject: '', status: 'skipped', note: `not run (--only ${only.join(',')})`, metrics: [] });
+    return;
+  }
+  log(`\n== ${name} (${elapsed()})`);
+  try {
+    await work();
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+    log(`   ${name} failed: ${error instanceof Error ? error.stack : message}`);
+    for (const row of owns) if (!rows.has(row)) set({ name: row, title: row, reference: '', subject: '', status: 'error', note: message.slice(0, 300), metrics: [] });
+  }
+}
+
+const errorNote = (label: string, r: { errors: number; errorSamples: readonly string[] }) =>
+  r.errors > 0 ? ` ${label}: ${r.errors} commands failed (${r.errorSamples.join('; ')}).` : '';
+
+async function stopAll(children: readonly (Child | undefined)[]): Promise<void> {
+  await Promise.all(children.map((child) => child?.stop().catch(() => undefined)));
+}
+
+async function main(): Promise<number> {
+  const limit = openFilesLimit();
+  const maxSockets = Math.max(...SIZES.fanout.subscribers) + 500;
+  log(`Emporium bench (${quick ? 'quick' : 'full'}) — ${cpus().length} CPUs, node ${process.version}, open files limit ${limit ?? '?'}`);
+  if (limit !== undefined && limit < maxSockets) log(`WARNING: open files limit ${limit} < ${maxSockets}: fan-out rows may fail (run through npm run bench, which raises it)`);
+  mkdirSync(outDir, { recursive: true });
+  if (profDir) mkdirSync(profDir, { recursive: true });
+
+  const pool = new ClientPool(SIZES.pool);
+  let rawEcho50: RoundTripResult | undefined;
+  try {
+    // ------------------------------------------------------------ 1. round trips
+    await section('roundtrip', ['roundtrip-50', 'roundtrip-500'], async () => {
+      const raw = spawnChild('raw-echo', 'bench/raw-server.ts');
+      const emporium = spawnChild('emporium', 'bench/emporium-server.ts', { args: [JSON.stringify({ products: 20, sqlProfile })], cpuProfDir: profDir });
+      try {
+        const [{ url: rawUrl }, info] = await Promise.all([raw.request('info'), emporium.request('info', undefined, 120_000)]);
+        const { clients, procs, warmupMs, durationMs } = SIZES.roundTrip;
+        for (const [index, n] of clients.entries()) {
+          const name: RowName = index === 0 ? 'roundtrip-50' : 'roundtrip-500';
+          log(`   ${n} clients: raw echo…`);
+          const a = await roundTrip(pool, { urls: [rawUrl], namespace: '/', clients: n, procs, op: 'echo', guest: false, products: info.products, warmupMs, durationMs, server: raw });
+          log(`   ${n} clients: Emporium cart:addItem…`);
+          const b = await roundTrip(pool, { urls: [info.url], namespace: '/store', clients: n, procs, op: 'addItem', guest: true, products: info.products, warmupMs, durationMs, server: emporium });
+          if (index === 0) rawEcho50 = a;
+          set({
+            name,
+            title: `Ack round trip, ${n} clients in a closed loop, ${durationMs / 1000} s`,
+            reference: 'raw Socket.IO echo with ack (own process)',
+            subject: 'cart:addItem on /store, persisted (createApp, SQLite)',
+            status: 'ok',
+            note: (errorNote('A', a) + errorNote('B', b)).trim() || undefined,
+            metrics: [
+              metric('acks/s', '/s', a.perSecond, b.perSecond, index === 0 ? { kind: 'ratio>=', value: 0.5 } : undefined),
+              metric('p50', 'ms', a.p50, b.p50),
+              metric('p99', 'ms', a.p99, b.p99, index === 0 ? { kind: 'ratio<=', value: 2 } : undefined),
+              metric('server CPU per ack', 'ms', a.serverCpuMsPerOp, b.serverCpuMsPerOp),
+            ],
+            detail: { raw: a, emporium: b },
+          });
+        }
+        await printSqlStats(emporium, 'the round trips');
+      } finally {
+        await stopAll([raw, emporium]);
+      }
+    });
+
+    // ------------------------------------------------------------ 2. fan-out (and 5. heap per idle socket)
+    await section('fanout', ['fanout-1000', 'fanout-5000', 'heap-per-socket-1000', 'heap-per-socket-5000'], async () => {
+      const { subscribers, procs, window, warmupEvents, durationMs, maxEvents } = SIZES.fanout;
+      const results: Record<'raw' | 'emporium', { heap: number[]; fanout: FanoutResult[]; external: number[] }> = {
+        raw: { heap: [], fanout: [], external: [] },
+        emporium: { heap: [], fanout: [], external: [] },
+      };
+      for (const kind of ['raw', 'emporium'] as const) {
+        const server =
+          kind === 'raw'
+            ? spawnChild('raw-fanout', 'bench/raw-server.ts', { exposeGc: true })
+            : spawnChild('emporium', 'bench/emporium-server.ts', { exposeGc: true, args: [JSON.stringify({ products: 2, sqlProfile })], cpuProfDir: profDir });
+        let driver: Awaited<ReturnType<typeof driverSocket>> | undefined;
+        try {
+          const info = await server.request('info', undefined, 120_000);
+          const namespace = kind === 'raw' ? '/' : '/store';
+          const guest = kind === 'emporium';
+          const topic = kind === 'raw' ? 'product:bench' : `product:${info.products[0]}`;
+          if (kind === 'emporium') await server.request('trackProduct', info.products[0]);
+          driver = kind === 'raw' ? await driverSocket(info.url, '/') : await driverSocket(info.url, '/warehouse', info.staffToken);
+          const socket = driver;
+
+          // Heap per idle connected socket: warm the code paths, then measure at each size.
+          await pool.connect({ urls: [info.url], namespace, total: 20, procs: 1, guest });
+          await pool.closeAll();
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const base = await server.request('heap');
+          let connected = 0;
+          for (const n of subscribers) {
+            log(`   ${kind}: ${n} idle sockets…`);
+            // Each answer is the total now connected (or subscribed) across the processes.
+            connected = await pool.connect({ urls: [info.url], namespace, total: n - connected, procs, guest });
+            if (connected !== n) throw new Error(`only ${connected} of ${n} ${kind} clients connected`);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            const heap = await server.request('heap');
+            results[kind].heap.push((heap.heapUsed - base.heapUsed) / n);
+            results[kind].external.push((heap.external - base.external) / n);
+          }
+
+          // Fan-out to the first size, then to all.
+          let subscribed = 0;
+          for (const n of subscribers) {
+            subscribed = await pool.subscribe({ kind, topic, total: n - subscribed, procs });
+            if (subscribed !== n) throw new Error(`only ${subscribed} of ${n} ${kind} clients subscribed`);
+            log(`   ${kind}: fan-out to ${n}…`);
+            results[kind].fanout.push(
+              await fanoutPhase(pool, {
+                procs,
+                subscribers: n,
+                fire: async () => {
+                  const sentAt = now();
+                  const data =
+                    kind === 'raw'
+                      ? await ackData<{ stock: { version: number } }>(socket, 'fire', { room: topic })
+                      : await ackData<{ stock: { version: number } }>(socket, 'stock:restock', { productId: info.products[0], quantity: 1 });
+                  return { version: data.stock.version, sentAt };
+                },
+                times: () => server.request('commitTimes'),
+                reset: () => server.request('clearCommitTimes'),
+                warmupEvents,
+                durationMs,
+                maxEvents,
+                window,
+                server,
+              }),
+            );
+          }
+        } finally {
+          driver?.close();
+          await pool.closeAll();
+          await stopAll([server]);
+        }
+      }
+      subscribers.forEach((n, i) => {
+        const a = results.raw.fanout[i]!;
+        const b = results.emporium.fanout[i]!;
+        const short = (r: FanoutResult) => (r.deliveries < r.expectedDeliveries ? ` ${r.expectedDeliveries - r.deliveries} deliveries missing.` : '');
+        set({
+          name: i === 0 ? 'fanout-1000' : 'fanout-5000',
+          title: `Fan-out to ${n} subscribed sockets over ${procs} client processes, ≤ ${window} events in flight, ${durationMs / 1000} s`,
+          reference: 'raw io.to(room).emit (latency from the emit)',
+          subject: 'stock:changed after stock:restock on /warehouse (latency from the commit)',
+          status: 'ok',
+          note: `A sent ${a.events} events, B ${b.events}.${short(a)}${short(b)}`,
+          metrics: [
+            metric('deliveries/s', '/s', a.perSecond, b.perSecond, { kind: 'ratio>=', value: 0.9 }),
+            metric('p50', 'ms', a.p50, b.p50),
+            metric('p99', 'ms', a.p99, b.p99),
+            metric('server CPU per delivery', 'ms', a.serverCpuMsPerDelivery, b.serverCpuMsPerDelivery),
+          ],
+          detail: { raw: a, emporium: b },
+        });
+        set({
+          name: i === 0 ? 'heap-per-socket-1000' : 'heap-per-socket-5000',
+          title: `Server heap per idle connected socket, ${n} sockets (heapUsed delta after full GCs ÷ ${n})`,
+          reference: 'raw Socket.IO server, default namespace',
+          subject: 'Emporium /store, guest token per socket',
+          status: 'ok',
+          note: `Outside the heap (external): A ${Math.round(results.raw.external[i]!)} B, B ${Math.round(results.emporium.external[i]!)} B per socket.`,
+          metrics: [metric('heap/socket', 'B', results.raw.heap[i], results.emporium.heap[i], { kind: 'value<=', value: 15 * 1024 })],
+          detail: { rawHeapPerSocket: results.raw.heap[i], emporiumHeapPerSocket: results.emporium.heap[i] },
+        });
+      });
+    });
+
+    // ------------------------------------------------------------ 3. persisted events per second, in-process
+    await section('events', ['events-1-actor', 'events-1000-actors', 'events-group-commit-1-actor', 'events-group-commit-1000-actors'], async () => {
+      const args = SIZES.events;
+      const timeout = 120_000;
+      const rawChild = spawnChild('inproc-raw', 'bench/inproc.ts', { cpuProfDir: profDir });
+      let raw: any;
+      let same: any;
+      try {
+        log('   raw ceiling…');
+        raw = await rawChild.request('raw', args, timeout);
+        same = await rawChild.request('rawSameWrites', args, timeout);
+      } finally {
+        await stopAll([rawChild]);
+      }
+      const rtChild = spawnChild('inproc-runtime', 'bench/inproc.ts', { cpuProfDir: profDir });
+      let rt: any;
+      try {
+        log('   runtime…');
+        rt = await rtChild.request('runtime', args, timeout);
+      } finally {
+        await stopAll([rtChild]);
+      }
+      for (const many of [false, true]) {
+        const label = many ? `${args.actors} distinct actors, concurrent` : '1 actor, sequential';
+        const ceiling = many ? raw.ceilingMany : raw.ceiling1;
+        const sameWrites = many ? same.sameWritesMany : same.sameWrites1;
+        const xstate = many ? raw.xstateMany : raw.xstate1;
+        const runtime = many ? rt.runtimeMany : rt.runtime1;
+        const groupCommit = many ? rt.groupCommitMany : rt.groupCommit1;
+        set({
+          name: many ? 'events-1000-actors' : 'events-1-actor',
+          title: `Persisted actor events per second in-process, ${label}, ${args.durationMs / 1000} s`,
+          reference: 'XState transition + JSON.stringify + one prepared upsert per transaction (better-sqlite3, WAL, synchronous=NORMAL)',
+          subject: rt.groupCommitOption ? 'app.runtime.send(cart, SET_QUANTITY), GROUP_COMMIT=false' : 'app.runtime.send(cart, SET_QUANTITY)',
+          status: 'ok',
+          note: 'Info lines: "same writes" is the raw path doing exactly the runtime\'s writes (CAS UPDATE + journal INSERT on Emporium\'s schema); "XState only" has no database.',
+          metrics: [
+            metric('events/s', '/s', ceiling.perSecond, runtime.perSecond, { kind: 'ratio>=', value: 0.8 }),
+            metric('events/s vs same writes', '/s', sameWrites.perSecond, runtime.perSecond),
+            metric('XState only (A)', '/s', xstate.perSecond, null),
+          ],
+          detail: { ceiling, sameWrites, xstate, runtime },
+        });
+        set(
+          groupCommit
+            ? {
+                name: many ? 'events-group-commit-1000-actors' : 'events-group-commit-1-actor',
+                title: `Persisted events per second with group commit, ${label}`,
+                reference: 'the raw per-event ceiling (as above)',
+                subject: 'app.runtime.send with GROUP_COMMIT=true (the default)',
+                status: 'ok',
+                note: `Per-event commit (GROUP_COMMIT=false) for comparison: ${Math.round(runtime.perSecond)}/s.`,
+                metrics: [metric('events/s', '/s', ceiling.perSecond, groupCommit.perSecond, { kind: 'ratio>=', value: 1.5 })],
+                detail: { ceiling, groupCommit },
+              }
+            : {
+                name: many ? 'events-group-commit-1000-actors' : 'events-group-commit-1-actor',
+                title: `Persisted events per second with group commit, ${label}`,
+                reference: 'the raw per-event ceiling',
+                subject: 'app.runtime.send with group commit on',
+                status: 'n/a',
+                note: 'n/a: the runtime has no group-commit option yet (wire it in groupCommitOverrides() in bench/inproc.ts); target ≥ 1.5x the ceiling.',
+                metrics: [],
+              },
+        );
+      }
+    });
+
+    // ------------------------------------------------------------ 4. checkout flows
+    await section('checkout', ['checkout-flows-50'], async () => {
+      const { clients, procs, warmupMs, durationMs } = SIZES.checkout;
+      const emporium = spawnChild('emporium', 'bench/emporium-server.ts', { args: [JSON.stringify({ products: 30, sqlProfile })], cpuProfDir: profDir });
+      try {
+        const info = await emporium.request('info', undefined, 120_000);
+        log(`   ${clients} clients: create, add 3, checkout, pay…`);
+        const b = await roundTrip(pool, { urls: [info.url], namespace: '/store', clients, procs, op: 'checkout', guest: true, products: info.products, warmupMs, durationMs, server: emporium });
+        set({
+          name: 'checkout-flows-50',
+          title: `Whole checkout flows (cart:create, 3 × cart:addItem, cart:checkout, order:pay), ${clients} clients in a closed loop, ${durationMs / 1000} s, PAYMENT_LATENCY_MS=0`,
+          reference: 'six raw echo acks per flow (roundtrip-50 A ÷ 6), for scale only',
+          subject: 'flows through Emporium',
+          status: 'ok',
+          note: errorNote('B', b).trim() || undefined,
+          metrics: [
+            metric('flows/s', '/s', rawEcho50 ? rawEcho50.perSecond / 6 : null, b.perSecond),
+            metric('p50 per flow', 'ms', null, b.p50),
+            metric('p99 per flow', 'ms', null, b.p99),
+            metric('server CPU per flow', 'ms', rawEcho50?.serverCpuMsPerOp != null ? rawEcho50.serverCpuMsPerOp * 6 : null, b.serverCpuMsPerOp),
+          ],
+          detail: { emporium: b },
+        });
+        await printSqlStats(emporium, 'the checkout flows');
+      } finally {
+        await stopAll([emporium]);
+      }
+    });
+
+    // ------------------------------------------------------------ 5. heap per live actor, rehydration
+    await section('memory', ['heap-per-actor-10000', 'heap-per-actor-100000', 'rehydrate-from-cold'], async () => {
+      const child = spawnChild('memory', 'bench/memory.ts', { exposeGc: true, cpuProfDir: profDir });
+      try {
+        log(`   ${SIZES.memory.counts.join(' and ')} carts…`);
+        const result = await child.request('run', SIZES.memory, 600_000);
+        SIZES.memory.counts.forEach((count, i) => {
+          const raw = result.raw[i];
+          const emporium = result.emporium[i];
+          set({
+            name: i === 0 ? 'heap-per-actor-10000' : 'heap-per-actor-100000',
+            title: `Heap per idle live cart, ${count.toLocaleString('en-US')} created through app.runtime.create (heapUsed delta after full GCs ÷ count)`,
+            reference: 'a bare XState snapshot (initialTransition) per id in a Map, serialized once like a persisted one',
+            subject: 'Emporium runtime (live actor cache)',
+            status: 'ok',
+            note: `${emporium.live} actors live; created at ${Math.round(emporium.createPerSecond)}/s.`,
+            metrics: [metric('heap/actor', 'B', raw.bytesPerActor, emporium.bytesPerActor, { kind: 'value<=', value: 4096 })],
+            detail: { raw, emporium },
+          });
+        });
+        const { get, send, rawGet } = result.rehydrate;
+        set({
+          name: 'rehydrate-from-cold',
+          title: `Rehydration from cold: passivate all, then bring back ${get.actors.toLocaleString('en-US')} carts (64 at a time)`,
+          reference: 'prepared SELECT + JSON.parse + machine.resolveState (better-sqlite3, second connection)',
+          subject: 'app.runtime.get / app.runtime.send on a passivated actor',
+          status: 'ok',
+          metrics: [metric('get, actors/s', '/s', rawGet.perSecond, get.perSecond), metric('send, actors/s', '/s', null, send.perSecond)],
+          detail: result.rehydrate,
+        });
+      } finally {
+        await stopAll([child]);
+      }
+    });
+
+    // ------------------------------------------------------------ 6. cluster
+    await section('cluster', ['cluster-roundtrip-50', 'cluster-fanout-1000'], async () => {
+      const sizes = SIZES.cluster;
+      const skip = (reason: string) => {
+        for (const name of ['cluster-roundtrip-50', 'cluster-fanout-1000'] as const) {
+          set({ name, title: name, reference: '1 node on PostgreSQL', subject: '2 nodes + Redis on PostgreSQL', status: 'skipped', note: reason, metrics: [] });
+        }
+      };
+      if (!sizes) return skip('skipped in --quick mode');
+      const outcome = await runCluster(pool, sizes);
+      if ('skipped' in outcome) return skip(outcome.skipped);
+      const { single, cluster } = outcome as { single: ClusterSetupResult; cluster: ClusterSetupResult };
+      set({
+        name: 'cluster-roundtrip-50',
+        title: `cart:addItem round trip, ${sizes.clients} clients in a closed loop, ${sizes.durationMs / 1000} s (nodes: node --import tsx src/main.ts)`,
+        reference: '1 node on PostgreSQL',
+        subject: '2 nodes + Redis on PostgreSQL, clients split between them',
+        status: 'ok',
+        note: (errorNote('A', single.roundTrip) + errorNote('B', cluster.roundTrip)).trim() || undefined,
+        metrics: [
+          metric('acks/s', '/s', single.roundTrip.perSecond, cluster.roundTrip.perSecond),
+          metric('p50', 'ms', single.roundTrip.p50, cluster.roundTrip.p50),
+          metric('p99', 'ms', single.roundTrip.p99, cluster.roundTrip.p99),
+        ],
+        detail: { single: single.roundTrip, cluster: cluster.roundTrip },
+      });
+      set({
+        name: 'cluster-fanout-1000',
+        title: `stock:changed fan-out to ${sizes.subscribers} subscribers, ≤ ${sizes.window} events in flight (latency from the driver's stock:restock send)`,
+        reference: '1 node on PostgreSQL',
+        subject: '2 nodes + Redis, subscribers split between them, restocks sent to the first',
+        status: 'ok',
+        note: `A sent ${single.fanout.events} events, B ${cluster.fanout.events}.`,
+        metrics: [
+          metric('deliveries/s', '/s', single.fanout.perSecond, cluster.fanout.perSecond),
+          metric('p50', 'ms', single.fanout.p50, cluster.fanout.p50),
+          metric('p99', 'ms', single.fanout.p99, cluster.fanout.p99),
+        ],
+        detail: { single: single.fanout, cluster: cluster.fanout },
+      });
+    });
+  } finally {
+    await pool.stop();
+  }
+
+  // ------------------------------------------------------------ report
+  const ordered = ROW_NAMES.map(
+    (name) => rows.get(name) ?? { name, title: name, reference: '', subject: '', status: 'error' as const, note: 'not measured', metrics: [] },
+  );
+  const seconds = (now() - started) / 1000;
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+  const when = new Date().toISOString();
+  const mode = `${quick ? 'quick (smoke run: tiny sizes, figures mean nothing)' : 'full'}, revision ${revision()}`;
+  writeFileSync(
+    path.join(outDir, 'latest.json'),
+    JSON.stringify({ when, mode: quick ? 'quick' : 'full', revision: revision(), machine, seconds, sizes: SIZES, rows: ordered }, null, 2) + '\n',
+  );
+  writeFileSync(path.join(outDir, 'latest.md'), markdown(ordered, { when, mode, machine, seconds }));
+  log(`\n${consoleTable(ordered)}\n`);
+  for (const line of legend(ordered)) log(`  ${line}`);
+  log(`\n${quick ? 'quick' : 'full'} run took ${seconds.toFixed(0)} s; wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))} and latest.md`);
+  if (profDir) log(`CPU profiles in ${profDir} (summarise with: npx tsx bench/prof-summary.ts ${profDir})`);
+  return ordered.some((row) => row.status === 'error') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
