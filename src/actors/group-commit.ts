@@ -9,10 +9,11 @@ interface Pending {
 
 /**
  * Queues actor writes and commits them in batches: the first write commits at
- * once; writes arriving meanwhile form the next batch, committed as soon as
- * the current one is done. No write waits for a timer, and each is answered
- * only after the transaction holding it committed. With `enabled: false`
- * every write is its own transaction.
+ * the end of the current event-loop turn, with whatever else arrived in that
+ * turn; writes arriving while it commits form the next batch, committed as
+ * soon as it is done. No write waits for a timer, and each is answered only
+ * after the transaction holding it committed. With `enabled: false` every
+ * write is its own transaction.
  */
 export class GroupCommit {
   private queue: Pending[] = [];
@@ -24,7 +25,12 @@ export class GroupCommit {
     if (!this.options.enabled) return this.writer.write([write]).then((outcomes) => outcomes[0]!);
     return new Promise((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) {
+        this.flushing = true;
+        // Wait out the rest of this event-loop turn: commands from other sockets read in the same
+        // I/O phase join this transaction instead of each paying for a commit of its own.
+        setImmediate(() => void this.flush());
+      }
     });
   }
 

@@ -1,11 +1,12 @@
 // The actor runtime: load-or-create, per-actor mailbox, durable compare-and-set persistence, deadlines, passivation.
 import { Subject } from 'rxjs';
-import { initialTransition, transition, type AnyStateMachine, type InputFrom, type SnapshotFrom } from 'xstate';
+import { initialTransition, type AnyStateMachine, type InputFrom, type SnapshotFrom } from 'xstate';
 import { AppError } from '../domain/errors.ts';
 import type { ActorKind } from '../domain/types.ts';
 import type { ActorWriter } from '../persistence/actor-writer.ts';
 import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../persistence/actor.repo.ts';
 import { GroupCommit } from './group-commit.ts';
+import { createTransition, type Transition } from './transition.ts';
 import { stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
 import { Mailbox } from './mailbox.ts';
 
@@ -88,10 +89,16 @@ export class ActorRuntime<Kinds extends KindMap> {
   private readonly mailbox = new Mailbox();
   private readonly maxRetries: number;
   private readonly commits: GroupCommit;
+  private readonly transitions: { readonly [K in ActorKind]: Transition<Kinds[K]> };
 
   constructor(private readonly options: ActorRuntimeOptions<Kinds>) {
     this.maxRetries = options.maxConflictRetries ?? 5;
     this.commits = new GroupCommit(options.writer, { enabled: options.groupCommit ?? true });
+    this.transitions = {
+      cart: createTransition(options.kinds.cart.machine),
+      order: createTransition(options.kinds.order.machine),
+      shipment: createTransition(options.kinds.shipment.machine),
+    };
   }
 
   /** Compare-and-sets lost to another writer since start (each one cost a reload and a retry). */
@@ -152,9 +159,8 @@ export class ActorRuntime<Kinds extends KindMap> {
         const at = this.options.clock();
         const stamped = { ...(event as object), at } as never;
         const snapshot = current.snapshot as SnapshotFrom<AnyStateMachine>;
-        const definition = this.definition(kind);
         // An event the machine does not take (no enabled transition, or every guard false) leaves the very same snapshot.
-        const [next, actions] = snapshot.status === 'active' ? transition(definition.machine, snapshot as never, stamped) : [snapshot, []];
+        const [next, actions] = snapshot.status === 'active' ? this.transitions[kind](snapshot as never, stamped) : [snapshot, []];
         if (next === snapshot) {
           throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
             details: { state: current.state, event: (event as { type: string }).type },

@@ -48,7 +48,10 @@ export interface Page<T> {
   readonly total: number;
 }
 
-export function productView(row: ProductModel): ProductView {
+/** The columns a product view is made of (an objection model instance or a plain knex row). */
+type ProductRow = Pick<ProductModel, 'id' | 'sku' | 'name' | 'description' | 'category_id' | 'price' | 'currency' | 'on_hand' | 'reserved' | 'stock_version' | 'image_url'>;
+
+export function productView(row: ProductRow): ProductView {
   return {
     id: row.id,
     sku: row.sku,
@@ -97,14 +100,15 @@ export class CatalogService {
     return { items: rows.map(productView), page: query.page, pageSize: query.pageSize, total };
   }
 
+  // Hot path (every cart change reads its product): a plain knex read, no model instances.
   async getProduct(id: string): Promise<ProductView> {
-    const row = await ProductModel.query(this.knex).findById(id);
+    const row = (await this.knex('products').where({ id }).first()) as ProductRow | undefined;
     if (!row) throw new AppError('NOT_FOUND', `product ${id} does not exist`);
     return productView(row);
   }
 
   async getProducts(ids: readonly string[]): Promise<Map<string, ProductView>> {
-    const rows = ids.length === 0 ? [] : await ProductModel.query(this.knex).whereIn('id', [...ids]);
+    const rows = ids.length === 0 ? [] : ((await this.knex('products').whereIn('id', [...ids])) as ProductRow[]);
     return new Map(rows.map((row) => [row.id, productView(row)]));
   }
 
