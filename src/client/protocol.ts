@@ -1,6 +1,6 @@
 // The wire protocol, shared by the gateway and the client SDK: payload schemas, views, acks and the event maps.
 import { z } from 'zod';
-import { MAX_LINE_QUANTITY } from '../domain/types.ts';
+import { MAX_LINE_QUANTITY, SHIPMENT_STATES, type ShippingAddress } from '../domain/types.ts';
 
 // ---------------------------------------------------------------- primitives
 
@@ -55,7 +55,7 @@ export const storeCommands = {
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
 
-export const SHIPMENT_STATES = ['pending', 'picking', 'packed', 'shipped', 'inTransit', 'delivered', 'exception', 'cancelled'] as const;
+export { SHIPMENT_STATES } from '../domain/types.ts';
 export const ADVANCE_TARGETS = ['picking', 'packed', 'shipped', 'inTransit', 'delivered', 'exception', 'cancelled'] as const;
 
 export const warehouseCommands = {
@@ -117,14 +117,7 @@ export interface OrderLineView extends CartLineView {
   readonly sku: string;
 }
 
-export interface ShippingAddress {
-  readonly name: string;
-  readonly line1: string;
-  readonly line2?: string | undefined;
-  readonly city: string;
-  readonly postalCode: string;
-  readonly country: string;
-}
+export type { ShippingAddress } from '../domain/types.ts';
 
 export interface OrderView {
   readonly id: string;
@@ -175,7 +168,9 @@ export interface ProductView {
   readonly categoryId: string;
   readonly price: number;
   readonly currency: string;
+  /** on_hand - reserved: what can be bought right now. */
   readonly available: number;
+  /** Rises with every stock change; compare it to drop stale `stock:changed` pushes. */
   readonly stockVersion: number;
   readonly imageUrl: string | null;
 }

@@ -32,6 +32,9 @@ export interface ShippingAddress {
   readonly country: string;
 }
 
+/** States a shipment moves through; `exception` may be entered from any moving one. */
+export const SHIPMENT_STATES = ['pending', 'picking', 'packed', 'shipped', 'inTransit', 'delivered', 'exception', 'cancelled'] as const;
+
 /** Roles carried by an access token. Admins are staff too. */
 export type Role = 'guest' | 'customer' | 'staff' | 'admin';
 

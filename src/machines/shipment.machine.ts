@@ -1,11 +1,10 @@
 // The shipment: a paid order's parcel, advanced by warehouse staff from picking to delivery.
 import { assign, emit, setup } from 'xstate';
-import type { OrderLine, ShippingAddress, Timestamp } from '../domain/types.ts';
+import { SHIPMENT_STATES, type OrderLine, type ShippingAddress, type Timestamp } from '../domain/types.ts';
 
 export const SHIPMENT_MACHINE_VERSION = 1;
 
-/** States a shipment moves through; `exception` may be entered from any of them but `pending`. */
-export const SHIPMENT_STATES = ['pending', 'picking', 'packed', 'shipped', 'inTransit', 'delivered', 'exception', 'cancelled'] as const;
+export { SHIPMENT_STATES };
 export type ShipmentState = (typeof SHIPMENT_STATES)[number];
 type MovingState = 'picking' | 'packed' | 'shipped' | 'inTransit';
 

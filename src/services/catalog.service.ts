@@ -3,22 +3,10 @@ import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/identity.ts';
 import type { Knex } from 'knex';
+import type { ProductView } from '../client/protocol.ts';
 import { CategoryModel, ProductModel } from '../persistence/models.ts';
 
-export interface ProductView {
-  readonly id: string;
-  readonly sku: string;
-  readonly name: string;
-  readonly description: string;
-  readonly categoryId: string;
-  readonly price: number;
-  readonly currency: string;
-  /** on_hand - reserved: what can be bought right now. */
-  readonly available: number;
-  /** Rises with every stock change; compare it to drop stale `stock:changed` pushes. */
-  readonly stockVersion: number;
-  readonly imageUrl: string | null;
-}
+export type { ProductView } from '../client/protocol.ts';
 
 export interface CategoryView {
   readonly id: string;
