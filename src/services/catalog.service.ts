@@ -72,7 +72,15 @@ export class CatalogService {
     }
     if (query.q) {
       const pattern = likePattern(query.q);
-      base.where((w) => w.whereRaw("lower(name) like ? escape '\\'", [pattern]).orWhereRaw("lower(description) like ? escape '\\'", [pattern]));
+      // Name, description, SKU, or the category's name: "coffee" finds the beans in Coffee & Tea too.
+      const categories = this.knex('categories').select('id').whereRaw("lower(name) like ? escape '\\'", [pattern]);
+      base.where((w) =>
+        w
+          .whereRaw("lower(name) like ? escape '\\'", [pattern])
+          .orWhereRaw("lower(description) like ? escape '\\'", [pattern])
+          .orWhereRaw("lower(sku) like ? escape '\\'", [pattern])
+          .orWhereIn('category_id', categories),
+      );
     }
     if (query.minPrice !== undefined) base.where('price', '>=', query.minPrice);
     if (query.maxPrice !== undefined) base.where('price', '<=', query.maxPrice);

@@ -270,6 +270,7 @@ test.serial('REST: health, readiness and the product catalog with filters and pa
   t.deepEqual(ids(await list('?q=blue')).sort(), [kettle.id, whisk.id].sort());
   t.deepEqual(ids(await list('?q=BLUE%20KETTLE')), [kettle.id]);
   t.deepEqual(ids(await list('?q=%25')), [], 'a % in q is a literal, not a wildcard');
+  t.deepEqual(ids(await list('?q=garden')).sort(), [hose.id, rake.id].sort(), 'q matches the category name too');
   t.deepEqual(ids(await list('?category=garden')).sort(), [hose.id, rake.id].sort());
   t.deepEqual(ids(await list(`?category=${kitchen.id}`)), ids(await list('?category=kitchen')), 'a category by id or by slug');
   t.is((await list('?category=kitchen')).total, 3);
