@@ -97,8 +97,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       clock,
       paymentWindowMs: config.paymentWindowMs,
       reservationGraceMs: config.reservationGraceMs,
+      logger,
     }),
-    orders: new OrderService({ runtime, actors: actorRepo, payments, clock }),
+    orders: new OrderService({ runtime, actors: actorRepo, payments, clock, logger }),
     shipments,
   };
   relay = new OutboxRelay({ outbox: outboxRepo, flows: sagas({ runtime, inventory, shipments, payments }), clock, logger });
@@ -153,17 +154,28 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   registerHttpRoutes(http, {
     services,
     corsOrigins: config.corsOrigins,
+    authAttemptsPerMinute: config.authAttemptsPerMinute,
     logger,
     isReady: () => ready,
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
   });
 
+  /** Each duty on its own: one failing (a provider down, say) must not stop the others, nor start-up. */
   async function sweep(): Promise<void> {
-    await runtime.sweepDeadlines();
-    await services.orders.recoverStalledPayments();
-    await services.checkout.resumeStalled();
-    await services.checkout.releaseOrphanReservations();
-    await relay!.drain();
+    const duties: ReadonlyArray<[string, () => Promise<unknown>]> = [
+      ['deadlines', () => runtime.sweepDeadlines()],
+      ['stalled payments', () => services.orders.recoverStalledPayments()],
+      ['stalled checkouts', () => services.checkout.resumeStalled()],
+      ['orphan reservations', () => services.checkout.releaseOrphanReservations()],
+      ['outbox', () => relay!.drain()],
+    ];
+    for (const [duty, run] of duties) {
+      try {
+        await run();
+      } catch (error) {
+        logger.error({ err: error, duty }, 'sweep duty failed; will retry on the next sweep');
+      }
+    }
     runtime.passivate(config.passivateAfterMs);
   }
 

@@ -40,6 +40,8 @@ export interface Config {
   readonly maxCommandsPerSecond: number;
   /** Commit changes of different actors that arrive together in one transaction (each still acked after its commit). @default true */
   readonly groupCommit: boolean;
+  /** Login and registration attempts per client IP per minute, then HTTP 429 `RATE_LIMITED`. @default 20 */
+  readonly authAttemptsPerMinute: number;
   /** Seed the demo catalog into an empty database. @default true */
   readonly seedDemoData: boolean;
   /** pino level. @default 'info' */
@@ -71,6 +73,7 @@ const envSchema = z.object({
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(65_536),
   MAX_COMMANDS_PER_SECOND: z.coerce.number().int().positive().default(200),
   SEED_DEMO_DATA: flag.default(true),
+  AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().int().positive().default(20),
   GROUP_COMMIT: flag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ID: z.string().min(1).optional(),
@@ -113,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxCommandsPerSecond: e.MAX_COMMANDS_PER_SECOND,
     seedDemoData: e.SEED_DEMO_DATA,
+    authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
     groupCommit: e.GROUP_COMMIT,
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${process.env.HOSTNAME ?? 'node'}:${process.pid}`,

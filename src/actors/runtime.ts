@@ -162,6 +162,8 @@ export class ActorRuntime<Kinds extends KindMap> {
         // An event the machine does not take (no enabled transition, or every guard false) leaves the very same snapshot.
         const [next, actions] = snapshot.status === 'active' ? this.transitions[kind](snapshot as never, stamped) : [snapshot, []];
         if (next === snapshot) {
+          // Another node may have moved the actor on since we cached it: judge the event on the stored state.
+          if (attempt === 0 && this.options.sharedDatabase) continue;
           throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
             details: { state: current.state, event: (event as { type: string }).type },
           });

@@ -1,5 +1,6 @@
 // REST over Fastify: auth, catalog reads, health and readiness. Thin: validate, call a service, shape the answer.
 import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, type ErrorCode } from '../domain/errors.ts';
@@ -51,6 +52,8 @@ export interface HttpOptions {
   readonly services: Services;
   /** Browser origins allowed to call the API; `*` allows any. */
   readonly corsOrigins: readonly string[];
+  /** Login/registration attempts per IP per minute (password guessing, scrypt cost). */
+  readonly authAttemptsPerMinute: number;
   readonly logger: ErrorLogger;
   /** Ready once start-up recovery ran and until shutdown begins. */
   readonly isReady: () => boolean;
@@ -71,8 +74,17 @@ async function bearer(services: Services, request: FastifyRequest): Promise<Iden
   return services.auth.verify(match[1]);
 }
 
-export function registerHttpRoutes(app: FastifyInstance, { services, logger, isReady, metrics, corsOrigins }: HttpOptions): void {
+export function registerHttpRoutes(app: FastifyInstance, { services, logger, isReady, metrics, corsOrigins, authAttemptsPerMinute }: HttpOptions): void {
   void app.register(cors, { origin: corsOrigins.includes('*') ? true : [...corsOrigins], methods: ['GET', 'POST'] });
+  void app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      ok: false,
+      error: { code: 'RATE_LIMITED', message: `too many attempts; try again in ${Math.ceil(context.ttl / 1000)} s` },
+    }),
+  });
+  const authLimit = { config: { rateLimit: { max: authAttemptsPerMinute, timeWindow: 60_000 } } };
   app.setErrorHandler((error, request, reply: FastifyReply) => {
     const fastifyError = error as { statusCode?: number; validation?: unknown; code?: string; message?: string };
     // Fastify's own 4xx (bad JSON, body too large, wrong content type) are the client's fault: say so plainly.
@@ -87,41 +99,44 @@ export function registerHttpRoutes(app: FastifyInstance, { services, logger, isR
     reply.status(404).send({ ok: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
   );
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => (isReady() ? { status: 'ready' } : reply.status(503).send({ status: 'not ready' })));
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await metrics();
-    return reply.type(contentType).send(body);
-  });
+  // Routes live in a plugin registered after rate-limit, so its hook sees them.
+  void app.register(async (routes) => {
+    routes.get('/health', async () => ({ status: 'ok' }));
+    routes.get('/ready', async (_request, reply) => (isReady() ? { status: 'ready' } : reply.status(503).send({ status: 'not ready' })));
+    routes.get('/metrics', async (_request, reply) => {
+      const { contentType, body } = await metrics();
+      return reply.type(contentType).send(body);
+    });
 
-  app.post('/api/auth/guest', async () => {
-    const { token, identity } = await services.auth.guest();
-    return { token, guestId: identity.sub };
-  });
+    routes.post('/api/auth/guest', async () => {
+      const { token, identity } = await services.auth.guest();
+      return { token, guestId: identity.sub };
+    });
 
-  // A guest who registers or logs in keeps its carts: send the guest token as the bearer.
-  app.post('/api/auth/register', async (request, reply) => {
-    const guest = await bearer(services, request).catch(() => undefined);
-    const { token, customer } = await services.auth.register(parse(registerSchema, request.body));
-    const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
-    return reply.status(201).send({ token, customer, adoptedCarts });
-  });
+    // A guest who registers or logs in keeps its carts: send the guest token as the bearer.
+    routes.post('/api/auth/register', authLimit, async (request, reply) => {
+      const guest = await bearer(services, request).catch(() => undefined);
+      const { token, customer } = await services.auth.register(parse(registerSchema, request.body));
+      const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
+      return reply.status(201).send({ token, customer, adoptedCarts });
+    });
 
-  app.post('/api/auth/login', async (request) => {
-    const guest = await bearer(services, request).catch(() => undefined);
-    const { token, customer } = await services.auth.login(parse(loginSchema, request.body));
-    const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
-    return { token, customer, adoptedCarts };
-  });
+    routes.post('/api/auth/login', authLimit, async (request) => {
+      const guest = await bearer(services, request).catch(() => undefined);
+      const { token, customer } = await services.auth.login(parse(loginSchema, request.body));
+      const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
+      return { token, customer, adoptedCarts };
+    });
 
-  app.get('/api/me', async (request) => {
-    const identity = await bearer(services, request);
-    if (!identity) throw new AppError('UNAUTHORIZED', 'a bearer token is required');
-    const customer = identity.role === 'guest' ? null : ((await services.auth.getCustomer(identity.sub)) ?? null);
-    return { identity, customer };
-  });
+    routes.get('/api/me', async (request) => {
+      const identity = await bearer(services, request);
+      if (!identity) throw new AppError('UNAUTHORIZED', 'a bearer token is required');
+      const customer = identity.role === 'guest' ? null : ((await services.auth.getCustomer(identity.sub)) ?? null);
+      return { identity, customer };
+    });
 
-  app.get('/api/categories', async () => ({ items: await services.catalog.listCategories() }));
-  app.get('/api/products', async (request) => services.catalog.listProducts(parse(productQuerySchema, request.query)));
-  app.get('/api/products/:id', async (request) => services.catalog.getProduct(String((request.params as { id: string }).id)));
+    routes.get('/api/categories', async () => ({ items: await services.catalog.listCategories() }));
+    routes.get('/api/products', async (request) => services.catalog.listProducts(parse(productQuerySchema, request.query)));
+    routes.get('/api/products/:id', async (request) => services.catalog.getProduct(String((request.params as { id: string }).id)));
+  });
 }

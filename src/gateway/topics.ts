@@ -18,22 +18,18 @@ export function splitTopic(topic: string): [string, string] {
 }
 
 /**
- * Joins `topic` and answers with its current view. The room is joined before
- * the view is read, so a change committed meanwhile arrives as a push (which
- * the client drops if its version is not newer) instead of falling between
- * the two. A topic the caller may not see is left again.
+ * Checks the caller may see `topic`, joins it, then answers with its current
+ * view. The view is read after joining, so a change committed meanwhile
+ * arrives as a push (which the client drops if its version is not newer)
+ * instead of falling between the two.
  */
 export async function subscribeTopic<V>(socket: Socket, topic: string, resolve: (kind: string, id: string) => Promise<V>): Promise<{ topic: string; view: V }> {
   const [kind, id] = splitTopic(topic);
   if (id !== '' && !idSchema.safeParse(id).success) throw new AppError('VALIDATION', `topic ${JSON.stringify(topic.slice(0, 80))} has an invalid id`);
-  const alreadyJoined = socket.rooms.has(topic);
+  // Access first (resolve throws FORBIDDEN / NOT_FOUND), so a refused socket never sits in the room.
+  await resolve(kind, id);
   await socket.join(topic);
-  try {
-    return { topic, view: await resolve(kind, id) };
-  } catch (error) {
-    if (!alreadyJoined) await socket.leave(topic);
-    throw error;
-  }
+  return { topic, view: await resolve(kind, id) };
 }
 
 export async function unsubscribeTopic(socket: Socket, topic: string): Promise<{ topic: string }> {

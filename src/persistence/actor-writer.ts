@@ -2,6 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { ActorRepo, ActorRow, JournalEntry, OutboxEntry } from './actor.repo.ts';
+import { isRetryableTransactionError } from './db.ts';
 
 export interface ActorWrite {
   /** `insert` creates the actor at version 1; `update` is a compare-and-set from `expectedVersion`. */
@@ -39,6 +40,8 @@ export class KnexActorWriter implements ActorWriter {
           );
           outcomes.push(ok ? 'written' : 'conflict');
         } catch (error) {
+          // A deadlock or serialization failure aborts the whole transaction: let it be run again, batch and all.
+          if (isRetryableTransactionError(error)) throw error;
           outcomes.push(error instanceof Error ? error : new Error(String(error)));
         }
       }

@@ -69,11 +69,16 @@ async function retryingTransaction<T>(knex: Knex, work: (trx: Knex.Transaction) 
     try {
       return await knex.transaction(work);
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (attempt >= attempts || typeof code !== 'string' || !RETRYABLE_PG_CODES.has(code)) throw error;
+      if (attempt >= attempts || !isRetryableTransactionError(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
     }
   }
+}
+
+/** PostgreSQL gave up on the transaction to break a deadlock or a serialization conflict; running it again is safe. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE_PG_CODES.has(code);
 }
 
 /** True for a unique-constraint violation on either database. */

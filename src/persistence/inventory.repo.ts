@@ -12,7 +12,14 @@ export interface StockLevel {
 
 export type ReserveResult =
   | { readonly ok: true; readonly changed: readonly StockLevel[] }
-  | { readonly ok: false; readonly productId: string; readonly requested: number; readonly available: number };
+  | { readonly ok: false; readonly reason: 'OUT_OF_STOCK'; readonly productId: string; readonly requested: number; readonly available: number }
+  | { readonly ok: false; readonly reason: 'RELEASED' };
+
+class ReservationReleased extends Error {
+  constructor() {
+    super('the reservation of this order was released');
+  }
+}
 
 class OutOfStock extends Error {
   constructor(readonly productId: string, readonly requested: number) {
@@ -37,8 +44,11 @@ export class InventoryRepo {
   async reserve(orderId: string, lines: readonly { productId: string; quantity: number }[], expiresAt: number, now: number): Promise<ReserveResult> {
     try {
       return await this.transaction(async (trx) => {
-        const already = await trx('reservations').where({ order_id: orderId }).first('id');
-        if (already) return { ok: true as const, changed: [] };
+        const earlier = (await trx('reservations').where({ order_id: orderId }).select('status')) as Array<{ status: string }>;
+        if (earlier.some((row) => row.status === 'active')) return { ok: true as const, changed: [] };
+        // Reserved once, then released (an orphan sweep after a long outage): that order id holds nothing
+        // and must not go on as if it did. The checkout fails; a new attempt gets a new order id.
+        if (earlier.length > 0) throw new ReservationReleased();
         const perProduct = aggregateLines(lines);
         for (const [productId, quantity] of perProduct) {
           const updated = await trx('products')
@@ -63,9 +73,10 @@ export class InventoryRepo {
     } catch (error) {
       // The same order reserved concurrently elsewhere (a retried checkout on another node): theirs stands.
       if (isUniqueViolation(error)) return { ok: true, changed: [] };
+      if (error instanceof ReservationReleased) return { ok: false, reason: 'RELEASED' };
       if (!(error instanceof OutOfStock)) throw error;
       const level = (await this.levels(this.knex, [error.productId]))[0];
-      return { ok: false, productId: error.productId, requested: error.requested, available: level?.available ?? 0 };
+      return { ok: false, reason: 'OUT_OF_STOCK', productId: error.productId, requested: error.requested, available: level?.available ?? 0 };
     }
   }
 

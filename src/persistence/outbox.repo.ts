@@ -27,17 +27,23 @@ export class OutboxRepo {
   constructor(private readonly knex: Knex) {}
 
   /**
-   * Leases up to `limit` undelivered rows to the caller, oldest first. A row
+   * Leases up to `limit` undelivered rows to the caller, oldest first, at most
+   * one per actor (the oldest it has undelivered). A row
    * whose lease ran out (its claimer died) can be claimed again, so delivery is
    * at least once and every handler must be idempotent.
    */
   async claim(now: number, leaseMs: number, limit: number): Promise<OutboxRecord[]> {
     const token = randomUUID();
-    const candidates = this.knex('outbox')
-      .select('seq')
-      .whereNull('dispatched_at')
-      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
-      .orderBy('seq')
+    // Only the oldest undelivered row of each actor: an actor's events are delivered in the order it
+    // committed them, one at a time, on whichever node claims them (a failed one holds back the rest).
+    const candidates = this.knex('outbox as o')
+      .select('o.seq')
+      .whereNull('o.dispatched_at')
+      .andWhere((q) => q.whereNull('o.claimed_until').orWhere('o.claimed_until', '<', now))
+      .whereNotExists(
+        this.knex('outbox as earlier').select(this.knex.raw('1')).whereRaw('earlier.actor_id = o.actor_id').andWhereRaw('earlier.seq < o.seq').whereNull('earlier.dispatched_at'),
+      )
+      .orderBy('o.seq')
       .limit(limit);
     // PostgreSQL: nodes claiming at once skip each other's rows instead of queueing on their locks.
     if (this.knex.client.config.client === 'pg') candidates.forUpdate().skipLocked();

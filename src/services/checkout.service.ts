@@ -17,6 +17,7 @@ export interface CheckoutServiceOptions {
   readonly clock: Clock;
   readonly paymentWindowMs: number;
   readonly reservationGraceMs: number;
+  readonly logger?: { warn(object: object, message: string): void };
 }
 
 /**
@@ -36,7 +37,8 @@ export class CheckoutService {
   constructor(private readonly o: CheckoutServiceOptions) {}
 
   async checkout(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
-    const key = `${cartId}:${requestId}`;
+    // The caller is part of the key: someone else's duplicate must not receive this caller's order.
+    const key = `${identity.sub}:${cartId}:${requestId}`;
     const running = this.inFlight.get(key);
     if (running) return running;
     const attempt = this.run(identity, cartId, requestId, shippingAddress).finally(() => this.inFlight.delete(key));
@@ -50,10 +52,13 @@ export class CheckoutService {
     let resumed = 0;
     for (const row of stale) {
       try {
-        await this.finish(this.o.runtime.fromRow('cart', row));
+        // The listing may be behind: finish only the checkout the cart is in now.
+        const cart = await this.o.runtime.get('cart', row.id);
+        if (!cart || cart.state !== 'checkingOut') continue;
+        await this.finish(cart);
         resumed++;
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
+        if (!(error instanceof AppError)) this.o.logger?.warn({ err: error, cartId: row.id }, 'could not resume a stalled checkout; will retry');
       }
     }
     return resumed;
@@ -111,6 +116,12 @@ export class CheckoutService {
       items,
       this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs,
     );
+    if (!reservation.ok && reservation.reason === 'RELEASED') {
+      await unlessAlreadyDone(
+        this.o.runtime.send('cart', cart.id, { type: 'CHECKOUT_FAILED', orderId: checkout.orderId, reason: 'CHECKOUT_ABANDONED' }),
+      );
+      throw new AppError('CONFLICT', `the checkout of cart ${cart.id} was abandoned and its stock released; check out again with a new requestId`);
+    }
     if (!reservation.ok) {
       const product = items.find((line) => line.productId === reservation.productId);
       await unlessAlreadyDone(

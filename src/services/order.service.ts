@@ -11,6 +11,7 @@ export interface OrderServiceOptions {
   readonly actors: ActorRepo;
   readonly payments: PaymentProvider;
   readonly clock: Clock;
+  readonly logger?: { warn(object: object, message: string): void };
 }
 
 /** How long an order may sit in `authorizing` before recovery asks the provider what happened. */
@@ -70,17 +71,22 @@ export class OrderService {
   /** Settles orders stuck in `authorizing` after a crash, from the provider's record of the charge. */
   async recoverStalledPayments(limit = 50): Promise<number> {
     const stale = await this.o.actors.listStale('order', 'authorizing', this.o.clock() - AUTHORIZATION_STALL_MS, limit);
+    let settled = 0;
     for (const row of stale) {
       const order = this.o.runtime.fromRow('order', row);
       const pending = order.snapshot.context.pendingPayment;
       if (!pending) continue;
-      const outcome = (await this.o.payments.lookup(paymentKey(order.id, pending.requestId))) ?? {
-        status: 'declined' as const,
-        reason: 'payment_interrupted',
-      };
-      await unlessAlreadyDone(this.settle(order.id, pending.requestId, outcome));
+      try {
+        // Closes the key at the provider: a charge still under way with it now comes back declined,
+        // so it can never succeed after we told the customer it was interrupted.
+        const outcome = await this.o.payments.closeUnsettled(paymentKey(order.id, pending.requestId), 'payment_interrupted');
+        await unlessAlreadyDone(this.settle(order.id, pending.requestId, outcome));
+        settled++;
+      } catch (error) {
+        this.o.logger?.warn({ err: error, orderId: order.id }, 'could not settle a stalled payment; will retry');
+      }
     }
-    return stale.length;
+    return settled;
   }
 
   private async charge(order: OrderActor, requestId: string, card: CardDetails): Promise<OrderActor> {

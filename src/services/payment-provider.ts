@@ -38,6 +38,12 @@ export interface PaymentProvider {
   refund(request: RefundRequest): Promise<{ readonly refundId: string }>;
   /** The outcome of an earlier charge with this key, if the provider saw one (for recovery after a crash). */
   lookup(idempotencyKey: string): Promise<ChargeResult | undefined>;
+  /**
+   * The outcome of the charge with this key; if there is none yet, the key is
+   * closed as declined with `reason`, so a charge with it still under way
+   * fails instead of succeeding late. First writer wins, as with charges.
+   */
+  closeUnsettled(idempotencyKey: string, reason: string): Promise<ChargeResult>;
 }
 
 /** Card numbers the simulated provider declines, and why. Any other valid number succeeds. */
@@ -124,6 +130,27 @@ export class SimulatedPaymentProvider implements PaymentProvider {
       .ignore();
     const row = (await this.knex('payment_charges').where({ idempotency_key: request.idempotencyKey }).first('id')) as { id: string };
     return { refundId: row.id };
+  }
+
+  async closeUnsettled(idempotencyKey: string, reason: string): Promise<ChargeResult> {
+    const orderId = /^pay:([^:]+):/.exec(idempotencyKey)?.[1] ?? 'unknown';
+    await this.knex('payment_charges')
+      .insert({
+        id: newId('chg'),
+        idempotency_key: idempotencyKey,
+        kind: 'charge',
+        order_id: orderId,
+        amount: 0,
+        currency: 'XXX',
+        status: 'declined',
+        decline_reason: reason,
+        created_at: this.clock(),
+      })
+      .onConflict('idempotency_key')
+      .ignore();
+    const outcome = await this.lookup(idempotencyKey);
+    if (!outcome) throw new Error('payment ledger lost a record it just wrote');
+    return outcome;
   }
 
   async lookup(idempotencyKey: string): Promise<ChargeResult | undefined> {

@@ -38,6 +38,7 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, s
     JWT_SECRET: CHILD_JWT_SECRET,
     SEED_DEMO_DATA: 'true',
     LOG_LEVEL: 'warn',
+    AUTH_ATTEMPTS_PER_MINUTE: '100000',
     ...env,
   });
 
