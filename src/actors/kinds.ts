@@ -1,5 +1,5 @@
 // How the runtime knows a machine: a kind definition, registered by the composition root.
-import type { AnyStateMachine, EventFrom, InputFrom, SnapshotFrom } from 'xstate';
+import type { AnyStateMachine, EventFrom, SnapshotFrom } from 'xstate';
 import type { ActorKind } from '../domain/types.ts';
 import type { PersistedState } from '../persistence/actor.repo.ts';
 
@@ -21,8 +21,6 @@ export interface ActorKindDefinition<M extends AnyStateMachine = AnyStateMachine
   readonly ownerOf: (snapshot: SnapshotFrom<M>) => string | null;
   /** The next instant the machine expects a timeout event, and that event. */
   readonly deadlineOf: (snapshot: SnapshotFrom<M>) => { readonly at: number; readonly event: CommandEvent<M> } | null;
-  /** Input builder type marker, for typed `create` calls. */
-  readonly inputType?: InputFrom<M>;
 }
 
 /** Defines a kind with full type inference on the machine. */

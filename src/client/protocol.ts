@@ -83,12 +83,6 @@ export type WarehousePayload<C extends WarehouseCommandName> = z.input<(typeof w
 
 // ---------------------------------------------------------------- views
 
-export interface Money {
-  /** Integer minor units (cents). */
-  readonly amount: number;
-  readonly currency: string;
-}
-
 export interface CartLineView {
   readonly productId: string;
   readonly quantity: number;

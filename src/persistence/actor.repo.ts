@@ -177,15 +177,4 @@ export class ActorRepo {
       .limit(limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }
-
-  async journal(actorId: string, limit = 1000): Promise<JournalEntry[]> {
-    const rows = await this.knex('actor_journal').where({ actor_id: actorId }).orderBy('version').limit(limit);
-    return rows.map((row: { actor_id: string; kind: string; version: number; event: string; at: number | string }) => ({
-      actorId: row.actor_id,
-      kind: row.kind as ActorKind,
-      version: Number(row.version),
-      event: JSON.parse(row.event) as unknown,
-      at: Number(row.at),
-    }));
-  }
 }
