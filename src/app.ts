@@ -28,6 +28,7 @@ import { InventoryService } from './services/inventory.service.ts';
 import { actorKinds, type AppKinds, type AppRuntime } from './services/kinds.ts';
 import { OrderService } from './services/order.service.ts';
 import { SimulatedPaymentProvider, type PaymentProvider } from './services/payment-provider.ts';
+import { SagaAnomalies, SagaSteps } from './services/saga-steps.ts';
 import { ShipmentService } from './services/shipment.service.ts';
 
 export interface App {
@@ -37,6 +38,8 @@ export interface App {
   readonly runtime: AppRuntime;
   readonly services: Services;
   readonly relay: OutboxRelay;
+  /** Saga steps refused by actors that had not taken them: each is a bug; tests check there are none. */
+  readonly anomalies: SagaAnomalies;
   /** Migrates, seeds, recovers what a crash left, then listens. */
   start(): Promise<{ readonly port: number; readonly url: string }>;
   /** Stops taking commands, finishes those in flight, flushes the outbox, closes connections and the database. */
@@ -84,6 +87,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const inventory = new InventoryService(inventoryRepo, clock);
   const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
   const shipments = new ShipmentService({ runtime, actors: actorRepo, clock });
+  const anomalies = new SagaAnomalies(logger);
+  const steps = new SagaSteps(runtime, anomalies);
   const services: Services = {
     auth: new AuthService(config.jwtSecret, clock, db.knex),
     catalog,
@@ -94,6 +99,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       actors: actorRepo,
       catalog,
       inventory,
+      steps,
       clock,
       paymentWindowMs: config.paymentWindowMs,
       reservationGraceMs: config.reservationGraceMs,
@@ -102,7 +108,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     orders: new OrderService({ runtime, actors: actorRepo, payments, clock, logger }),
     shipments,
   };
-  relay = new OutboxRelay({ outbox: outboxRepo, flows: sagas({ runtime, inventory, shipments, payments }), clock, logger });
+  relay = new OutboxRelay({ outbox: outboxRepo, flows: sagas({ runtime, steps, checkout: services.checkout, inventory, shipments, payments }), clock, logger });
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -122,6 +128,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     registers: [metrics],
     async collect() {
       this.set(await outboxRepo.pendingCount());
+    },
+  });
+  new Gauge({
+    name: 'emporium_saga_anomalies',
+    help: 'Saga steps an actor refused although it had not taken them (broken invariants; should stay 0), by step',
+    labelNames: ['step'],
+    registers: [metrics],
+    collect() {
+      for (const [step, count] of anomalies.byStep()) this.set({ step }, count);
     },
   });
   runtime.changes$.subscribe((change) => commits.inc({ kind: change.kind }));
@@ -186,6 +201,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     runtime,
     services,
     relay,
+    anomalies,
     sweep,
     async start() {
       const applied = await migrateLatest(db);

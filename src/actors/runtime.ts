@@ -24,6 +24,12 @@ export interface LiveActor<M extends AnyStateMachine = AnyStateMachine> {
   readonly updatedAt: number;
 }
 
+/**
+ * Makes the event to apply from the actor as it is inside its serialized
+ * step: throw an `AppError` to refuse, return `null` when there is nothing to do.
+ */
+export type Decide<M extends AnyStateMachine> = (actor: LiveActor<M>) => CommandEvent<M> | null | Promise<CommandEvent<M> | null>;
+
 export interface DomainEventRecord {
   readonly type: string;
   readonly [field: string]: unknown;
@@ -148,22 +154,51 @@ export class ActorRuntime<Kinds extends KindMap> {
   }
 
   /**
-   * Applies one event. Rejects with `NOT_FOUND`, `INVALID_TRANSITION` (nothing
-   * written) or `CONFLICT` (lost the compare-and-set `maxConflictRetries` times).
+   * Applies one event, or the event `decide` makes of the actor as it is when
+   * its turn comes (inside the serialized step, so checks and the write see
+   * the same state). `decide` may throw an `AppError` to refuse, or return
+   * `null` when there is nothing to apply (the actor is returned as it is).
+   * Rejects with `NOT_FOUND`, `INVALID_TRANSITION` (nothing written) or
+   * `CONFLICT` (lost the compare-and-set `maxConflictRetries` times).
+   *
+   * With a shared database every refusal and every `null` is judged on the
+   * stored state: a decision made on the in-memory copy is made again on a
+   * fresh read before it is answered.
+   *
+   * @example
+   * await runtime.send('cart', cartId, (cart) => {
+   *   if (!cart.snapshot.context.items.some((line) => line.productId === productId)) throw new AppError('NOT_FOUND', 'not in the cart');
+   *   return { type: 'REMOVE_ITEM', productId };
+   * });
    */
-  send<K extends ActorKind>(kind: K, id: string, event: CommandEvent<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
+  send<K extends ActorKind>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
     return this.mailbox.run(id, async () => {
-      for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
-        const current = await this.load(kind, id, { fresh: attempt > 0 });
+      let fresh = false;
+      let lost = 0;
+      for (;;) {
+        const current = await this.load(kind, id, { fresh });
+        // Another node may have changed the actor since we cached it: whatever is not a write is judged again on the stored state.
+        const judgeAgain = !fresh && this.options.sharedDatabase === true;
+        fresh = true;
         if (!current) throw new AppError('NOT_FOUND', `${kind} ${id} does not exist`);
+        let event: CommandEvent<Kinds[K]> | null;
+        try {
+          event = typeof eventOrDecide === 'function' ? await (eventOrDecide as Decide<Kinds[K]>)(current) : eventOrDecide;
+        } catch (error) {
+          if (judgeAgain) continue;
+          throw error;
+        }
+        if (event === null) {
+          if (judgeAgain) continue;
+          return current;
+        }
         const at = this.options.clock();
         const stamped = { ...(event as object), at } as never;
         const snapshot = current.snapshot as SnapshotFrom<AnyStateMachine>;
         // An event the machine does not take (no enabled transition, or every guard false) leaves the very same snapshot.
         const [next, actions] = snapshot.status === 'active' ? this.transitions[kind](snapshot as never, stamped) : [snapshot, []];
         if (next === snapshot) {
-          // Another node may have moved the actor on since we cached it: judge the event on the stored state.
-          if (attempt === 0 && this.options.sharedDatabase) continue;
+          if (judgeAgain) continue;
           throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
             details: { state: current.state, event: (event as { type: string }).type },
           });
@@ -181,19 +216,23 @@ export class ActorRuntime<Kinds extends KindMap> {
         if (outcome === 'conflict') {
           this.conflicts++;
           this.cache.delete(id);
+          if (++lost > this.maxRetries) throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
           continue;
         }
         this.remember(actor);
         this.published(actor, stamped, outbox, at);
         return actor;
       }
-      throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
     });
   }
 
-  /** The actor as last committed, from memory or the database; undefined when there is none. */
+  /**
+   * The actor as last committed; undefined when there is none. With a shared
+   * database it is read from the database every time, so it is never older
+   * than a version any node has acknowledged.
+   */
   async get<K extends ActorKind>(kind: K, id: string): Promise<LiveActor<Kinds[K]> | undefined> {
-    return this.load(kind, id, { fresh: this.options.sharedDatabase === true && !this.mailbox.isBusy(id) });
+    return this.load(kind, id, { fresh: this.options.sharedDatabase === true });
   }
 
   /** Rebuilds a live actor from a stored row, e.g. for listings that read many rows at once. */

@@ -1,23 +1,38 @@
-// Sagas between actors: payment -> shipment, shipment progress -> order progress and stock, cancel/expiry -> release and refund.
+// Sagas between actors: checkout -> order, payment -> shipment, shipment progress -> order progress and stock, cancel/expiry -> release and refund.
 import { concatMap } from 'rxjs';
 import { shipmentIdFor } from '../domain/ids.ts';
-import { unlessAlreadyDone } from '../services/access.ts';
+import type { CheckoutService } from '../services/checkout.service.ts';
 import type { InventoryService } from '../services/inventory.service.ts';
 import type { AppRuntime } from '../services/kinds.ts';
 import type { PaymentProvider } from '../services/payment-provider.ts';
+import type { SagaSteps } from '../services/saga-steps.ts';
 import type { ShipmentService } from '../services/shipment.service.ts';
 import { ofType, type Flow } from './domain-events.ts';
 
 export interface SagaDeps {
   readonly runtime: AppRuntime;
+  readonly steps: SagaSteps;
+  readonly checkout: CheckoutService;
   readonly inventory: InventoryService;
   readonly shipments: ShipmentService;
   readonly payments: PaymentProvider;
 }
 
+/** Cart checked out: its order exists (the checkout creates it; this finishes the job if that node died in between). */
+export const cartCheckedOutCreatesOrder =
+  ({ runtime, checkout }: SagaDeps): Flow =>
+  (events$) =>
+    events$.pipe(
+      ofType('cart.checkedOut'),
+      concatMap(async ({ payload }) => {
+        const cart = await runtime.get('cart', payload.cartId);
+        if (cart?.state === 'checkedOut') await checkout.ensureOrder(cart);
+      }),
+    );
+
 /** Order paid: keep its stock until it ships, and open a shipment for the warehouse. */
 export const orderPaidOpensShipment =
-  ({ runtime, inventory, shipments }: SagaDeps): Flow =>
+  ({ runtime, steps, inventory, shipments }: SagaDeps): Flow =>
   (events$) =>
     events$.pipe(
       ofType('order.paid'),
@@ -26,57 +41,96 @@ export const orderPaidOpensShipment =
         const order = await runtime.get('order', orderId);
         if (!order || order.state !== 'paid') return;
         const shipment = await shipments.createForOrder(order);
-        const linked = await unlessAlreadyDone(runtime.send('order', orderId, { type: 'SHIPMENT_CREATED', shipmentId: shipment.id }));
-        // Cancelled between payment and now: the shipment must not go out.
-        if (!linked && (await runtime.get('order', orderId))?.state === 'cancelled') {
-          await unlessAlreadyDone(runtime.send('shipment', shipment.id, { type: 'CANCEL' }));
+        const linked = await steps.apply({
+          step: 'order.paid.linkShipment',
+          kind: 'order',
+          id: orderId,
+          event: { type: 'SHIPMENT_CREATED', shipmentId: shipment.id },
+          isDone: (current) => current.snapshot.context.shipmentId === shipment.id,
+          // Cancelled between payment and now: expected, and the shipment must not go out.
+          mayRefuse: (current) => current.state === 'cancelled',
+        });
+        if (!linked) {
+          await steps.apply({
+            step: 'order.paid.cancelShipment',
+            kind: 'shipment',
+            id: shipment.id,
+            event: { type: 'CANCEL' },
+            isDone: (current) => current.state === 'cancelled',
+          });
         }
       }),
     );
 
 /** Shipment handed to the carrier: the reservation becomes a sale and the order follows. */
 export const shipmentShippedCompletesSale =
-  ({ runtime, inventory }: SagaDeps): Flow =>
+  ({ steps, inventory }: SagaDeps): Flow =>
   (events$) =>
     events$.pipe(
       ofType('shipment.shipped'),
       concatMap(async ({ payload }) => {
         await inventory.commitSale(payload.orderId);
-        await unlessAlreadyDone(
-          runtime.send('order', payload.orderId, { type: 'SHIPMENT_SHIPPED', carrier: payload.carrier, trackingNumber: payload.trackingNumber }),
-        );
+        await steps.apply({
+          step: 'shipment.shipped',
+          kind: 'order',
+          id: payload.orderId,
+          event: { type: 'SHIPMENT_SHIPPED', carrier: payload.carrier, trackingNumber: payload.trackingNumber },
+          isDone: (order) => order.state === 'shipped' || order.state === 'delivered',
+        });
       }),
     );
 
 export const shipmentDeliveredDeliversOrder =
-  ({ runtime }: SagaDeps): Flow =>
+  ({ steps }: SagaDeps): Flow =>
   (events$) =>
     events$.pipe(
       ofType('shipment.delivered'),
-      concatMap(({ payload }) => unlessAlreadyDone(runtime.send('order', payload.orderId, { type: 'SHIPMENT_DELIVERED' }))),
+      concatMap(({ payload }) =>
+        steps.apply({
+          step: 'shipment.delivered',
+          kind: 'order',
+          id: payload.orderId,
+          event: { type: 'SHIPMENT_DELIVERED' },
+          isDone: (order) => order.state === 'delivered',
+        }),
+      ),
     );
 
 /** The warehouse cancelled a shipment: its order is cancelled (and refunded) too. */
 export const shipmentCancelledCancelsOrder =
-  ({ runtime }: SagaDeps): Flow =>
+  ({ steps }: SagaDeps): Flow =>
   (events$) =>
     events$.pipe(
       ofType('shipment.cancelled'),
       concatMap(({ payload }) =>
-        unlessAlreadyDone(runtime.send('order', payload.orderId, { type: 'CANCEL', reason: 'shipment cancelled by the warehouse' })),
+        steps.apply({
+          step: 'shipment.cancelled',
+          kind: 'order',
+          id: payload.orderId,
+          event: { type: 'CANCEL', reason: 'shipment cancelled by the warehouse' },
+          isDone: (order) => order.state === 'cancelled',
+        }),
       ),
     );
 
 /** Cancelled order: stock back on the shelf, any shipment stopped, any payment refunded — each once. */
 export const orderCancelledReleasesAndRefunds =
-  ({ runtime, inventory, payments }: SagaDeps): Flow =>
+  ({ runtime, steps, inventory, payments }: SagaDeps): Flow =>
   (events$) =>
     events$.pipe(
       ofType('order.cancelled'),
       concatMap(async ({ payload }) => {
         await inventory.release(payload.orderId);
         const shipmentId = shipmentIdFor(payload.orderId);
-        if (await runtime.get('shipment', shipmentId)) await unlessAlreadyDone(runtime.send('shipment', shipmentId, { type: 'CANCEL' }));
+        if (await runtime.get('shipment', shipmentId)) {
+          await steps.apply({
+            step: 'order.cancelled.cancelShipment',
+            kind: 'shipment',
+            id: shipmentId,
+            event: { type: 'CANCEL' },
+            isDone: (shipment) => shipment.state === 'cancelled',
+          });
+        }
         if (payload.refundDue > 0 && payload.chargeId) {
           const order = await runtime.get('order', payload.orderId);
           const { refundId } = await payments.refund({
@@ -86,7 +140,13 @@ export const orderCancelledReleasesAndRefunds =
             amount: payload.refundDue,
             currency: order?.snapshot.context.currency ?? 'EUR',
           });
-          await unlessAlreadyDone(runtime.send('order', payload.orderId, { type: 'REFUND_COMPLETED', refundId }));
+          await steps.apply({
+            step: 'order.cancelled.refund',
+            kind: 'order',
+            id: payload.orderId,
+            event: { type: 'REFUND_COMPLETED', refundId },
+            isDone: (current) => current.snapshot.context.refund?.status === 'refunded',
+          });
         }
       }),
     );
@@ -102,6 +162,7 @@ export const orderExpiredReleasesStock =
 
 export function sagas(deps: SagaDeps): Flow[] {
   return [
+    cartCheckedOutCreatesOrder(deps),
     orderPaidOpensShipment(deps),
     shipmentShippedCompletesSale(deps),
     shipmentDeliveredDeliversOrder(deps),

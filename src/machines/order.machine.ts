@@ -30,8 +30,12 @@ export interface OrderContext {
   readonly updatedAt: Timestamp;
   /** The reservation is held until then; an unpaid order expires at this instant. */
   readonly paymentDeadline: Timestamp;
-  /** The payment request being authorized right now, if any. */
-  readonly pendingPayment: { readonly requestId: string; readonly startedAt: Timestamp } | null;
+  /**
+   * The payment request being authorized right now, if any, with the key the
+   * provider knows the charge by (absent in snapshots written before it was
+   * recorded: those used `pay:<orderId>:<requestId>`).
+   */
+  readonly pendingPayment: { readonly requestId: string; readonly startedAt: Timestamp; readonly providerKey?: string } | null;
   readonly payment: OrderPayment | null;
   readonly paymentAttempts: number;
   readonly lastPaymentError: string | null;
@@ -54,7 +58,7 @@ export interface OrderInput {
 }
 
 export type OrderEvent =
-  | { type: 'PAY_REQUESTED'; requestId: string; at: Timestamp }
+  | { type: 'PAY_REQUESTED'; requestId: string; providerKey?: string; at: Timestamp }
   | { type: 'PAYMENT_SUCCEEDED'; requestId: string; chargeId: string; at: Timestamp }
   | { type: 'PAYMENT_DECLINED'; requestId: string; reason: string; at: Timestamp }
   | { type: 'CANCEL'; reason: string; at: Timestamp }
@@ -100,7 +104,9 @@ export const orderMachine = setup({
   actions: {
     requestPayment: assign(({ context, event }) =>
       event.type === 'PAY_REQUESTED'
-        ? { pendingPayment: { requestId: event.requestId, startedAt: event.at }, paymentAttempts: context.paymentAttempts + 1, updatedAt: event.at }
+        ? {
+            pendingPayment: { requestId: event.requestId, startedAt: event.at, ...(event.providerKey ? { providerKey: event.providerKey } : {}) },
+            paymentAttempts: context.paymentAttempts + 1, updatedAt: event.at }
         : {},
     ),
     recordPayment: assign(({ context, event }) =>

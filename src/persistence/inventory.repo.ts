@@ -1,6 +1,5 @@
 // Stock and reservations: conditional updates that keep reserved == sum(active reservations) <= on_hand.
 import type { Knex } from 'knex';
-import { isUniqueViolation } from './db.ts';
 
 export interface StockLevel {
   readonly productId: string;
@@ -15,10 +14,15 @@ export type ReserveResult =
   | { readonly ok: false; readonly reason: 'OUT_OF_STOCK'; readonly productId: string; readonly requested: number; readonly available: number }
   | { readonly ok: false; readonly reason: 'RELEASED' };
 
-class ReservationReleased extends Error {
-  constructor() {
-    super('the reservation of this order was released');
-  }
+const RELEASED = { ok: false, reason: 'RELEASED' } as const;
+
+interface DecisionRow {
+  order_id: string;
+  cart_id: string | null;
+  outcome: 'reserved' | 'out_of_stock';
+  product_id: string | null;
+  requested: number | null;
+  available: number | null;
 }
 
 class OutOfStock extends Error {
@@ -38,45 +42,92 @@ export class InventoryRepo {
   constructor(private readonly knex: Knex, private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>) {}
 
   /**
-   * Reserves every line for `orderId` in one transaction, or none. A second
-   * call for the same order changes nothing and succeeds (retries are safe).
+   * Reserves every line for `orderId` in one transaction, or none, and records
+   * the outcome once for that order id. The decision's key is taken before any
+   * stock is looked at, so a duplicate of the same checkout (a retry, or the
+   * same request on another node) waits for the first to commit and then
+   * answers with its outcome: the same reservation, or the same `OUT_OF_STOCK`.
    */
-  async reserve(orderId: string, lines: readonly { productId: string; quantity: number }[], expiresAt: number, now: number): Promise<ReserveResult> {
+  async reserve(
+    orderId: string,
+    cartId: string | null,
+    lines: readonly { productId: string; quantity: number }[],
+    expiresAt: number,
+    now: number,
+  ): Promise<ReserveResult> {
+    return this.transaction(async (trx) => {
+      const claimed = await trx('reservation_decisions')
+        .insert({ order_id: orderId, cart_id: cartId, outcome: 'reserved', created_at: now })
+        .onConflict('order_id')
+        .ignore()
+        .returning('order_id');
+      if (claimed.length === 0) return this.decided(trx, orderId);
+      // Reserved before decisions were recorded (an older version): judge by its reservations.
+      const earlier = (await trx('reservations').where({ order_id: orderId }).select('status')) as Array<{ status: string }>;
+      if (earlier.length > 0) return earlier.some((row) => row.status === 'active') ? { ok: true as const, changed: [] } : RELEASED;
+      const perProduct = aggregateLines(lines);
+      const shortage = await this.takeStock(trx, perProduct, now);
+      if (shortage) {
+        const available = (await this.levels(trx, [shortage.productId]))[0]?.available ?? 0;
+        await trx('reservation_decisions')
+          .where({ order_id: orderId })
+          .update({ outcome: 'out_of_stock', product_id: shortage.productId, requested: shortage.requested, available });
+        return { ok: false as const, reason: 'OUT_OF_STOCK' as const, productId: shortage.productId, requested: shortage.requested, available };
+      }
+      await trx('reservations').insert(
+        perProduct.map(([productId, quantity]) => ({
+          order_id: orderId,
+          product_id: productId,
+          quantity,
+          status: 'active',
+          expires_at: expiresAt,
+          created_at: now,
+          updated_at: now,
+        })),
+      );
+      return { ok: true as const, changed: await this.levels(trx, perProduct.map(([id]) => id)) };
+    });
+  }
+
+  /** The outcome recorded for `orderId` by an earlier (or concurrent, now committed) `reserve`. */
+  private async decided(trx: Knex.Transaction, orderId: string): Promise<ReserveResult> {
+    const decision = (await trx('reservation_decisions').where({ order_id: orderId }).first()) as DecisionRow | undefined;
+    if (!decision) throw new Error(`the reservation decision of ${orderId} vanished`);
+    if (decision.outcome === 'out_of_stock') {
+      return {
+        ok: false,
+        reason: 'OUT_OF_STOCK',
+        productId: decision.product_id ?? '',
+        requested: Number(decision.requested ?? 0),
+        available: Number(decision.available ?? 0),
+      };
+    }
+    // Reserved once, then released (its checkout was abandoned after a long outage): that order id holds
+    // nothing and must not go on as if it did. The checkout fails; a new attempt gets a new order id.
+    const active = await trx('reservations').where({ order_id: orderId, status: 'active' }).first('id');
+    return active ? { ok: true, changed: [] } : RELEASED;
+  }
+
+  /** Conditional updates in a savepoint, all or none: the first product short of stock, or undefined when all were taken. */
+  private async takeStock(
+    trx: Knex.Transaction,
+    perProduct: ReadonlyArray<readonly [string, number]>,
+    now: number,
+  ): Promise<{ productId: string; requested: number } | undefined> {
     try {
-      return await this.transaction(async (trx) => {
-        const earlier = (await trx('reservations').where({ order_id: orderId }).select('status')) as Array<{ status: string }>;
-        if (earlier.some((row) => row.status === 'active')) return { ok: true as const, changed: [] };
-        // Reserved once, then released (an orphan sweep after a long outage): that order id holds nothing
-        // and must not go on as if it did. The checkout fails; a new attempt gets a new order id.
-        if (earlier.length > 0) throw new ReservationReleased();
-        const perProduct = aggregateLines(lines);
+      await trx.transaction(async (savepoint) => {
         for (const [productId, quantity] of perProduct) {
-          const updated = await trx('products')
+          const updated = await savepoint('products')
             .where({ id: productId })
             .andWhereRaw('on_hand - reserved >= ?', [quantity])
-            .update({ reserved: trx.raw('reserved + ?', [quantity]), stock_version: trx.raw('stock_version + 1'), updated_at: now });
+            .update({ reserved: savepoint.raw('reserved + ?', [quantity]), stock_version: savepoint.raw('stock_version + 1'), updated_at: now });
           if (updated !== 1) throw new OutOfStock(productId, quantity);
         }
-        await trx('reservations').insert(
-          perProduct.map(([productId, quantity]) => ({
-            order_id: orderId,
-            product_id: productId,
-            quantity,
-            status: 'active',
-            expires_at: expiresAt,
-            created_at: now,
-            updated_at: now,
-          })),
-        );
-        return { ok: true as const, changed: await this.levels(trx, perProduct.map(([id]) => id)) };
       });
+      return undefined;
     } catch (error) {
-      // The same order reserved concurrently elsewhere (a retried checkout on another node): theirs stands.
-      if (isUniqueViolation(error)) return { ok: true, changed: [] };
-      if (error instanceof ReservationReleased) return { ok: false, reason: 'RELEASED' };
-      if (!(error instanceof OutOfStock)) throw error;
-      const level = (await this.levels(this.knex, [error.productId]))[0];
-      return { ok: false, reason: 'OUT_OF_STOCK', productId: error.productId, requested: error.requested, available: level?.available ?? 0 };
+      if (error instanceof OutOfStock) return { productId: error.productId, requested: error.requested };
+      throw error;
     }
   }
 
@@ -105,15 +156,16 @@ export class InventoryRepo {
     });
   }
 
-  /** Orders holding reservations past their expiry: orphans of a checkout that never finished. */
-  async expiredOrders(now: number, limit: number): Promise<string[]> {
-    const rows = await this.knex('reservations')
-      .distinct('order_id')
-      .where({ status: 'active' })
-      .whereNotNull('expires_at')
-      .andWhere('expires_at', '<=', now)
-      .limit(limit);
-    return rows.map((row: { order_id: string }) => row.order_id);
+  /** Orders holding reservations past their expiry (orphans of a checkout that never finished), with the cart that made each. */
+  async expiredOrders(now: number, limit: number): Promise<Array<{ orderId: string; cartId: string | null }>> {
+    const rows = (await this.knex('reservations as r')
+      .leftJoin('reservation_decisions as d', 'd.order_id', 'r.order_id')
+      .distinct('r.order_id', 'd.cart_id')
+      .where('r.status', 'active')
+      .whereNotNull('r.expires_at')
+      .andWhere('r.expires_at', '<=', now)
+      .limit(limit)) as Array<{ order_id: string; cart_id: string | null }>;
+    return rows.map((row) => ({ orderId: row.order_id, cartId: row.cart_id }));
   }
 
   async level(productId: string): Promise<StockLevel | undefined> {

@@ -9,13 +9,3 @@ export function ownedBy<T extends { readonly ownerId: string | null }>(identity:
   if (actor.ownerId !== identity.sub) throw new AppError('FORBIDDEN', `${kind} ${id} belongs to someone else`);
   return actor;
 }
-
-/** Swallows `INVALID_TRANSITION` for steps that are harmless to repeat: the actor has already moved past them. */
-export async function unlessAlreadyDone<T>(step: Promise<T>): Promise<T | undefined> {
-  try {
-    return await step;
-  } catch (error) {
-    if (error instanceof AppError && error.code === 'INVALID_TRANSITION') return undefined;
-    throw error;
-  }
-}

@@ -9,6 +9,11 @@ import { ownedBy } from './access.ts';
 import type { CatalogService } from './catalog.service.ts';
 import type { AppRuntime, CartActor } from './kinds.ts';
 
+const quantityInCart = (cart: CartActor, productId: string) =>
+  cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
+
+const notInCart = (cartId: string, productId: string) => new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
+
 function checkLimits(cart: CartActor, productId: string, quantity: number): void {
   if (quantity > MAX_LINE_QUANTITY) {
     throw new AppError('VALIDATION', `a cart holds at most ${MAX_LINE_QUANTITY} of one product`, { details: { productId, requested: quantity } });
@@ -50,41 +55,42 @@ export class CartService {
     return ownedBy(identity, 'cart', cartId, await this.o.runtime.get('cart', cartId));
   }
 
-  /** Adds `quantity` of a product at its current catalog price; `OUT_OF_STOCK` when fewer are available. */
-  async addItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
-    const cart = this.changeable(await this.get(identity, cartId));
-    const inCart = cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
-    checkLimits(cart, productId, inCart + quantity);
-    const product = await this.priced(cart, productId);
-    if (inCart + quantity > product.available) {
-      throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
-        details: { productId, available: product.available, requested: inCart + quantity },
-      });
-    }
-    return this.o.runtime.send('cart', cartId, { type: 'ADD_ITEM', productId, quantity, unitPrice: product.price });
+  /**
+   * Adds `quantity` of a product at its current catalog price. Stock, limits
+   * and state are judged inside the cart's serialized step, on the state the
+   * line is added to: `OUT_OF_STOCK` when fewer are available than the line
+   * would then hold, `VALIDATION` past the cart's limits.
+   */
+  addItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
+    return this.o.runtime.send('cart', cartId, async (actor) => {
+      const cart = this.changeable(ownedBy(identity, 'cart', cartId, actor));
+      const requested = quantityInCart(cart, productId) + quantity;
+      checkLimits(cart, productId, requested);
+      const product = await this.inStock(cart, productId, requested);
+      return { type: 'ADD_ITEM' as const, productId, quantity, unitPrice: product.price };
+    });
   }
 
-  async setQuantity(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
-    const cart = this.changeable(await this.get(identity, cartId));
-    if (quantity === 0 && !cart.snapshot.context.items.some((line) => line.productId === productId)) {
-      throw new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
-    }
-    checkLimits(cart, productId, quantity);
-    const product = await this.priced(cart, productId);
-    if (quantity > product.available) {
-      throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
-        details: { productId, available: product.available, requested: quantity },
-      });
-    }
-    return this.o.runtime.send('cart', cartId, { type: 'SET_QUANTITY', productId, quantity, unitPrice: product.price });
+  /** Sets a line's quantity (0 removes it), judged like `addItem`; `NOT_FOUND` when removing a line the cart does not have. */
+  setQuantity(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
+    return this.o.runtime.send('cart', cartId, async (actor) => {
+      const cart = this.changeable(ownedBy(identity, 'cart', cartId, actor));
+      if (quantity === 0) {
+        if (quantityInCart(cart, productId) === 0) throw notInCart(cartId, productId);
+        return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: 0 };
+      }
+      checkLimits(cart, productId, quantity);
+      const product = await this.inStock(cart, productId, quantity);
+      return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: product.price };
+    });
   }
 
-  async removeItem(identity: Identity, cartId: string, productId: string): Promise<CartActor> {
-    const cart = this.changeable(await this.get(identity, cartId));
-    if (!cart.snapshot.context.items.some((line) => line.productId === productId)) {
-      throw new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
-    }
-    return this.o.runtime.send('cart', cartId, { type: 'REMOVE_ITEM', productId });
+  removeItem(identity: Identity, cartId: string, productId: string): Promise<CartActor> {
+    return this.o.runtime.send('cart', cartId, (actor) => {
+      const cart = this.changeable(ownedBy(identity, 'cart', cartId, actor));
+      if (quantityInCart(cart, productId) === 0) throw notInCart(cartId, productId);
+      return { type: 'REMOVE_ITEM' as const, productId };
+    });
   }
 
   async listOwn(identity: Identity): Promise<CartActor[]> {
@@ -117,10 +123,16 @@ export class CartService {
     return cart;
   }
 
-  private async priced(cart: CartActor, productId: string) {
+  /** The product at its current price, if `requested` units of it are available; `OUT_OF_STOCK` otherwise. */
+  private async inStock(cart: CartActor, productId: string, requested: number) {
     const product = await this.o.catalog.getProduct(productId);
     if (product.currency !== cart.snapshot.context.currency) {
       throw new AppError('VALIDATION', `product ${productId} is priced in ${product.currency}, the cart in ${cart.snapshot.context.currency}`);
+    }
+    if (requested > product.available) {
+      throw new AppError('OUT_OF_STOCK', `only ${product.available} of ${product.name} available`, {
+        details: { productId, available: product.available, requested },
+      });
     }
     return product;
   }

@@ -4,16 +4,21 @@ import { newId } from '../domain/ids.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
 import type { OrderLine, ShippingAddress } from '../domain/types.ts';
 import type { ActorRepo } from '../persistence/actor.repo.ts';
-import { ownedBy, unlessAlreadyDone } from './access.ts';
+import { ownedBy } from './access.ts';
 import type { CatalogService } from './catalog.service.ts';
 import type { InventoryService } from './inventory.service.ts';
 import { CHECKOUT_STALL_MS, type AppRuntime, type CartActor, type OrderActor } from './kinds.ts';
+import type { SagaSteps } from './saga-steps.ts';
+
+const abandoned = (cartId: string) =>
+  new AppError('CONFLICT', `the checkout of cart ${cartId} was abandoned and its stock released; check out again with a new requestId`);
 
 export interface CheckoutServiceOptions {
   readonly runtime: AppRuntime;
   readonly actors: ActorRepo;
   readonly catalog: CatalogService;
   readonly inventory: InventoryService;
+  readonly steps: SagaSteps;
   readonly clock: Clock;
   readonly paymentWindowMs: number;
   readonly reservationGraceMs: number;
@@ -21,15 +26,19 @@ export interface CheckoutServiceOptions {
 }
 
 /**
- * The checkout saga. The cart itself is the saga's log: `CHECKOUT_STARTED`
- * locks it and names the order to be, so a retry (same `requestId`), a
- * concurrent duplicate or the stall sweep after a crash all finish the same
- * checkout instead of starting another.
+ * The checkout saga. The cart is its log and its arbiter: `CHECKOUT_STARTED`
+ * locks it and names the order to be, and only the cart's own step decides
+ * between `CHECKOUT_COMPLETED` and `CHECKOUT_FAILED` for that order, once. A
+ * retry (same `requestId`), a concurrent duplicate on any node, the stall
+ * sweep after a crash and the orphan sweep all drive the same checkout to the
+ * same end instead of starting another.
  *
  * 1. cart `CHECKOUT_STARTED { orderId, requestId }` (one winner per cart)
- * 2. reserve every line for `orderId` (idempotent; all or none)
- * 3. create order `orderId` (idempotent: same id)
- * 4. cart `CHECKOUT_COMPLETED` — or `CHECKOUT_FAILED` when stock ran out
+ * 2. reserve every line for `orderId`: all or none, the outcome recorded once
+ *    per order id, so every duplicate gets the same answer
+ * 3. out of stock: cart `CHECKOUT_FAILED` (no order exists or ever will for it)
+ * 4. reserved: cart `CHECKOUT_COMPLETED`, then the order is created with that
+ *    id (idempotent; the `cart.checkedOut` flow creates it too if we crash here)
  */
 export class CheckoutService {
   private readonly inFlight = new Map<string, Promise<OrderActor>>();
@@ -66,83 +75,110 @@ export class CheckoutService {
 
   /**
    * Releases reservations past their expiry whose order never came to be (a
-   * crash between reserving and creating the order) or has already closed.
+   * checkout stuck for longer than the payment window) or has already closed.
+   * The cart decides first: a checkout it completed gets its order instead,
+   * one it is still in is abandoned (`CHECKOUT_FAILED`) before its stock goes
+   * back, so no order can be made from stock that was given back.
    */
   async releaseOrphanReservations(limit = 100): Promise<number> {
     let released = 0;
-    for (const orderId of await this.o.inventory.expiredReservationOrders(limit)) {
+    for (const { orderId, cartId } of await this.o.inventory.expiredReservationOrders(limit)) {
       const order = await this.o.runtime.get('order', orderId);
       if (order && order.state !== 'expired' && order.state !== 'cancelled') continue;
+      if (!order && cartId) {
+        const cart = await this.o.runtime.send('cart', cartId, (actor) =>
+          actor.state === 'checkingOut' && actor.snapshot.context.checkout?.orderId === orderId
+            ? { type: 'CHECKOUT_FAILED' as const, orderId, reason: 'CHECKOUT_ABANDONED' }
+            : null,
+        );
+        if (cart.state === 'checkedOut' && cart.snapshot.context.checkout?.orderId === orderId) {
+          await this.ensureOrder(cart);
+          continue;
+        }
+      }
       await this.o.inventory.release(orderId);
       released++;
     }
     return released;
   }
 
-  private async run(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
-    let cart = ownedBy(identity, 'cart', cartId, await this.o.runtime.get('cart', cartId));
-    if (cart.snapshot.context.checkout?.requestId !== requestId) {
-      if (cart.state !== 'active') {
-        throw new AppError('INVALID_TRANSITION', `cart ${cartId} is ${cart.state}; it cannot be checked out again`, {
-          details: { state: cart.state, orderId: cart.snapshot.context.checkout?.orderId ?? null },
-        });
-      }
-      if (cart.snapshot.context.items.length === 0) throw new AppError('INVALID_TRANSITION', `cart ${cartId} is empty`, { details: { state: cart.state } });
-      try {
-        cart = await this.o.runtime.send('cart', cartId, { type: 'CHECKOUT_STARTED', orderId: newId('order'), requestId, shippingAddress });
-      } catch (error) {
-        // A duplicate of this request on another node may have started it first.
-        const latest = await this.o.runtime.get('cart', cartId);
-        if (latest?.snapshot.context.checkout?.requestId !== requestId) throw error;
-        cart = latest;
-      }
-    }
-    return this.finish(cart);
-  }
-
-  private async finish(cart: CartActor): Promise<OrderActor> {
+  /**
+   * The order of a cart that completed its checkout, created if it is not yet
+   * (same id, so every caller gets the same order). Used by the checkout itself
+   * and by the `cart.checkedOut` flow, which finishes it after a crash.
+   */
+  async ensureOrder(cart: CartActor): Promise<OrderActor> {
     const checkout = cart.snapshot.context.checkout;
-    if (!checkout) throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has no checkout in progress`);
+    if (cart.state !== 'checkedOut' || !checkout) throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has not been checked out`, { details: { state: cart.state } });
     const existing = await this.o.runtime.get('order', checkout.orderId);
-    if (existing) {
-      await unlessAlreadyDone(this.o.runtime.send('cart', cart.id, { type: 'CHECKOUT_COMPLETED', orderId: checkout.orderId }));
-      return existing;
-    }
-    if (cart.state !== 'checkingOut') throw new AppError('INVALID_TRANSITION', `cart ${cart.id} is ${cart.state}`, { details: { state: cart.state } });
-
-    const items = await this.orderLines(cart);
-    const reservation = await this.o.inventory.reserve(
-      checkout.orderId,
-      items,
-      this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs,
-    );
-    if (!reservation.ok && reservation.reason === 'RELEASED') {
-      await unlessAlreadyDone(
-        this.o.runtime.send('cart', cart.id, { type: 'CHECKOUT_FAILED', orderId: checkout.orderId, reason: 'CHECKOUT_ABANDONED' }),
-      );
-      throw new AppError('CONFLICT', `the checkout of cart ${cart.id} was abandoned and its stock released; check out again with a new requestId`);
-    }
-    if (!reservation.ok) {
-      const product = items.find((line) => line.productId === reservation.productId);
-      await unlessAlreadyDone(
-        this.o.runtime.send('cart', cart.id, { type: 'CHECKOUT_FAILED', orderId: checkout.orderId, reason: `OUT_OF_STOCK:${reservation.productId}` }),
-      );
-      throw new AppError('OUT_OF_STOCK', `only ${reservation.available} of ${product?.name ?? reservation.productId} available`, {
-        details: { productId: reservation.productId, requested: reservation.requested, available: reservation.available },
-      });
-    }
+    if (existing) return existing;
     const { actor: order } = await this.o.runtime.create('order', checkout.orderId, {
       id: checkout.orderId,
       customerId: cart.snapshot.context.customerId,
       cartId: cart.id,
-      items,
+      items: await this.orderLines(cart),
       currency: cart.snapshot.context.currency,
       shippingAddress: checkout.shippingAddress,
       paymentWindowMs: this.o.paymentWindowMs,
       at: this.o.clock(),
     });
-    await unlessAlreadyDone(this.o.runtime.send('cart', cart.id, { type: 'CHECKOUT_COMPLETED', orderId: checkout.orderId }));
     return order;
+  }
+
+  private async run(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
+    // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
+    const cart = await this.o.runtime.send('cart', cartId, (actor) => {
+      const current = ownedBy(identity, 'cart', cartId, actor);
+      const { checkout, items } = current.snapshot.context;
+      if (checkout?.requestId === requestId) return null;
+      if (current.state !== 'active') {
+        throw new AppError('INVALID_TRANSITION', `cart ${cartId} is ${current.state}; it cannot be checked out again`, {
+          details: { state: current.state, orderId: checkout?.orderId ?? null },
+        });
+      }
+      if (items.length === 0) throw new AppError('INVALID_TRANSITION', `cart ${cartId} is empty`, { details: { state: current.state } });
+      return { type: 'CHECKOUT_STARTED' as const, orderId: newId('order'), requestId, shippingAddress };
+    });
+    return this.finish(cart);
+  }
+
+  private async finish(cart: CartActor): Promise<OrderActor> {
+    const checkout = cart.snapshot.context.checkout;
+    if (!checkout) throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has no checkout in progress`, { details: { state: cart.state } });
+    if (cart.state === 'checkedOut') return this.ensureOrder(cart);
+    if (cart.state !== 'checkingOut') throw new AppError('INVALID_TRANSITION', `cart ${cart.id} is ${cart.state}`, { details: { state: cart.state } });
+    const { orderId } = checkout;
+
+    const items = await this.orderLines(cart);
+    const reservation = await this.o.inventory.reserve(orderId, cart.id, items, this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs);
+    if (!reservation.ok) {
+      const reason = reservation.reason === 'RELEASED' ? 'CHECKOUT_ABANDONED' : `OUT_OF_STOCK:${reservation.productId}`;
+      // No order exists for this attempt, and none can: its reservation was refused (or given back) for good.
+      await this.o.steps.apply({
+        step: 'checkout.fail',
+        kind: 'cart',
+        id: cart.id,
+        event: { type: 'CHECKOUT_FAILED', orderId, reason },
+        isDone: (actor) => actor.snapshot.context.checkout?.orderId !== orderId,
+      });
+      if (reservation.reason === 'RELEASED') throw abandoned(cart.id);
+      const product = items.find((line) => line.productId === reservation.productId);
+      throw new AppError('OUT_OF_STOCK', `only ${reservation.available} of ${product?.name ?? reservation.productId} available`, {
+        details: { productId: reservation.productId, requested: reservation.requested, available: reservation.available },
+      });
+    }
+
+    const completed = await this.o.runtime.send('cart', cart.id, (actor) => {
+      const current = actor.snapshot.context.checkout;
+      if (current?.orderId === orderId && actor.state === 'checkedOut') return null;
+      if (current?.orderId === orderId && actor.state === 'checkingOut') return { type: 'CHECKOUT_COMPLETED' as const, orderId };
+      // The orphan sweep gave this checkout up while it was stuck; its stock goes back.
+      throw abandoned(cart.id);
+    }).catch(async (error: unknown) => {
+      if (error instanceof AppError && error.code === 'CONFLICT') await this.o.inventory.release(orderId);
+      throw error;
+    });
+    return this.ensureOrder(completed);
   }
 
   private async orderLines(cart: CartActor): Promise<OrderLine[]> {

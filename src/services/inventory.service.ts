@@ -15,8 +15,9 @@ export class InventoryService {
 
   constructor(private readonly repo: InventoryRepo, private readonly clock: Clock) {}
 
-  async reserve(orderId: string, lines: readonly { productId: string; quantity: number }[], expiresAt: number): Promise<ReserveResult> {
-    const result = await this.repo.reserve(orderId, lines, expiresAt, this.clock());
+  /** Reserves every line for `orderId` (the checkout of `cartId`), or none; the outcome is decided once per order id. */
+  async reserve(orderId: string, cartId: string, lines: readonly { productId: string; quantity: number }[], expiresAt: number): Promise<ReserveResult> {
+    const result = await this.repo.reserve(orderId, cartId, lines, expiresAt, this.clock());
     if (result.ok) this.announce(result.changed);
     return result;
   }
@@ -44,7 +45,7 @@ export class InventoryService {
     return this.repo.level(productId);
   }
 
-  expiredReservationOrders(limit = 100): Promise<string[]> {
+  expiredReservationOrders(limit = 100): Promise<Array<{ orderId: string; cartId: string | null }>> {
     return this.repo.expiredOrders(this.clock(), limit);
   }
 

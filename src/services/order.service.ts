@@ -2,7 +2,7 @@
 import { AppError } from '../domain/errors.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
 import type { ActorRepo } from '../persistence/actor.repo.ts';
-import { ownedBy, unlessAlreadyDone } from './access.ts';
+import { ownedBy } from './access.ts';
 import type { AppRuntime, OrderActor } from './kinds.ts';
 import type { CardDetails, ChargeResult, PaymentProvider } from './payment-provider.ts';
 
@@ -17,7 +17,20 @@ export interface OrderServiceOptions {
 /** How long an order may sit in `authorizing` before recovery asks the provider what happened. */
 export const AUTHORIZATION_STALL_MS = 30_000;
 
+/** The decline reason recovery records for a charge a crash or a stalled provider cut off. */
+export const PAYMENT_INTERRUPTED = 'payment_interrupted';
+
+/** The provider key of the first attempt made with `requestId`. */
 export const paymentKey = (orderId: string, requestId: string) => `pay:${orderId}:${requestId}`;
+
+/** The provider key of the `n`-th attempt made with one `requestId` (a new attempt is made only after `payment_interrupted`). */
+const attemptKey = (orderId: string, requestId: string, n: number) => (n === 1 ? paymentKey(orderId, requestId) : `${paymentKey(orderId, requestId)}:${n}`);
+
+/** A `requestId` may start at most this many attempts (each after the one before was interrupted). */
+const MAX_ATTEMPTS_PER_REQUEST = 20;
+
+type PendingPayment = NonNullable<OrderActor['snapshot']['context']['pendingPayment']>;
+const providerKeyOf = (orderId: string, pending: PendingPayment) => pending.providerKey ?? paymentKey(orderId, pending.requestId);
 
 export class OrderService {
   private readonly inFlight = new Map<string, Promise<OrderActor>>();
@@ -36,7 +49,10 @@ export class OrderService {
   /**
    * Charges the order once per `requestId`: the same request again (also
    * concurrently, also after a crash) returns the first outcome. A declined
-   * card leaves the order in `awaitingPayment` with `lastPaymentError`.
+   * card leaves the order in `awaitingPayment` with `lastPaymentError`. After
+   * `payment_interrupted` (the provider never settled the charge, and its key
+   * is closed so it never will) the same `requestId` makes a new attempt under
+   * a new provider key: the order can never be charged twice.
    */
   async pay(identity: Identity, orderId: string, requestId: string, card: CardDetails): Promise<OrderActor> {
     const order = await this.get(identity, orderId);
@@ -53,7 +69,8 @@ export class OrderService {
   async cancel(identity: Identity, orderId: string): Promise<OrderActor> {
     const order = await this.get(identity, orderId);
     const shipmentId = order.snapshot.context.shipmentId;
-    if (order.state === 'fulfilling' && shipmentId) {
+    const stopsShipment = order.state === 'fulfilling' && shipmentId !== null;
+    if (stopsShipment) {
       try {
         await this.o.runtime.send('shipment', shipmentId, { type: 'CANCEL' });
       } catch (error) {
@@ -65,10 +82,15 @@ export class OrderService {
         throw error;
       }
     }
-    return this.o.runtime.send('order', orderId, { type: 'CANCEL', reason: 'cancelled by customer' });
+    return this.o.runtime.send('order', orderId, (current) => {
+      ownedBy(identity, 'order', orderId, current);
+      // The cancelled shipment's own flow may have cancelled the order already: that is this cancel, done.
+      if (stopsShipment && current.state === 'cancelled') return null;
+      return { type: 'CANCEL' as const, reason: 'cancelled by customer' };
+    });
   }
 
-  /** Settles orders stuck in `authorizing` after a crash, from the provider's record of the charge. */
+  /** Settles orders stuck in `authorizing` after a crash or a stalled provider, from the provider's record of the charge. */
   async recoverStalledPayments(limit = 50): Promise<number> {
     const stale = await this.o.actors.listStale('order', 'authorizing', this.o.clock() - AUTHORIZATION_STALL_MS, limit);
     let settled = 0;
@@ -79,8 +101,9 @@ export class OrderService {
       try {
         // Closes the key at the provider: a charge still under way with it now comes back declined,
         // so it can never succeed after we told the customer it was interrupted.
-        const outcome = await this.o.payments.closeUnsettled(paymentKey(order.id, pending.requestId), 'payment_interrupted');
-        await unlessAlreadyDone(this.settle(order.id, pending.requestId, outcome));
+        const providerKey = providerKeyOf(order.id, pending);
+        const outcome = await this.o.payments.closeUnsettled(providerKey, PAYMENT_INTERRUPTED);
+        await this.settle(order.id, pending.requestId, providerKey, outcome);
         settled++;
       } catch (error) {
         this.o.logger?.warn({ err: error, orderId: order.id }, 'could not settle a stalled payment; will retry');
@@ -90,38 +113,56 @@ export class OrderService {
   }
 
   private async charge(order: OrderActor, requestId: string, card: CardDetails): Promise<OrderActor> {
-    const key = paymentKey(order.id, requestId);
-    const pending = order.snapshot.context.pendingPayment?.requestId === requestId;
-    // A request that was declined answers with that outcome again instead of making another attempt.
-    if (!pending && (await this.o.payments.lookup(key))?.status === 'declined') return order;
-    const started = pending ? order : await this.requestPayment(order.id, requestId);
-    if (started.snapshot.context.payment?.requestId === requestId) return started;
+    const started = await this.startAttempt(order, requestId);
+    const pending = started.snapshot.context.pendingPayment;
+    // Paid by this request already, or declined by it (its outcome is the answer): no new attempt.
+    if (pending?.requestId !== requestId) return started;
+    const providerKey = providerKeyOf(order.id, pending);
     const outcome = await this.o.payments.charge({
-      idempotencyKey: key,
+      idempotencyKey: providerKey,
       orderId: order.id,
       amount: started.snapshot.context.total,
       currency: started.snapshot.context.currency,
       card,
     });
-    const settled = await unlessAlreadyDone(this.settle(order.id, requestId, outcome));
-    return settled ?? (await this.o.runtime.get('order', order.id)) ?? started;
+    return this.settle(order.id, requestId, providerKey, outcome);
   }
 
-  /** Records the attempt; a duplicate of the same request that got there first (on another node) is resumed instead. */
-  private async requestPayment(orderId: string, requestId: string): Promise<OrderActor> {
-    try {
-      return await this.o.runtime.send('order', orderId, { type: 'PAY_REQUESTED', requestId });
-    } catch (error) {
-      const latest = await this.o.runtime.get('order', orderId);
-      const context = latest?.snapshot.context;
-      if (latest && (context?.pendingPayment?.requestId === requestId || context?.payment?.requestId === requestId)) return latest;
-      throw error;
+  /**
+   * The order with this request's attempt under way: resumed when it is
+   * (after a crash, or a duplicate on another node started it), recorded
+   * (`PAY_REQUESTED`) when the request has not been tried or was interrupted.
+   */
+  private async startAttempt(order: OrderActor, requestId: string): Promise<OrderActor> {
+    if (order.snapshot.context.pendingPayment?.requestId === requestId) return order;
+    const providerKey = await this.nextAttemptKey(order.id, requestId);
+    if (!providerKey) return order;
+    return this.o.runtime.send('order', order.id, (current) => {
+      const { payment, pendingPayment } = current.snapshot.context;
+      if (payment?.requestId === requestId || pendingPayment?.requestId === requestId) return null;
+      return { type: 'PAY_REQUESTED' as const, requestId, providerKey };
+    });
+  }
+
+  /** The provider key for a new attempt with `requestId`, or undefined when the request already has its outcome. */
+  private async nextAttemptKey(orderId: string, requestId: string): Promise<string | undefined> {
+    for (let n = 1; n <= MAX_ATTEMPTS_PER_REQUEST; n++) {
+      const key = attemptKey(orderId, requestId, n);
+      const outcome = await this.o.payments.lookup(key);
+      if (!outcome) return key;
+      if (outcome.status !== 'declined' || outcome.reason !== PAYMENT_INTERRUPTED) return undefined;
     }
+    throw new AppError('CONFLICT', `payment request ${requestId} was interrupted ${MAX_ATTEMPTS_PER_REQUEST} times; use a new requestId`);
   }
 
-  private settle(orderId: string, requestId: string, outcome: ChargeResult): Promise<OrderActor> {
-    return outcome.status === 'succeeded'
-      ? this.o.runtime.send('order', orderId, { type: 'PAYMENT_SUCCEEDED', requestId, chargeId: outcome.chargeId })
-      : this.o.runtime.send('order', orderId, { type: 'PAYMENT_DECLINED', requestId, reason: outcome.reason });
+  /** Records the provider's outcome on the attempt it belongs to; an attempt already settled (by recovery, or a duplicate) is left as it is. */
+  private settle(orderId: string, requestId: string, providerKey: string, outcome: ChargeResult): Promise<OrderActor> {
+    return this.o.runtime.send('order', orderId, (current) => {
+      const pending = current.snapshot.context.pendingPayment;
+      if (pending?.requestId !== requestId || providerKeyOf(orderId, pending) !== providerKey) return null;
+      return outcome.status === 'succeeded'
+        ? { type: 'PAYMENT_SUCCEEDED' as const, requestId, chargeId: outcome.chargeId }
+        : { type: 'PAYMENT_DECLINED' as const, requestId, reason: outcome.reason };
+    });
   }
 }

@@ -88,6 +88,8 @@ export async function startApp(options: { dataDir?: string; config?: Partial<Con
     databaseUrl: config.databaseUrl,
     stop: async () => {
       await app.stop();
+      // A saga step refused by an actor that had not taken it is a broken invariant: it fails the test that caused it.
+      if (app.anomalies.total > 0) throw new Error(`saga anomalies: ${JSON.stringify(Object.fromEntries(app.anomalies.byStep()))}`);
     },
   };
 }

@@ -105,11 +105,11 @@ test.serial('a checkout resumed after its reservation was released fails instead
   const app = await boot(t);
   const product = await createProduct(app.app, { onHand: 3 });
   const inventory = app.app.services.inventory;
-  const reserved = await inventory.reserve('order_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
+  const reserved = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
   t.true(reserved.ok);
-  t.true((await inventory.reserve('order_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000)).ok, 'a retry is fine');
+  t.true((await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000)).ok, 'a retry is fine');
   await inventory.release('order_released1');
-  const again = await inventory.reserve('order_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
+  const again = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
   t.deepEqual(again, { ok: false, reason: 'RELEASED' });
   t.is((await inventory.level(product.id))?.reserved, 0);
 });

@@ -1,5 +1,6 @@
 // The ordered list of migrations, applied by knex at start-up and by `npm run migrate`.
 import * as initial from './001_initial.ts';
 import * as outboxActorOrder from './002_outbox_actor_order.ts';
+import * as reservationDecisions from './003_reservation_decisions.ts';
 
-export const migrations = [initial, outboxActorOrder] as const;
+export const migrations = [initial, outboxActorOrder, reservationDecisions] as const;

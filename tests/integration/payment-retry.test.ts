@@ -1,0 +1,144 @@
+// After `payment_interrupted` the same requestId makes a new attempt under a new provider key, as PROTOCOL.md
+// says: a stalled provider's charge is closed, the retry charges once, and the order is never charged twice.
+import test from 'ava';
+import type { Socket } from 'socket.io-client';
+import type { OrderView } from '../../src/client/protocol.ts';
+import { AUTHORIZATION_STALL_MS, paymentKey } from '../../src/services/order.service.ts';
+import { SimulatedPaymentProvider, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../../src/services/payment-provider.ts';
+import { call, connect, createProduct, guestToken, ok, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
+
+/** The real simulated provider, except that the charges it is told to stall wait until released. */
+class StallingProvider implements PaymentProvider {
+  inner!: SimulatedPaymentProvider;
+  private stallNext = 0;
+  private readonly stalled: Array<() => void> = [];
+  readonly keysCharged: string[] = [];
+
+  stall(count: number): void {
+    this.stallNext += count;
+  }
+
+  releaseAll(): void {
+    for (const release of this.stalled.splice(0)) release();
+  }
+
+  get stalledCount(): number {
+    return this.stalled.length;
+  }
+
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    this.keysCharged.push(request.idempotencyKey);
+    if (this.stallNext > 0) {
+      this.stallNext--;
+      await new Promise<void>((resolve) => this.stalled.push(resolve));
+    }
+    return this.inner.charge(request);
+  }
+
+  refund: PaymentProvider['refund'] = (request) => this.inner.refund(request);
+  lookup: PaymentProvider['lookup'] = (key) => this.inner.lookup(key);
+  closeUnsettled: PaymentProvider['closeUnsettled'] = (key, reason) => this.inner.closeUnsettled(key, reason);
+}
+
+let offset = 0;
+const provider = new StallingProvider();
+let app: TestApp;
+let store: Socket;
+
+test.before(async () => {
+  app = await startApp({ config: { sweepIntervalMs: 3_600_000 }, app: { clock: () => Date.now() + offset, payments: provider } });
+  provider.inner = new SimulatedPaymentProvider(app.app.db.knex, () => Date.now() + offset, 0);
+  store = await connect(app.url, '/store', await guestToken(app.url));
+});
+
+test.after.always(async () => {
+  provider.releaseAll();
+  store?.close();
+  await app?.stop();
+});
+
+async function placeOrder(): Promise<OrderView> {
+  const product = await createProduct(app.app, { onHand: 5, price: 2500 });
+  const { cart } = await ok(store, 'cart:create', {});
+  await ok(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
+  return (await ok<{ order: OrderView }>(store, 'cart:checkout', { cartId: cart.id, requestId: `co-${cart.id}` })).order;
+}
+
+async function waitFor(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+const charges = (orderId: string) => app.app.db.knex('payment_charges').where({ order_id: orderId, kind: 'charge' }).orderBy('created_at');
+
+test.serial('a stalled charge is interrupted by recovery; the same requestId then pays under a new key, once', async (t) => {
+  const order = await placeOrder();
+  provider.stall(1);
+  const first = call<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay-A', payment: TEST_CARD });
+  await waitFor(() => provider.stalledCount === 1);
+
+  offset += AUTHORIZATION_STALL_MS + 1_000; // the provider has now stalled for longer than recovery waits
+  await app.app.sweep();
+  const interrupted = await ok<{ order: OrderView }>(store, 'order:get', { orderId: order.id });
+  t.is(interrupted.order.state, 'awaitingPayment');
+  t.is(interrupted.order.lastPaymentError, 'payment_interrupted');
+
+  // The stalled charge comes back late: its key was closed, so it cannot succeed.
+  provider.releaseAll();
+  const late = await first;
+  t.true(late.ok);
+  if (late.ok) t.is(late.data.order.lastPaymentError, 'payment_interrupted');
+
+  // Same requestId again: a new attempt, under a new provider key.
+  const retried = await ok<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay-A', payment: TEST_CARD });
+  t.not(retried.order.state, 'awaitingPayment');
+  t.truthy(retried.order.payment?.chargeId);
+  t.is(retried.order.paymentAttempts, 2);
+
+  const ledger = await charges(order.id);
+  t.deepEqual(
+    ledger.map((row: { idempotency_key: string; status: string; decline_reason: string | null }) => [row.idempotency_key, row.status, row.decline_reason]),
+    [
+      [paymentKey(order.id, 'pay-A'), 'declined', 'payment_interrupted'],
+      [`${paymentKey(order.id, 'pay-A')}:2`, 'succeeded', null],
+    ],
+  );
+
+  // And again: the request has its outcome now; no third attempt, no second charge.
+  const again = await ok<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay-A', payment: TEST_CARD });
+  t.is(again.order.payment?.chargeId, retried.order.payment?.chargeId);
+  t.is((await charges(order.id)).length, 2);
+});
+
+test.serial('a declined requestId is not tried again; only an interrupted one is', async (t) => {
+  const order = await placeOrder();
+  const declined = await ok<{ order: OrderView }>(store, 'order:pay', {
+    orderId: order.id,
+    requestId: 'pay-D',
+    payment: { ...TEST_CARD, cardNumber: '4000000000000002' },
+  });
+  t.is(declined.order.lastPaymentError, 'card_declined');
+  const again = await ok<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay-D', payment: TEST_CARD });
+  t.is(again.order.state, 'awaitingPayment');
+  t.is(again.order.version, declined.order.version, 'nothing was written');
+  t.is((await charges(order.id)).length, 1);
+});
+
+test.serial('duplicates of an interrupted requestId retried at once share one new attempt: one charge', async (t) => {
+  const order = await placeOrder();
+  provider.stall(1);
+  const first = call<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay-C', payment: TEST_CARD });
+  await waitFor(() => provider.stalledCount === 1);
+  offset += AUTHORIZATION_STALL_MS + 1_000;
+  await app.app.sweep();
+  provider.releaseAll();
+  await first;
+
+  const other = await connect(app.url, '/store', (store.auth as { token: string }).token);
+  t.teardown(() => other.close());
+  const retries = await Promise.all([store, other, store, other].map((socket) => call<{ order: OrderView }>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-C', payment: TEST_CARD })));
+  t.true(retries.every((ack) => ack.ok));
+  const chargeIds = new Set(retries.map((ack) => (ack.ok ? ack.data.order.payment?.chargeId : undefined)));
+  t.is(chargeIds.size, 1);
+  const succeeded = (await charges(order.id)).filter((row: { status: string }) => row.status === 'succeeded');
+  t.is(succeeded.length, 1);
+});
