@@ -71,9 +71,9 @@ export class ShipmentService {
     return rows.map((row) => this.o.runtime.fromRow('shipment', row));
   }
 
-  async advance(shipmentId: string, request: AdvanceRequest): Promise<ShipmentActor> {
-    const shipment = await this.getForStaff(shipmentId);
-    return this.o.runtime.send('shipment', shipmentId, eventFor(shipment, request) as never);
+  /** Moves a shipment on; the event (e.g. `RESUME` out of an exception) is chosen from the shipment as it is in its own step. */
+  advance(shipmentId: string, request: AdvanceRequest): Promise<ShipmentActor> {
+    return this.o.runtime.send('shipment', shipmentId, (shipment) => eventFor(shipment, request) as never);
   }
 
   /** Creates the shipment of a paid order; its id derives from the order's, so a second call returns the first. */
