@@ -153,6 +153,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 async function postgresAt(url: string, stop: () => Promise<void>): Promise<PostgresServer> {
   await waitFor(async () => {
     const client = new pg.Client({ connectionString: url });
+    client.on('error', () => undefined); // a failure surfaces through the awaited calls
     await client.connect();
     await client.end();
     return true;
@@ -161,6 +162,7 @@ async function postgresAt(url: string, stop: () => Promise<void>): Promise<Postg
     url,
     async createDatabase(name) {
       const client = new pg.Client({ connectionString: url });
+      client.on('error', () => undefined); // a failure surfaces through the awaited calls
       await client.connect();
       try {
         await client.query(`drop database if exists "${name}" with (force)`);

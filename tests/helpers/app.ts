@@ -62,6 +62,7 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const name = url.pathname.slice(1);
   url.pathname = '/postgres';
   const client = new pg.Client({ connectionString: url.toString() });
+  client.on('error', () => undefined); // a failure surfaces through the awaited calls
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);

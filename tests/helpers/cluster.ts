@@ -86,6 +86,9 @@ export class ClusterLab {
     [this.redis, this.postgres] = await Promise.all([startRedis(), startPostgres()]);
     this.databaseUrl = await this.postgres.createDatabase(`emporium_cluster_${process.pid}_${randomBytes(4).toString('hex')}`);
     this.pg = new pg.Pool({ connectionString: this.databaseUrl, max: 4 });
+    // An idle client cut off by the teardown's `drop database … with (force)` (or a PostgreSQL restart in a test)
+    // reports it here; without a listener it would crash the test process.
+    this.pg.on('error', () => undefined);
   }
 
   /** Starts one node on the shared database and Redis. */
@@ -216,6 +219,7 @@ export class ClusterLab {
     // A shared server (TEST_POSTGRES_URL) outlives the run: leave it as it was.
     if (this.postgres && this.databaseUrl) {
       const admin = new pg.Client({ connectionString: this.postgres.url });
+      admin.on('error', () => undefined);
       await admin
         .connect()
         .then(() => admin.query(`drop database if exists "${new URL(this.databaseUrl).pathname.slice(1)}" with (force)`))
