@@ -249,8 +249,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ready = false;
       accepting = false;
       if (sweepTimer) clearInterval(sweepTimer);
-      // New commands are refused (UNAVAILABLE) from here; those already running finish and are answered.
-      await sockets?.inFlight.idle();
+      const answersLostBefore = sockets?.inFlight.answersLost ?? 0;
+      if (sockets) {
+        // New commands are refused (UNAVAILABLE) from here; those already running finish and are answered.
+        // Then each client is told `io server disconnect`, queued behind its answers, and closes its
+        // connection once it has read them. Both waits are bounded by the grace; what is left is counted.
+        const unfinished = await sockets.inFlight.settle(config.shutdownGraceMs);
+        const report = await sockets.disconnectAll(config.shutdownGraceMs);
+        const summary = { commandsUnfinished: unfinished, socketsDisconnected: report.sockets, connectionsCutOff: report.connectionsCutOff, packetsUnsent: report.packetsUnsent };
+        if (unfinished > 0 || report.connectionsCutOff > 0) {
+          logger.warn({ ...summary, graceMs: config.shutdownGraceMs }, 'shutdown grace ran out: commands still running lose their answers, connections still open are closed');
+        } else {
+          logger.info(summary, 'every command answered and every client disconnected');
+        }
+      }
       await sweeping;
       await runtime.drain();
       await relay!.drain();
@@ -259,7 +271,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await http.close().catch(() => undefined);
       await clusterLink?.close();
       await db.close();
-      logger.info('emporium stopped');
+      logger.info({ answersLost: (sockets?.inFlight.answersLost ?? 0) - answersLostBefore }, 'emporium stopped');
     },
   };
   return app;

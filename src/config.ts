@@ -42,6 +42,13 @@ export interface Config {
   readonly groupCommit: boolean;
   /** Login and registration attempts per client IP per minute, then HTTP 429 `RATE_LIMITED`. @default 20 */
   readonly authAttemptsPerMinute: number;
+  /**
+   * Shutdown (SIGTERM/SIGINT): the longest a stopping node waits for the commands it is running to finish
+   * and be answered, and then, again at most this long, for its clients to read their answers and the
+   * disconnect and close their connections. What is still running or unread then is cut off and counted
+   * in the log. @default 10_000
+   */
+  readonly shutdownGraceMs: number;
   /** Seed the demo catalog into an empty database. @default true */
   readonly seedDemoData: boolean;
   /** pino level. @default 'info' */
@@ -72,6 +79,7 @@ const envSchema = z.object({
   PAYMENT_LATENCY_MS: z.coerce.number().int().nonnegative().default(20),
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(65_536),
   MAX_COMMANDS_PER_SECOND: z.coerce.number().int().positive().default(200),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
   SEED_DEMO_DATA: flag.default(true),
   AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().int().positive().default(20),
   GROUP_COMMIT: flag.default(true),
@@ -115,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     paymentLatencyMs: e.PAYMENT_LATENCY_MS,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxCommandsPerSecond: e.MAX_COMMANDS_PER_SECOND,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     seedDemoData: e.SEED_DEMO_DATA,
     authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
     groupCommit: e.GROUP_COMMIT,

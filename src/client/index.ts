@@ -33,17 +33,45 @@ export class EmporiumError extends Error {
   }
 }
 
+export interface RetryOptions {
+  /** The first pause before a retry; each failure doubles it (with jitter: between half and all of it). @default 250 */
+  readonly initialDelayMs?: number;
+  /** The longest pause between two retries. @default 10_000 */
+  readonly maxDelayMs?: number;
+}
+
 export interface ConnectOptions {
   /** An access token from `/api/auth/guest`, `/register` or `/login`. */
   readonly token: string;
-  /** Milliseconds to wait for an ack before rejecting. @default 10_000 */
+  /** Milliseconds to wait for an ack before rejecting; also how long `subscribe()` and `read()` keep retrying. @default 10_000 */
   readonly timeoutMs?: number;
-  /** Called when re-subscribing after a reconnect fails (e.g. the topic is no longer yours). @default console.warn */
+  /**
+   * Called when the server refuses a topic this connection follows (e.g. it is no longer yours) while
+   * subscribing again after a reconnect or `resync`; the topic is dropped. @default console.warn
+   */
   readonly onError?: (error: Error, topic: string) => void;
+  /** Backoff of re-subscriptions and `read()` retries after a transient failure. */
+  readonly retry?: RetryOptions;
 }
 
 type PushEvent = keyof ServerToClient;
 type Versioned = { readonly version: number };
+
+/** Answers that will not change by asking again: the topic or read is refused, not failed. */
+const REFUSALS: ReadonlySet<ErrorBody['code']> = new Set(['FORBIDDEN', 'NOT_FOUND', 'UNAUTHORIZED', 'VALIDATION']);
+
+/**
+ * True when `error` is the server refusing the request (`FORBIDDEN`, `NOT_FOUND`, `UNAUTHORIZED`,
+ * `VALIDATION`). Anything else — `INTERNAL`, `UNAVAILABLE`, `RATE_LIMITED`, an ack timeout, a
+ * connection lost before the answer — may pass when asked again.
+ */
+export function isRefusal(error: unknown): error is EmporiumError {
+  return error instanceof EmporiumError && REFUSALS.has(error.code);
+}
+
+/** Commands that only read, so the SDK may send them again after a failure (`read()`). */
+export const READ_COMMANDS = ['cart:get', 'carts:list', 'order:get', 'orders:list', 'shipment:get', 'shipments:list', 'stock:get'] as const;
+export type ReadCommandName = (typeof READ_COMMANDS)[number];
 
 /** Which push event carries updates for a topic. */
 function pushEventOf(topic: string): PushEvent | undefined {
@@ -60,28 +88,54 @@ function topicOf(event: PushEvent, payload: { id?: string; productId?: string })
   return `${event.split(':')[0]}:${payload.id}`;
 }
 
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
+
+interface Listener {
+  readonly onView: (view: unknown) => void;
+  /** Has had a view (a new listener on a followed topic gets the one held). */
+  seen: boolean;
+}
+
+interface Followed {
+  readonly listeners: Set<Listener>;
+  /** The newest view delivered. */
+  view?: unknown;
+  /** While the application's own first `subscribe()` runs, it does the retrying. */
+  starting: boolean;
+  /** Each round of re-subscription (a connect, a `resync`) replaces the one before. */
+  round: number;
+  retryTimer?: ReturnType<typeof setTimeout>;
+}
+
 /**
  * One connection to a namespace. `subscribe` keeps each topic's newest view:
  * it takes the view from the subscribe answer, applies pushes with a higher
- * version, drops stale ones, and subscribes again after every reconnect.
+ * version, drops stale ones, and subscribes again after every reconnect and
+ * `resync` — retrying with backoff until the server answers or refuses.
  */
 class Connection<Commands extends string, Payloads extends Record<Commands, unknown>, Results extends Record<Commands, unknown>> {
   readonly socket: Socket;
   private readonly timeoutMs: number;
-  private readonly topics = new Map<string, { listeners: Set<(view: unknown) => void> }>();
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly topics = new Map<string, Followed>();
   private readonly versions = new VersionGate();
   private readonly onError: (error: Error, topic: string) => void;
   private closed = false;
 
   constructor(url: string, namespace: string, options: ConnectOptions) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.onError = options.onError ?? ((error, topic) => console.warn(`emporium: could not re-subscribe to ${topic}: ${error.message}`));
+    this.initialDelayMs = options.retry?.initialDelayMs ?? 250;
+    this.maxDelayMs = Math.max(this.initialDelayMs, options.retry?.maxDelayMs ?? 10_000);
+    this.onError = options.onError ?? ((error, topic) => console.warn(`emporium: stopped following ${topic}: ${error.message}`));
     this.socket = io(url + namespace, { auth: { token: options.token }, transports: ['websocket'] });
     // After a reconnect the server has forgotten our rooms: subscribe again and converge on the current views.
     this.socket.on('connect', () => this.resubscribeAll());
     // The server may have lost pushes for us (its cluster link was down): take every view afresh.
     this.socket.on('resync', () => this.resubscribeAll());
     this.socket.on('disconnect', (reason) => {
+      // Retries wait for the next connect, which starts them over.
+      this.cancelRetries();
       // A node that shuts down (or cuts off a flood) disconnects us on purpose; socket.io-client does not
       // retry that by itself, but another node will take us: reconnect after a short pause.
       if (reason === 'io server disconnect' && !this.closed) setTimeout(() => this.closed || this.socket.connect(), 250 + Math.random() * 750);
@@ -100,72 +154,160 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
   ready(): Promise<this> {
     if (this.socket.connected) return Promise.resolve(this);
     return new Promise((resolve, reject) => {
-      this.socket.once('connect', () => resolve(this));
-      this.socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
+      // Both listeners go once either fires: a later failed reconnect must not close the connection.
+      const onConnect = () => {
+        this.socket.off('connect_error', onConnectError);
+        resolve(this);
+      };
+      const onConnectError = (error: Error & { data?: ErrorBody }) => {
+        this.socket.off('connect', onConnect);
         // The caller gets no connection to close: stop socket.io-client's background retries too.
         this.close();
         reject(error.data ? new EmporiumError(error.data) : error);
-      });
+      };
+      this.socket.once('connect', onConnect);
+      this.socket.once('connect_error', onConnectError);
     });
   }
 
   /** Sends a command and resolves with its `data`, or rejects with an EmporiumError. */
   async call<C extends Commands>(command: C, payload: Payloads[C]): Promise<Results[C]> {
-    const ack = (await this.socket.timeout(this.timeoutMs).emitWithAck(command, payload)) as Ack<Results[C]>;
-    if (!ack.ok) throw new EmporiumError(ack.error);
-    return ack.data;
+    return this.send(command, payload, this.timeoutMs);
   }
 
-  /** Follows a topic; `onView` gets the current view now and every newer one after. Returns an unsubscribe function. */
+  /**
+   * A read (`cart:get`, `order:get`, `orders:list`, …) that is sent again, with backoff, after a failure that
+   * may pass (`INTERNAL`, `UNAVAILABLE`, `RATE_LIMITED`, no ack, a lost connection) until it is answered or
+   * `timeoutMs` passes; then it rejects with the last failure. A refusal (`NOT_FOUND`, `FORBIDDEN`, …) rejects at once.
+   */
+  async read<C extends Commands & ReadCommandName>(command: C, payload: Payloads[C]): Promise<Results[C]> {
+    if (!(READ_COMMANDS as readonly string[]).includes(command)) throw new TypeError(`${command} is not a read; use call()`);
+    return this.retrying(Date.now() + this.timeoutMs, (budget) => this.send(command, payload, budget));
+  }
+
+  /**
+   * Follows a topic; `onView` gets the current view now and every newer one after. Resolves, with an
+   * unsubscribe function, once the server has answered. Failures that may pass are retried with backoff
+   * for up to `timeoutMs`; a refusal (the topic is not yours, or does not exist) rejects at once. A
+   * rejected `subscribe()` leaves nothing behind.
+   */
   async subscribe<V>(topic: string, onView: (view: V) => void): Promise<() => Promise<void>> {
+    if (this.closed) throw new Error('the connection is closed');
     let entry = this.topics.get(topic);
-    if (!entry) this.topics.set(topic, (entry = { listeners: new Set() }));
-    entry.listeners.add(onView as (view: unknown) => void);
+    const created = !entry;
+    if (!entry) this.topics.set(topic, (entry = { listeners: new Set(), starting: true, round: 0 }));
+    const listener: Listener = { onView: onView as (view: unknown) => void, seen: false };
+    entry.listeners.add(listener);
     try {
-      await this.resubscribe(topic);
+      await this.retrying(Date.now() + this.timeoutMs, (budget) => this.subscribeOnce(topic, budget));
     } catch (error) {
-      // Refused (not yours, unknown topic): forget it, or every reconnect would ask again.
-      entry.listeners.delete(onView as (view: unknown) => void);
-      if (entry.listeners.size === 0) {
-        this.topics.delete(topic);
-        this.versions.forget(topic);
-      }
+      entry.listeners.delete(listener);
+      if (entry.listeners.size === 0) this.forget(topic, entry);
       throw error;
+    } finally {
+      if (created) entry.starting = false;
+    }
+    // A topic followed already: its view may be no newer than the one held, so give this listener that one.
+    if (!listener.seen && entry.view !== undefined && entry.listeners.has(listener)) {
+      listener.seen = true;
+      listener.onView(entry.view);
     }
     return async () => {
-      entry.listeners.delete(onView as (view: unknown) => void);
-      if (entry.listeners.size === 0) {
-        this.topics.delete(topic);
-        this.versions.forget(topic);
-        await this.call('unsubscribe' as Commands, { topic } as Payloads[Commands]);
-      }
+      if (!entry.listeners.delete(listener) || entry.listeners.size > 0) return;
+      // Not when the topic was dropped meanwhile (refused), and maybe followed anew since: that one stays.
+      const following = this.topics.get(topic) === entry;
+      this.forget(topic, entry);
+      if (following) await this.call('unsubscribe' as Commands, { topic } as Payloads[Commands]);
     };
   }
 
   close(): void {
     this.closed = true;
+    this.cancelRetries();
     this.socket.close();
   }
 
-  private resubscribeAll(): void {
-    for (const topic of this.topics.keys()) {
-      this.resubscribe(topic).catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error)), topic));
+  private async send<C extends Commands>(command: C, payload: Payloads[C], timeoutMs: number): Promise<Results[C]> {
+    const ack = (await this.socket.timeout(timeoutMs).emitWithAck(command, payload)) as Ack<Results[C]>;
+    if (!ack.ok) throw new EmporiumError(ack.error);
+    return ack.data;
+  }
+
+  /** The pause before retry number `failures + 1`: exponential, capped, jittered between half and all of it. */
+  private backoff(failures: number): number {
+    const ceiling = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** Math.min(failures, 30));
+    return ceiling / 2 + (Math.random() * ceiling) / 2;
+  }
+
+  /** Runs `attempt` until it succeeds, is refused, or the next try would start after `deadline`. */
+  private async retrying<T>(deadline: number, attempt: (timeoutMs: number) => Promise<T>): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await attempt(Math.max(1, Math.min(this.timeoutMs, deadline - Date.now())));
+      } catch (error) {
+        const pause = this.backoff(failures);
+        if (isRefusal(error) || this.closed || Date.now() + pause >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
     }
   }
 
-  private async resubscribe(topic: string): Promise<void> {
-    const answer = (await this.call('subscribe' as Commands, { topic } as Payloads[Commands])) as TopicView;
-    if (topic === 'shipments') {
-      for (const listener of this.topics.get(topic)?.listeners ?? []) listener(answer.view);
-      return;
+  private resubscribeAll(): void {
+    for (const [topic, entry] of this.topics) {
+      if (entry.starting) continue; // the application's subscribe() is on it
+      clearTimeout(entry.retryTimer);
+      void this.resubscribe(topic, entry, ++entry.round, 0);
     }
+  }
+
+  /**
+   * One try of a round. Refused: the topic is dropped and reported. Any other failure: tried again after a
+   * backoff — unless the connection dropped meanwhile (its next connect starts a new round) or a newer round began.
+   */
+  private async resubscribe(topic: string, entry: Followed, round: number, failures: number): Promise<void> {
+    const current = () => !this.closed && this.topics.get(topic) === entry && entry.round === round;
+    if (!current() || !this.socket.connected) return;
+    try {
+      await this.subscribeOnce(topic, this.timeoutMs);
+    } catch (error) {
+      if (this.closed || this.topics.get(topic) !== entry) return;
+      if (isRefusal(error)) {
+        this.forget(topic, entry);
+        this.onError(asError(error), topic);
+        return;
+      }
+      if (!current() || !this.socket.connected) return;
+      entry.retryTimer = setTimeout(() => void this.resubscribe(topic, entry, round, failures + 1), this.backoff(failures));
+    }
+  }
+
+  private async subscribeOnce(topic: string, timeoutMs: number): Promise<void> {
+    const answer = (await this.send('subscribe' as Commands, { topic } as Payloads[Commands], timeoutMs)) as TopicView;
     this.deliver(topic, answer.view as Versioned, true);
+  }
+
+  private forget(topic: string, entry: Followed): void {
+    clearTimeout(entry.retryTimer);
+    if (this.topics.get(topic) !== entry) return;
+    this.topics.delete(topic);
+    this.versions.forget(topic);
+  }
+
+  private cancelRetries(): void {
+    for (const entry of this.topics.values()) {
+      clearTimeout(entry.retryTimer);
+      entry.round++;
+    }
   }
 
   private deliver(topic: string, view: Versioned, isAnswer = false): void {
     const entry = this.topics.get(topic);
     if (!entry || !this.versions.accept(topic, view.version, isAnswer)) return;
-    for (const listener of entry.listeners) listener(view);
+    entry.view = view;
+    for (const listener of entry.listeners) {
+      listener.seen = true;
+      listener.onView(view);
+    }
   }
 }
 

@@ -19,27 +19,48 @@ export function command<Ctx, S extends z.ZodType, R>(schema: S, handler: (ctx: C
 
 type AckResponse = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
 
-/** Counts commands being handled, so shutdown can wait for them to finish and answer. */
+/**
+ * The commands being handled, so shutdown can wait for them to finish and answer. Also counts answers that
+ * could not be sent because their connection was gone by then.
+ */
 export class InFlight {
-  private count = 0;
-  private waiters: Array<() => void> = [];
+  private readonly running = new Set<Promise<unknown>>();
+  private lost = 0;
 
   async track<T>(work: Promise<T>): Promise<T> {
-    this.count++;
+    this.running.add(work);
     try {
       return await work;
     } finally {
-      if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+      this.running.delete(work);
     }
   }
 
   get size(): number {
-    return this.count;
+    return this.running.size;
   }
 
-  /** Resolves once no command is in flight. */
-  idle(): Promise<void> {
-    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  /** Answers dropped because the connection had closed before the command finished. */
+  get answersLost(): number {
+    return this.lost;
+  }
+
+  answerLost(): void {
+    this.lost++;
+  }
+
+  /**
+   * Waits for the commands running now to finish — not for any that arrive later, so a stream of new
+   * (refused) commands cannot hold it up — for at most `timeoutMs`. Resolves with how many of them are
+   * still running then.
+   */
+  async settle(timeoutMs: number): Promise<number> {
+    const now = [...this.running];
+    if (now.length === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(now), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs))))]);
+    clearTimeout(timer);
+    return now.filter((work) => this.running.has(work)).length;
   }
 }
 
@@ -48,7 +69,7 @@ export interface BindOptions<Ctx> {
   readonly table: CommandTable<Ctx>;
   readonly context: Ctx;
   readonly limiter: TokenBucket;
-  readonly logger: ErrorLogger & { warn(object: object, message: string): void };
+  readonly logger: ErrorLogger & { warn(object: object, message: string): void; debug(object: object, message: string): void };
   /** False while the node drains: new commands are refused with a retryable `UNAVAILABLE`. */
   readonly accepting: () => boolean;
   readonly inFlight: InFlight;
@@ -69,7 +90,15 @@ export function bindCommands<Ctx>({ socket, table, context, limiter, logger, acc
 
   async function dispatch(name: string, args: unknown[], ack: ((response: AckResponse) => void) | undefined): Promise<void> {
     const reply = (response: AckResponse) => {
-      if (ack && socket.connected) ack(response);
+      if (!ack) return;
+      // Shutdown disconnects a socket only once its commands are answered (or its grace ran out, which it
+      // counts); otherwise the client left first. Either way the answer has nowhere to go: count it, never hide it.
+      if (!socket.connected) {
+        inFlight.answerLost();
+        logger.debug({ socket: socket.id, command: name, ok: response.ok }, 'answer not sent: the connection is gone');
+        return;
+      }
+      ack(response);
     };
     if (!limiter.take()) {
       reply({ ok: false, error: { code: 'RATE_LIMITED', message: 'too many commands; slow down' } });

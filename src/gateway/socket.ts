@@ -31,10 +31,27 @@ export interface SocketGatewayOptions {
   readonly clusterLink?: ClusterLink | undefined;
 }
 
+/** What shutdown's disconnect left undone; all zero when every client took its answers and left in time. */
+export interface DisconnectReport {
+  /** Sockets (one per namespace a client joined) told `io server disconnect`. */
+  readonly sockets: number;
+  /** Connections their clients had not closed when the grace ran out; the server closes them. */
+  readonly connectionsCutOff: number;
+  /** Packets (answers, pushes, the disconnect itself) still unsent on those connections. */
+  readonly packetsUnsent: number;
+}
+
 export interface SocketGateway {
   readonly io: Server;
   /** Commands being handled right now. */
   readonly inFlight: InFlight;
+  /**
+   * Shutdown, after the commands in flight were answered: refuses new connections, tells every client of
+   * this node `io server disconnect` (queued behind the answers it has not received yet), then waits —
+   * at most `graceMs` — until each client has read up to it and closed its connection.
+   */
+  disconnectAll(graceMs: number): Promise<DisconnectReport>;
+  /** Stops pushes and closes the server, with any connection still open. */
   close(): Promise<void>;
 }
 
@@ -62,13 +79,15 @@ function authenticate(services: Services, requireStaff: boolean) {
 
 export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   const { config, services, logger } = o;
+  let closing = false;
   const io = new Server(o.httpServer, {
     serveClient: false,
     maxHttpBufferSize: config.maxMessageBytes,
     // Behind a plain load balancer every node must accept any client: WebSocket only when clustered.
     transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
     cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
-    allowRequest: (request, callback) => callback(null, originAllowed(request.headers.origin, config.corsOrigins)),
+    // A node that is shutting down takes no new connections: the client retries (through the balancer, elsewhere).
+    allowRequest: (request, callback) => callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins)),
   });
 
   o.clusterLink?.attach(io);
@@ -80,6 +99,11 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   const mount = <Ctx>(namespace: Namespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: Socket) => Ctx) => {
     namespace.use(authenticate(services, requireStaff));
     namespace.on('connection', (socket) => {
+      // Its handshake was under way when the node started closing: send it on at once.
+      if (closing) {
+        socket.disconnect();
+        return;
+      }
       bindCommands({
         socket,
         table,
@@ -136,13 +160,41 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   return {
     io,
     inFlight,
+    disconnectAll: async (graceMs) => {
+      closing = true;
+      // Only this node's clients (a namespace-wide call would reach every node through the adapter). Not
+      // `disconnect(true)`: closing the connection here would drop the answers still queued on it. The
+      // DISCONNECT packet goes out behind them; the client, once it has read it, closes the connection.
+      const connections = new Set<Socket['conn']>();
+      let count = 0;
+      for (const namespace of Object.values(namespaces)) {
+        for (const socket of [...namespace.sockets.values()]) {
+          connections.add(socket.conn);
+          socket.disconnect();
+          count++;
+        }
+      }
+      const open = () => [...connections].filter((connection) => connection.readyState !== 'closed');
+      const waiting = open();
+      if (waiting.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(waiting.map((connection) => new Promise((resolve) => connection.once('close', resolve)))),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, graceMs)))),
+        ]);
+        clearTimeout(timer);
+      }
+      const cutOff = open();
+      const packetsUnsent = cutOff.reduce((sum, connection) => sum + ((connection as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0), 0);
+      // Closed without discarding: whatever is still queued goes out first, if the client reads it at all.
+      for (const connection of cutOff) connection.close();
+      return { sockets: count, connectionsCutOff: cutOff.length, packetsUnsent };
+    },
     close: async () => {
+      closing = true;
       subscription.unsubscribe();
       resyncs?.unsubscribe();
       clusterResyncs?.unsubscribe();
-      // Only this node's clients (a namespace-wide call would reach every node through the adapter).
-      // They see `io server disconnect` and reconnect, through the balancer, to another node.
-      for (const namespace of Object.values(namespaces)) namespace.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };
