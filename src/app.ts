@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ActorRuntime } from './actors/runtime.ts';
 import type { Config } from './config.ts';
 import type { Clock } from './domain/identity.ts';
+import type { FlowDefinition } from './flows/domain-events.ts';
 import { OutboxRelay } from './flows/outbox-relay.ts';
 import { allPushes } from './flows/pushes.ts';
 import { sagas } from './flows/sagas.ts';
@@ -52,6 +53,8 @@ export interface AppOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly payments?: PaymentProvider;
+  /** More flows to run beside the built-in sagas (projections, notifications; tests add failing ones). */
+  readonly flows?: readonly FlowDefinition[];
 }
 
 /**
@@ -67,7 +70,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
   const db = openDb(config.databaseUrl);
   const actorRepo = new ActorRepo(db.knex);
-  const outboxRepo = new OutboxRepo(db.knex);
+  const outboxRepo = new OutboxRepo(db.knex, db.transaction);
   const inventoryRepo = new InventoryRepo(db.knex, db.transaction);
 
   let relay: OutboxRelay | undefined;
@@ -87,6 +90,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const inventory = new InventoryService(inventoryRepo, clock);
   const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
   const shipments = new ShipmentService({ runtime, actors: actorRepo, clock });
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
   const anomalies = new SagaAnomalies(logger);
   const steps = new SagaSteps(runtime, anomalies);
   const services: Services = {
@@ -108,10 +113,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     orders: new OrderService({ runtime, actors: actorRepo, payments, clock, logger }),
     shipments,
   };
-  relay = new OutboxRelay({ outbox: outboxRepo, flows: sagas({ runtime, steps, checkout: services.checkout, inventory, shipments, payments }), clock, logger });
+  const parkedDeliveries = new Counter({
+    name: 'emporium_outbox_parked_total',
+    help: 'Flow deliveries parked after failing too often (npm run outbox lists and requeues them), by flow',
+    labelNames: ['flow'],
+    registers: [metrics],
+  });
+  relay = new OutboxRelay({
+    outbox: outboxRepo,
+    flows: [...sagas({ runtime, steps, checkout: services.checkout, inventory, shipments, payments }), ...(options.flows ?? [])],
+    clock,
+    logger,
+    onParked: (flow) => parkedDeliveries.inc({ flow }),
+  });
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
   const commits = new Counter({ name: 'emporium_actor_commits_total', help: 'Accepted actor events', labelNames: ['kind'], registers: [metrics] });
   new Gauge({ name: 'emporium_live_actors', help: 'Actors in memory', registers: [metrics], collect() { this.set(runtime.liveCount); } });
   new Gauge({
@@ -124,10 +139,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
   new Gauge({
     name: 'emporium_outbox_pending',
-    help: 'Domain events not yet relayed',
+    help: 'Domain events some flow has not yet settled',
     registers: [metrics],
     async collect() {
       this.set(await outboxRepo.pendingCount());
+    },
+  });
+  new Gauge({
+    name: 'emporium_outbox_deliveries',
+    help: 'Flow deliveries waiting (pending) or given up on (parked), by flow',
+    labelNames: ['flow', 'state'],
+    registers: [metrics],
+    async collect() {
+      this.reset();
+      for (const { flow, state, count } of await outboxRepo.countsByFlow()) this.set({ flow, state }, count);
     },
   });
   new Gauge({

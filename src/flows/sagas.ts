@@ -1,5 +1,5 @@
 // Sagas between actors: checkout -> order, payment -> shipment, shipment progress -> order progress and stock, cancel/expiry -> release and refund.
-import { concatMap } from 'rxjs';
+import { concatMap, merge } from 'rxjs';
 import { shipmentIdFor } from '../domain/ids.ts';
 import type { CheckoutService } from '../services/checkout.service.ts';
 import type { InventoryService } from '../services/inventory.service.ts';
@@ -7,7 +7,7 @@ import type { AppRuntime } from '../services/kinds.ts';
 import type { PaymentProvider } from '../services/payment-provider.ts';
 import type { SagaSteps } from '../services/saga-steps.ts';
 import type { ShipmentService } from '../services/shipment.service.ts';
-import { ofType, type Flow } from './domain-events.ts';
+import { ofType, type DomainEventType, type Flow, type FlowDefinition } from './domain-events.ts';
 
 export interface SagaDeps {
   readonly runtime: AppRuntime;
@@ -160,14 +160,29 @@ export const orderExpiredReleasesStock =
       concatMap(({ payload }) => inventory.release(payload.orderId)),
     );
 
-export function sagas(deps: SagaDeps): Flow[] {
+/** Flows every step of which reads one actor kind's events: the relay keeps each actor's events in order within a flow. */
+function sagaOf(name: string, on: readonly DomainEventType[], steps: readonly Flow[]): FlowDefinition {
+  return { name, delivery: 'critical', on, run: (events$) => merge(...steps.map((step) => step(events$))) };
+}
+
+/**
+ * The sagas: money and stock, so each is `critical`. They are grouped by the
+ * actor whose events they follow, because their steps depend on each other's
+ * order (an order is shipped before it is delivered): within one flow the
+ * relay hands over an actor's events one at a time, in commit order.
+ */
+export function sagas(deps: SagaDeps): FlowDefinition[] {
   return [
-    cartCheckedOutCreatesOrder(deps),
-    orderPaidOpensShipment(deps),
-    shipmentShippedCompletesSale(deps),
-    shipmentDeliveredDeliversOrder(deps),
-    shipmentCancelledCancelsOrder(deps),
-    orderCancelledReleasesAndRefunds(deps),
-    orderExpiredReleasesStock(deps),
+    sagaOf('checkout-saga', ['cart.checkedOut'], [cartCheckedOutCreatesOrder(deps)]),
+    sagaOf('order-saga', ['order.paid', 'order.cancelled', 'order.expired'], [
+      orderPaidOpensShipment(deps),
+      orderCancelledReleasesAndRefunds(deps),
+      orderExpiredReleasesStock(deps),
+    ]),
+    sagaOf('shipment-saga', ['shipment.shipped', 'shipment.delivered', 'shipment.cancelled'], [
+      shipmentShippedCompletesSale(deps),
+      shipmentDeliveredDeliversOrder(deps),
+      shipmentCancelledCancelsOrder(deps),
+    ]),
   ];
 }

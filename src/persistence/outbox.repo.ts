@@ -1,20 +1,36 @@
-// The outbox: domain events written with the actor change that caused them, claimed and relayed after commit.
+// The outbox: domain events written with the actor change that caused them, fanned out to one delivery per
+// interested flow, and claimed, settled or parked per flow.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ActorKind } from '../domain/types.ts';
 
-export interface OutboxRecord {
+/** One outbox row as a flow receives it, with that flow's delivery record. */
+export interface DeliveryRecord {
   readonly seq: number;
+  readonly flow: string;
   readonly actorId: string;
   readonly kind: ActorKind;
   readonly type: string;
   readonly payload: Record<string, unknown>;
   readonly createdAt: number;
+  /** Failed attempts so far. */
   readonly attempts: number;
 }
 
-interface OutboxRow {
+/** A delivery that failed too often and waits for an operator (`npm run outbox`). */
+export interface ParkedDelivery {
+  readonly seq: number;
+  readonly flow: string;
+  readonly actorId: string;
+  readonly type: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly parkedAt: number;
+}
+
+interface DeliveryRow {
   seq: number | string;
+  flow: string;
   actor_id: string;
   kind: string;
   type: string;
@@ -24,36 +40,79 @@ interface OutboxRow {
 }
 
 export class OutboxRepo {
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>,
+  ) {}
+
+  private get postgres(): boolean {
+    return this.knex.client.config.client === 'pg';
+  }
 
   /**
-   * Leases up to `limit` undelivered rows to the caller, oldest first, at most
-   * one per actor (the oldest it has undelivered). A row
-   * whose lease ran out (its claimer died) can be claimed again, so delivery is
-   * at least once and every handler must be idempotent.
+   * Gives up to `limit` new outbox rows their deliveries: one pending record
+   * per flow that `flowsFor` names for the row's type. A row no flow wants is
+   * settled at once. Returns how many rows were fanned out.
    */
-  async claim(now: number, leaseMs: number, limit: number): Promise<OutboxRecord[]> {
+  async fanOut(flowsFor: (type: string) => readonly string[], now: number, limit: number): Promise<number> {
+    return this.transaction(async (trx) => {
+      const query = trx('outbox').select('seq', 'actor_id', 'type').whereNull('fanned_out_at').orderBy('seq').limit(limit);
+      // PostgreSQL: nodes fanning out at once take different rows instead of queueing on each other's locks.
+      if (this.postgres) query.forUpdate().skipLocked();
+      const rows = (await query) as Array<{ seq: number | string; actor_id: string; type: string }>;
+      if (rows.length === 0) return 0;
+      const deliveries = rows.flatMap((row) => flowsFor(row.type).map((flow) => ({ seq: Number(row.seq), flow, actor_id: row.actor_id, state: 'pending' })));
+      for (let i = 0; i < deliveries.length; i += 200) {
+        await trx('outbox_deliveries').insert(deliveries.slice(i, i + 200)).onConflict(['seq', 'flow']).ignore();
+      }
+      const wanted = new Set(deliveries.map((delivery) => delivery.seq));
+      const seqs = rows.map((row) => Number(row.seq));
+      await trx('outbox').whereIn('seq', seqs).update({ fanned_out_at: now });
+      const unwanted = seqs.filter((seq) => !wanted.has(seq));
+      if (unwanted.length > 0) await trx('outbox').whereIn('seq', unwanted).update({ dispatched_at: now });
+      return rows.length;
+    });
+  }
+
+  /**
+   * Leases up to `limit` of `flow`'s pending deliveries, oldest first, at most
+   * one per actor: the oldest the flow has not settled for that actor, so a
+   * flow sees each actor's events in commit order. A delivery whose lease ran
+   * out (its claimer died) or whose retry time came can be claimed again:
+   * delivery is at least once, and every flow must be idempotent.
+   */
+  async claim(flow: string, now: number, leaseMs: number, limit: number): Promise<DeliveryRecord[]> {
     const token = randomUUID();
-    // Only the oldest undelivered row of each actor: an actor's events are delivered in the order it
-    // committed them, one at a time, on whichever node claims them (a failed one holds back the rest).
-    const candidates = this.knex('outbox as o')
-      .select('o.seq')
-      .whereNull('o.dispatched_at')
-      .andWhere((q) => q.whereNull('o.claimed_until').orWhere('o.claimed_until', '<', now))
+    const candidates = this.knex('outbox_deliveries as d')
+      .select('d.seq')
+      .where('d.flow', flow)
+      .andWhere('d.state', 'pending')
+      .andWhere((q) => q.whereNull('d.claimed_until').orWhere('d.claimed_until', '<=', now))
       .whereNotExists(
-        this.knex('outbox as earlier').select(this.knex.raw('1')).whereRaw('earlier.actor_id = o.actor_id').andWhereRaw('earlier.seq < o.seq').whereNull('earlier.dispatched_at'),
+        this.knex('outbox_deliveries as e')
+          .select(this.knex.raw('1'))
+          .whereRaw('e.flow = d.flow')
+          .whereRaw('e.actor_id = d.actor_id')
+          .whereRaw('e.seq < d.seq')
+          .andWhere('e.state', 'pending'),
       )
-      .orderBy('o.seq')
+      .orderBy('d.seq')
       .limit(limit);
-    // PostgreSQL: nodes claiming at once skip each other's rows instead of queueing on their locks.
-    if (this.knex.client.config.client === 'pg') candidates.forUpdate().skipLocked();
-    await this.knex('outbox')
+    if (this.postgres) candidates.forUpdate().skipLocked();
+    await this.knex('outbox_deliveries')
+      .where('flow', flow)
       .whereIn('seq', candidates)
-      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
+      .andWhere('state', 'pending')
+      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<=', now))
       .update({ claimed_by: token, claimed_until: now + leaseMs });
-    const rows = (await this.knex('outbox').where({ claimed_by: token }).whereNull('dispatched_at').orderBy('seq')) as OutboxRow[];
+    const rows = (await this.knex('outbox_deliveries as d')
+      .join('outbox as o', 'o.seq', 'd.seq')
+      .select('d.seq', 'd.flow', 'd.actor_id', 'o.kind', 'o.type', 'o.payload', 'o.created_at', 'd.attempts')
+      .where({ 'd.flow': flow, 'd.claimed_by': token, 'd.state': 'pending' })
+      .orderBy('d.seq')) as DeliveryRow[];
     return rows.map((row) => ({
       seq: Number(row.seq),
+      flow: row.flow,
       actorId: row.actor_id,
       kind: row.kind as ActorKind,
       type: row.type,
@@ -63,28 +122,91 @@ export class OutboxRepo {
     }));
   }
 
+  /** The flow is done with the row; the row is dispatched once every flow is done with it (or parked it). */
+  async markDone(seq: number, flow: string, now: number): Promise<void> {
+    await this.knex('outbox_deliveries').where({ seq, flow }).update({ state: 'done', settled_at: now, claimed_by: null, claimed_until: null });
+    await this.settleRow(seq, now);
+  }
+
+  /** Records a failed attempt; the next may start at `retryAt`. With `park`, no further attempt is made until an operator asks. */
+  async markFailed(seq: number, flow: string, error: string, retryAt: number, park: boolean, now: number): Promise<void> {
+    await this.knex('outbox_deliveries')
+      .where({ seq, flow })
+      .update({
+        attempts: this.knex.raw('attempts + 1'),
+        last_error: error.slice(0, 2000),
+        claimed_by: null,
+        claimed_until: park ? null : retryAt,
+        ...(park ? { state: 'parked', settled_at: now } : {}),
+      });
+    if (park) await this.settleRow(seq, now);
+  }
+
+  /** Deliveries of `flow` (or all) that were parked, oldest first. */
+  async parked(flow?: string, limit = 100): Promise<ParkedDelivery[]> {
+    const query = this.knex('outbox_deliveries as d')
+      .join('outbox as o', 'o.seq', 'd.seq')
+      .select('d.seq', 'd.flow', 'd.actor_id', 'o.type', 'd.attempts', 'd.last_error', 'd.settled_at')
+      .where('d.state', 'parked')
+      .orderBy('d.seq')
+      .limit(limit);
+    if (flow) query.andWhere('d.flow', flow);
+    const rows = (await query) as Array<{ seq: number | string; flow: string; actor_id: string; type: string; attempts: number; last_error: string | null; settled_at: number | string }>;
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      flow: row.flow,
+      actorId: row.actor_id,
+      type: row.type,
+      attempts: Number(row.attempts),
+      lastError: row.last_error,
+      parkedAt: Number(row.settled_at),
+    }));
+  }
+
+  /** Puts parked deliveries (of one flow, or one row) back in line, with their attempts reset. Returns how many. */
+  async requeueParked(filter: { flow?: string | undefined; seq?: number | undefined } = {}): Promise<number> {
+    return this.transaction(async (trx) => {
+      const query = trx('outbox_deliveries').where('state', 'parked');
+      if (filter.flow) query.andWhere('flow', filter.flow);
+      if (filter.seq !== undefined) query.andWhere('seq', filter.seq);
+      const seqs = ((await query.clone().select('seq')) as Array<{ seq: number | string }>).map((row) => Number(row.seq));
+      if (seqs.length === 0) return 0;
+      const requeued = await query.update({ state: 'pending', attempts: 0, settled_at: null, claimed_by: null, claimed_until: null });
+      await trx('outbox').whereIn('seq', seqs).update({ dispatched_at: null });
+      return requeued;
+    });
+  }
+
   /**
    * Frees every claim. Only for a database that has one writer process (SQLite):
    * at start-up, whatever is still claimed was claimed by this node's previous,
    * dead, life and would otherwise wait out its lease.
    */
   async releaseAllClaims(): Promise<number> {
-    return this.knex('outbox').whereNull('dispatched_at').whereNotNull('claimed_until').update({ claimed_until: null, claimed_by: null });
+    return this.knex('outbox_deliveries').where('state', 'pending').whereNotNull('claimed_by').update({ claimed_until: null, claimed_by: null });
   }
 
-  async markDispatched(seq: number, now: number): Promise<void> {
-    await this.knex('outbox').where({ seq }).update({ dispatched_at: now, claimed_until: null });
-  }
-
-  /** Leaves the row for a later attempt after `retryAt`, recording why it failed. */
-  async markFailed(seq: number, error: string, retryAt: number): Promise<void> {
-    await this.knex('outbox')
-      .where({ seq })
-      .update({ attempts: this.knex.raw('attempts + 1'), last_error: error.slice(0, 2000), claimed_until: retryAt });
-  }
-
+  /** Outbox rows some flow has yet to settle (or that are not fanned out yet). */
   async pendingCount(): Promise<number> {
     const row = (await this.knex('outbox').whereNull('dispatched_at').count({ n: '*' }).first()) as { n: number | string } | undefined;
     return Number(row?.n ?? 0);
+  }
+
+  /** Pending and parked deliveries per flow, for metrics. */
+  async countsByFlow(): Promise<Array<{ flow: string; state: 'pending' | 'parked'; count: number }>> {
+    const rows = (await this.knex('outbox_deliveries')
+      .select('flow', 'state')
+      .count({ n: '*' })
+      .whereIn('state', ['pending', 'parked'])
+      .groupBy('flow', 'state')) as Array<{ flow: string; state: 'pending' | 'parked'; n: number | string }>;
+    return rows.map((row) => ({ flow: row.flow, state: row.state, count: Number(row.n) }));
+  }
+
+  private async settleRow(seq: number, now: number): Promise<void> {
+    await this.knex('outbox')
+      .where({ seq })
+      .whereNull('dispatched_at')
+      .whereNotExists(this.knex('outbox_deliveries').select(this.knex.raw('1')).where({ seq }).andWhere('state', 'pending'))
+      .update({ dispatched_at: now });
   }
 }

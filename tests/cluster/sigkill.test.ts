@@ -233,8 +233,8 @@ test('SIGKILL mid-checkout: acknowledged commands survive, clients move and conv
     t.pass();
   }
   // Events the dead node had claimed wait for their lease to run out before another node takes them over.
-  const leased = await lab.count('select count(*) as n from outbox where dispatched_at is null and claimed_until > $1', [Date.now()]);
-  t.log(`${leased} outbox rows still leased by the killed node (taken over when the lease ends)`);
+  const leased = await lab.count("select count(*) as n from outbox_deliveries where state = 'pending' and claimed_until > $1", [Date.now()]);
+  t.log(`${leased} outbox deliveries still leased by the killed node (taken over when the lease ends)`);
 
   // The release happened once, so it was pushed once.
   t.deepEqual(releases.filter((available) => available === 5), [5]);

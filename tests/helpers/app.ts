@@ -213,3 +213,15 @@ export async function inventoryInvariant(app: App): Promise<{ ok: boolean; probl
 
 export const TEST_CARD = { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' } as const;
 export const DECLINED_CARD = { cardNumber: '4000000000000002', expMonth: 12, expYear: 2099, cvc: '123' } as const;
+
+/**
+ * Makes outbox rows undelivered again, as a crash before their delivery would leave them (all rows, or one
+ * actor's): every flow gets them anew. Returns how many rows.
+ */
+export async function replayOutbox(knex: import('knex').Knex, actorId?: string): Promise<number> {
+  const rows = knex('outbox');
+  if (actorId) rows.where({ actor_id: actorId });
+  const seqs = ((await rows.clone().select('seq')) as Array<{ seq: number | string }>).map((row) => Number(row.seq));
+  await knex('outbox_deliveries').whereIn('seq', seqs).del();
+  return rows.update({ dispatched_at: null, fanned_out_at: null });
+}

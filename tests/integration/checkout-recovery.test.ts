@@ -62,8 +62,8 @@ test.serial('a checkout stuck past its reservation expiry is abandoned by the ca
 test.serial('an expired reservation of a cart that did complete is not released: the sweep makes the missing order instead', async (t) => {
   const { product, cartId, orderId } = await cartCheckingOut(4, 1);
   t.true((await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 1 }], Date.now() - 1)).ok);
+  await app.app.relay.stop(); // the cart.checkedOut flow does not run: the sweep must find the missing order itself
   await app.app.runtime.send('cart', cartId, { type: 'CHECKOUT_COMPLETED', orderId });
-  await app.app.db.knex('outbox').whereNull('dispatched_at').update({ dispatched_at: Date.now() }); // as if the flow had not run yet
 
   t.is(await app.app.services.checkout.releaseOrphanReservations(), 0);
   t.is((await app.app.runtime.get('order', orderId))?.state, 'awaitingPayment');

@@ -17,6 +17,7 @@ import {
   inventoryInvariant,
   nextEvent,
   ok,
+  replayOutbox,
   staffToken,
   startApp,
   tempDir,
@@ -368,7 +369,7 @@ test('an order whose payment window closes while the app is down expires after t
   await node.stop();
   const knex = openStoppedDb(node.databaseUrl);
   try {
-    const reset = await knex('outbox').where({ actor_id: order.id }).update({ dispatched_at: null, claimed_by: null, claimed_until: null, attempts: 0 });
+    const reset = await replayOutbox(knex, order.id);
     t.is(reset, 2, 'order.placed and order.expired are replayed');
   } finally {
     await knex.destroy();
@@ -492,7 +493,7 @@ test('outbox rows left undispatched by a stop are relayed after the restart: the
     t.is(shipments.length, 1);
     const types = (await knex('outbox').where({ actor_id: order.id }).orderBy('seq').pluck('type')) as string[];
     t.true(types.includes('order.paid'), `outbox of the order: ${types.join(', ')}`);
-    const reset = await knex('outbox').where({ actor_id: order.id }).update({ dispatched_at: null, claimed_by: null, claimed_until: null, attempts: 0 });
+    const reset = await replayOutbox(knex, order.id);
     t.is(reset, types.length);
   } finally {
     await knex.destroy();
@@ -575,7 +576,7 @@ test('replaying the whole outbox after a restart changes no actor, no stock and 
   let before: Awaited<ReturnType<typeof dump>>;
   try {
     before = await dump(knex);
-    const reset = await knex('outbox').update({ dispatched_at: null, claimed_by: null, claimed_until: null, attempts: 0 });
+    const reset = await replayOutbox(knex);
     t.true(reset > 10, `${reset} outbox rows replayed`);
   } finally {
     await knex.destroy();

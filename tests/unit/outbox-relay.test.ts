@@ -1,0 +1,137 @@
+// The relay alone, over a temp SQLite file and plain flows (no app): delivery per flow, per-actor order within a
+// flow, retry with backoff for the failing flow only, parking after N attempts, requeue, and dispatch once all settle.
+import test from 'ava';
+import { concatMap } from 'rxjs';
+import { defineFlow, type DomainEvent } from '../../src/flows/domain-events.ts';
+import { OutboxRelay } from '../../src/flows/outbox-relay.ts';
+import { migrateLatest, openDb, type Db } from '../../src/persistence/db.ts';
+import { OutboxRepo } from '../../src/persistence/outbox.repo.ts';
+import { tempDir } from '../helpers/app.ts';
+
+const silent = { warn: () => {}, error: () => {} };
+
+async function setup(t: import('ava').ExecutionContext): Promise<{ db: Db; repo: OutboxRepo; clock: { now: number; read: () => number } }> {
+  const dir = tempDir('emporium-relay-');
+  const db = openDb(`${dir.dir}/relay.sqlite`);
+  t.teardown(async () => {
+    await db.close();
+    dir.cleanup();
+  });
+  await migrateLatest(db);
+  const clock = { now: 1_000_000, read: () => clock.now };
+  return { db, repo: new OutboxRepo(db.knex, db.transaction), clock };
+}
+
+async function append(db: Db, events: ReadonlyArray<{ actorId: string; type: string; n: number }>): Promise<void> {
+  for (const event of events) {
+    await db.knex('outbox').insert({ actor_id: event.actorId, kind: 'order', type: event.type, payload: JSON.stringify({ type: event.type, orderId: event.actorId, n: event.n }), created_at: 1 });
+  }
+}
+
+/** A flow that records what it sees and fails on the events `fails` picks (each failure counted). */
+function recorder(name: string, delivery: 'critical' | 'best-effort', fails: (event: DomainEvent, attempt: number) => boolean = () => false) {
+  const seen: string[] = [];
+  const attempts = new Map<number, number>();
+  const flow = defineFlow({
+    name,
+    delivery,
+    on: ['order.paid', 'order.expired'],
+    run: (events$) =>
+      events$.pipe(
+        concatMap(async (event) => {
+          const attempt = (attempts.get(event.seq) ?? 0) + 1;
+          attempts.set(event.seq, attempt);
+          if (fails(event, attempt)) throw new Error(`${name} fails on ${event.actorId}#${(event.payload as { n?: number }).n}`);
+          seen.push(`${event.actorId}#${(event.payload as unknown as { n: number }).n}`);
+        }),
+      ),
+  });
+  return { flow, seen, attempts };
+}
+
+test('a flow that fails on every event is parked after its attempts; the other flow gets every event at once', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  const broken = recorder('broken-projection', 'best-effort', () => true);
+  const saga = recorder('money-saga', 'critical');
+  const parked: string[] = [];
+  const relay = new OutboxRelay({
+    outbox: repo,
+    flows: [broken.flow, saga.flow],
+    clock: clock.read,
+    logger: silent,
+    maxAttempts: { critical: 10, 'best-effort': 3 },
+    onParked: (flow, record) => parked.push(`${flow}:${record.seq}`),
+  });
+  await append(db, [
+    { actorId: 'order_a', type: 'order.paid', n: 1 },
+    { actorId: 'order_a', type: 'order.expired', n: 2 },
+    { actorId: 'order_b', type: 'order.paid', n: 1 },
+  ]);
+  await relay.drain();
+  t.deepEqual(saga.seen, ['order_a#1', 'order_b#1', 'order_a#2'], 'the saga is not held back by the broken flow');
+  t.is(await repo.pendingCount(), 3, 'the rows are not dispatched while the broken flow still owes them');
+
+  for (let round = 0; round < 5; round++) {
+    clock.now += 61_000; // past any backoff
+    await relay.drain();
+  }
+  t.deepEqual(parked.sort(), ['broken-projection:1', 'broken-projection:2', 'broken-projection:3']);
+  t.deepEqual([...broken.attempts.values()], [3, 3, 3], 'three attempts each, then no more');
+  t.deepEqual((await repo.parked()).map((entry) => [entry.flow, entry.seq, entry.attempts]), [
+    ['broken-projection', 1, 3],
+    ['broken-projection', 2, 3],
+    ['broken-projection', 3, 3],
+  ]);
+  t.is(await repo.pendingCount(), 0, 'parked deliveries settle their rows');
+  t.is(saga.seen.length, 3, 'nothing was delivered twice to the saga');
+});
+
+test("within a flow an actor's events stay in commit order: a failed one holds back only that actor's later ones", async (t) => {
+  const { db, repo, clock } = await setup(t);
+  const flaky = recorder('flaky', 'critical', (event, attempt) => event.actorId === 'order_x' && (event.payload as unknown as { n: number }).n === 1 && attempt === 1);
+  const relay = new OutboxRelay({ outbox: repo, flows: [flaky.flow], clock: clock.read, logger: silent });
+  await append(db, [
+    { actorId: 'order_x', type: 'order.paid', n: 1 },
+    { actorId: 'order_x', type: 'order.expired', n: 2 },
+    { actorId: 'order_y', type: 'order.paid', n: 1 },
+  ]);
+  await relay.drain();
+  t.deepEqual(flaky.seen, ['order_y#1'], 'order_x#2 waits for order_x#1; order_y goes on');
+  await relay.drain();
+  t.deepEqual(flaky.seen, ['order_y#1'], 'the retry waits for its backoff');
+  clock.now += 1_000;
+  await relay.drain();
+  t.deepEqual(flaky.seen, ['order_y#1', 'order_x#1', 'order_x#2']);
+  t.is(await repo.pendingCount(), 0);
+});
+
+test('events no flow consumes are dispatched at once; parked deliveries can be requeued and then delivered', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  let healthy = false;
+  const projection = recorder('projection', 'best-effort', () => !healthy);
+  const relay = new OutboxRelay({ outbox: repo, flows: [projection.flow], clock: clock.read, logger: silent, maxAttempts: { critical: 5, 'best-effort': 1 } });
+  await append(db, [
+    { actorId: 'order_q', type: 'order.placed', n: 1 },
+    { actorId: 'order_q', type: 'order.paid', n: 2 },
+  ]);
+  await relay.drain();
+  const rows = (await db.knex('outbox').orderBy('seq').select('type', 'dispatched_at')) as Array<{ type: string; dispatched_at: number | null }>;
+  t.deepEqual(rows.map((row) => [row.type, row.dispatched_at !== null]), [
+    ['order.placed', true],
+    ['order.paid', true],
+  ]);
+  t.is((await repo.parked('projection')).length, 1);
+
+  healthy = true; // the bug was fixed and deployed: the operator requeues
+  t.is(await repo.requeueParked({ flow: 'projection' }), 1);
+  t.is(await repo.pendingCount(), 1);
+  await relay.drain();
+  t.deepEqual(projection.seen, ['order_q#2']);
+  t.is(await repo.pendingCount(), 0);
+  t.deepEqual(await repo.parked(), []);
+});
+
+test('two flows may not share a name: their delivery records would mix', (t) => {
+  const { flow } = recorder('same', 'critical');
+  t.throws(() => new OutboxRelay({ outbox: {} as OutboxRepo, flows: [flow, flow], clock: Date.now, logger: silent }), { message: /two flows are named same/ });
+});
