@@ -13,11 +13,11 @@ import type {
   WarehouseCommandName,
   WarehousePayload,
   WarehouseResults,
-} from './protocol.ts';
+} from '../protocol/index.ts';
 
 import { VersionGate } from './versions.ts';
 
-export * from './protocol.ts';
+export * from '../protocol/index.ts';
 export { VersionGate } from './versions.ts';
 
 /** A command answered `{ ok: false }`: `code` is one of the protocol's error codes. */

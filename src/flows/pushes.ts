@@ -4,18 +4,33 @@ import type { ActorChange } from '../actors/runtime.ts';
 import type { CartActor, OrderActor, ShipmentActor } from '../services/kinds.ts';
 import type { StockLevel } from '../services/inventory.service.ts';
 import { cartView, orderView, shipmentView } from '../services/views.ts';
+import type { ServerToClient } from '../protocol/index.ts';
 
 export type Audience = 'store' | 'warehouse';
 
+/** The push events and the payload each carries, as the protocol's `ServerToClient` map types them. */
+export type PushEvent = 'cart:updated' | 'order:updated' | 'shipment:updated' | 'stock:changed';
+/** The arguments of a push event: its payload, as a one-element tuple. */
+export type PushArgs<E extends PushEvent> = Parameters<ServerToClient[E]>;
+
 /** One message for the clients subscribed to any of `topics` in the `audiences` namespaces. */
-export interface Push {
+export interface PushOf<E extends PushEvent> {
   readonly audiences: readonly Audience[];
   readonly topics: readonly string[];
-  readonly event: 'cart:updated' | 'order:updated' | 'shipment:updated' | 'stock:changed';
-  /** Built only if someone is subscribed: most changes have no watcher. */
-  readonly payload: () => unknown;
+  readonly event: E;
+  /** Built only if someone is subscribed (most changes have no watcher), and then once for every audience. */
+  readonly payload: () => PushArgs<E>;
   /** The topic changed hands: subscribers other than this owner must be dropped from it. */
   readonly onlyOwner?: string | undefined;
+}
+
+/** A push of any event, its payload typed by its event. */
+export type Push = { readonly [E in PushEvent]: PushOf<E> }[PushEvent];
+
+/** Builds `build()` at most once, on first use. */
+function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => (built ??= { value: build() }).value;
 }
 
 export function actorPushes(changes$: Observable<ActorChange>): Observable<Push> {
@@ -27,18 +42,18 @@ export function actorPushes(changes$: Observable<ActorChange>): Observable<Push>
             audiences: ['store'],
             topics: [`cart:${change.id}`],
             event: 'cart:updated',
-            payload: () => cartView(change.actor as CartActor),
+            payload: once(() => [cartView(change.actor as CartActor)]),
             // A guest's cart adopted by an account: the guest's sockets stop following it.
             onlyOwner: (change.event as { type?: string }).type === 'ASSIGN_CUSTOMER' ? (change.ownerId ?? undefined) : undefined,
           };
         case 'order':
-          return { audiences: ['store'], topics: [`order:${change.id}`], event: 'order:updated', payload: () => orderView(change.actor as OrderActor) };
+          return { audiences: ['store'], topics: [`order:${change.id}`], event: 'order:updated', payload: once(() => [orderView(change.actor as OrderActor)]) };
         case 'shipment':
           return {
             audiences: ['store', 'warehouse'],
             topics: [`shipment:${change.id}`, 'shipments'],
             event: 'shipment:updated',
-            payload: () => shipmentView(change.actor as ShipmentActor),
+            payload: once(() => [shipmentView(change.actor as ShipmentActor)]),
           };
       }
     }),
@@ -48,12 +63,14 @@ export function actorPushes(changes$: Observable<ActorChange>): Observable<Push>
 
 export function stockPushes(stock$: Observable<StockLevel>): Observable<Push> {
   return stock$.pipe(
-    map((level) => ({
-      audiences: ['store', 'warehouse'] as const,
-      topics: [`product:${level.productId}`],
-      event: 'stock:changed' as const,
-      payload: () => ({ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version }),
-    })),
+    map(
+      (level): Push => ({
+        audiences: ['store', 'warehouse'],
+        topics: [`product:${level.productId}`],
+        event: 'stock:changed',
+        payload: once(() => [{ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version }]),
+      }),
+    ),
   );
 }
 

@@ -1,7 +1,7 @@
 // Declarative command tables: each Socket.IO command is a (schema, handler) pair; validation, acks and errors live here once.
-import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { ErrorBody } from '../domain/errors.ts';
+import type { AppSocket } from './io-types.ts';
 import { toErrorBody, validationBody, type ErrorLogger } from './errors.ts';
 import type { TokenBucket } from './rate-limit.ts';
 
@@ -11,6 +11,17 @@ export interface Command<Ctx, S extends z.ZodType, R> {
 }
 
 export type CommandTable<Ctx> = Record<string, Command<Ctx, z.ZodType, unknown>>;
+
+/**
+ * A namespace's command table as the protocol defines it: exactly the commands
+ * of `Schemas`, each validated by its protocol schema and answering
+ * `Results[C]`. Build tables with `satisfies ProtocolTable<…>`, so a renamed
+ * or missing command, or a handler answering the wrong shape, fails
+ * `npm run typecheck` (see tests/types/wire-contract.ts).
+ */
+export type ProtocolTable<Ctx, Schemas extends Record<string, z.ZodType>, Results extends { [C in keyof Schemas]: unknown }> = {
+  readonly [C in keyof Schemas]: Command<Ctx, Schemas[C], Results[C]>;
+};
 
 /** Builds one table entry with its payload type inferred from the schema. */
 export function command<Ctx, S extends z.ZodType, R>(schema: S, handler: (ctx: Ctx, payload: z.output<S>) => Promise<R>): Command<Ctx, S, R> {
@@ -65,7 +76,7 @@ export class InFlight {
 }
 
 export interface BindOptions<Ctx> {
-  readonly socket: Socket;
+  readonly socket: AppSocket;
   readonly table: CommandTable<Ctx>;
   readonly context: Ctx;
   readonly limiter: TokenBucket;

@@ -2,7 +2,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
-import type { Server } from 'socket.io';
+import type { AppServer } from './io-types.ts';
 
 export interface RedisLinkLogger {
   info(object: object, message: string): void;
@@ -12,7 +12,7 @@ export interface RedisLinkLogger {
 /** The cross-node link of the Socket.IO servers. */
 export interface ClusterLink {
   /** Installs the adapter on `io`. */
-  attach(io: Server): void;
+  attach(io: AppServer): void;
   /** Emits each time Redis is reachable again after being lost: pushes published meanwhile were dropped. */
   readonly reconnected$: Observable<void>;
   /**

@@ -1,13 +1,14 @@
 // Socket.IO: namespaces, handshake auth, origin allowlist, message limits, and routing of pushes to topic rooms.
 import type { Server as HttpServer } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
-import { Server, type Namespace, type Socket } from 'socket.io';
-import type { ServerToClient } from '../client/protocol.ts';
+import { Server } from 'socket.io';
 import type { Config } from '../config.ts';
 import { AppError } from '../domain/errors.ts';
 import { isStaff, type Identity } from '../domain/identity.ts';
-import type { Push } from '../flows/pushes.ts';
+import type { Push, PushEvent, PushOf } from '../flows/pushes.ts';
 import type { Services } from '../services/index.ts';
+import type { AppNamespace, AppServer, AppSocket, ClientToServer, InterServer, SocketData } from './io-types.ts';
+import type { ServerToClient } from '../protocol/index.ts';
 import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import type { ClusterLink } from './redis-adapter.ts';
@@ -65,11 +66,11 @@ function handshakeError(error: AppError): Error {
 }
 
 function authenticate(services: Services, requireStaff: boolean) {
-  return async (socket: Socket, next: (error?: Error) => void) => {
+  return async (socket: AppSocket, next: (error?: Error) => void) => {
     try {
       const identity = await services.auth.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token);
       if (requireStaff && !isStaff(identity)) throw new AppError('FORBIDDEN', 'the warehouse is for staff only');
-      (socket.data as { identity?: Identity }).identity = identity;
+      socket.data.identity = identity;
       next();
     } catch (error) {
       next(handshakeError(error instanceof AppError ? error : new AppError('UNAUTHORIZED', 'authentication failed')));
@@ -77,10 +78,15 @@ function authenticate(services: Services, requireStaff: boolean) {
   };
 }
 
+/** Sends a push to its topics' rooms in `namespace`; its arguments are typed by its event through the protocol's map. */
+function emitPush<E extends PushEvent>(namespace: AppNamespace, push: PushOf<E>): void {
+  namespace.to([...push.topics]).emit(push.event, ...push.payload());
+}
+
 export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   const { config, services, logger } = o;
   let closing = false;
-  const io = new Server(o.httpServer, {
+  const io: AppServer = new Server<ClientToServer, ServerToClient, InterServer, SocketData>(o.httpServer, {
     serveClient: false,
     maxHttpBufferSize: config.maxMessageBytes,
     // Behind a plain load balancer every node must accept any client: WebSocket only when clustered.
@@ -96,7 +102,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
 
   const inFlight = new InFlight();
-  const mount = <Ctx>(namespace: Namespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: Socket) => Ctx) => {
+  const mount = <Ctx>(namespace: AppNamespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: AppSocket) => Ctx) => {
     namespace.use(authenticate(services, requireStaff));
     namespace.on('connection', (socket) => {
       // Its handshake was under way when the node started closing: send it on at once.
@@ -116,7 +122,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     });
   };
 
-  const identityOf = (socket: Socket) => (socket.data as { identity: Identity }).identity;
+  const identityOf = (socket: AppSocket) => socket.data.identity;
   const store = io.of('/store');
   const warehouse = io.of('/warehouse');
   mount(store, storeCommandTable(services), false, (socket) => ({ identity: identityOf(socket), socket }));
@@ -124,10 +130,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
 
   const namespaces = { store, warehouse } as const;
   /** Access is checked at subscribe time; when an actor changes owner, the previous owner's sockets leave its room. */
-  const dropNonOwners = async (namespace: Namespace, topics: readonly string[], owner: string) => {
+  const dropNonOwners = async (namespace: AppNamespace, topics: readonly string[], owner: string) => {
     try {
       for (const socket of await namespace.in([...topics]).fetchSockets()) {
-        if ((socket.data as { identity?: Identity }).identity?.sub !== owner) for (const topic of topics) socket.leave(topic);
+        if (socket.data.identity?.sub !== owner) for (const topic of topics) socket.leave(topic);
       }
     } catch (error) {
       logger.warn({ err: error, topics }, 'could not drop former owners from a topic');
@@ -135,14 +141,12 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   };
   const subscription: Subscription = o.pushes$.subscribe({
     next: (push) => {
-      let payload: unknown;
       for (const audience of push.audiences) {
         const namespace = namespaces[audience];
         // With the in-memory adapter an empty room means nobody anywhere is watching: skip building and encoding.
         // Clustered, other nodes may have subscribers, so the adapter must see every push.
         if (!o.clusterLink && !push.topics.some((topic) => namespace.adapter.rooms.has(topic))) continue;
-        payload ??= push.payload();
-        (namespace.to([...push.topics]) as unknown as { emit(event: keyof ServerToClient, payload: unknown): void }).emit(push.event, payload);
+        emitPush(namespace, push);
         if (push.onlyOwner) void dropNonOwners(namespace, push.topics, push.onlyOwner);
       }
     },
@@ -165,7 +169,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       // Only this node's clients (a namespace-wide call would reach every node through the adapter). Not
       // `disconnect(true)`: closing the connection here would drop the answers still queued on it. The
       // DISCONNECT packet goes out behind them; the client, once it has read it, closes the connection.
-      const connections = new Set<Socket['conn']>();
+      const connections = new Set<AppSocket['conn']>();
       let count = 0;
       for (const namespace of Object.values(namespaces)) {
         for (const socket of [...namespace.sockets.values()]) {

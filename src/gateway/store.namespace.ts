@@ -1,35 +1,38 @@
 // The /store namespace: a customer's carts, orders and shipments, and live topics to follow them.
-import type { Socket } from 'socket.io';
-import { storeCommands } from '../client/protocol.ts';
+import type { AppSocket } from './io-types.ts';
+import { storeCommands, type StoreResults, type TopicView } from '../protocol/index.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Identity } from '../domain/identity.ts';
 import type { Services } from '../services/index.ts';
 import { cartView, orderView, shipmentView } from '../services/views.ts';
-import { command, type CommandTable } from './commands.ts';
+import { command, type ProtocolTable } from './commands.ts';
 import { productTopicView, subscribeTopic, unsubscribeTopic } from './topics.ts';
 
 export interface StoreContext {
   readonly identity: Identity;
-  readonly socket: Socket;
+  readonly socket: AppSocket;
 }
 
 /** Resolves a topic a customer may follow to its current view; throws FORBIDDEN/NOT_FOUND otherwise. */
-async function storeTopicView(services: Services, identity: Identity, kind: string, id: string, topic: string) {
+async function storeTopicView(services: Services, identity: Identity, kind: string, id: string, topic: string): Promise<TopicView> {
   switch (kind) {
     case 'cart':
-      return cartView(await services.carts.get(identity, id));
+      return { topic: `cart:${id}`, view: cartView(await services.carts.get(identity, id)) };
     case 'order':
-      return orderView(await services.orders.get(identity, id));
+      return { topic: `order:${id}`, view: orderView(await services.orders.get(identity, id)) };
     case 'shipment':
-      return shipmentView(await services.shipments.get(identity, id));
+      return { topic: `shipment:${id}`, view: shipmentView(await services.shipments.get(identity, id)) };
     case 'product':
-      return productTopicView(services, id);
+      return { topic: `product:${id}`, view: await productTopicView(services, id) };
     default:
       throw new AppError('VALIDATION', `unknown topic ${JSON.stringify(topic)}; use cart:<id>, order:<id>, shipment:<id> or product:<id>`);
   }
 }
 
-export function storeCommandTable(services: Services): CommandTable<StoreContext> {
+/** Every `/store` command of the protocol, with its handler. */
+export type StoreCommandTable = ProtocolTable<StoreContext, typeof storeCommands, StoreResults>;
+
+export function storeCommandTable(services: Services): StoreCommandTable {
   const c = storeCommands;
   return {
     'cart:create': command(c['cart:create'], async ({ identity }, p) => ({ cart: cartView(await services.carts.create(identity, p.requestId)) })),
@@ -67,5 +70,5 @@ export function storeCommandTable(services: Services): CommandTable<StoreContext
       subscribeTopic(socket, p.topic, (kind, id) => storeTopicView(services, identity, kind, id, p.topic)),
     ),
     unsubscribe: command(c.unsubscribe, ({ socket }, p) => unsubscribeTopic(socket, p.topic)),
-  };
+  } satisfies StoreCommandTable;
 }

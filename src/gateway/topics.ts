@@ -1,6 +1,6 @@
 // Topics: parsing, subscribing (join first, then read the view) and the views shared by the namespaces.
-import type { Socket } from 'socket.io';
-import { idSchema } from '../client/protocol.ts';
+import type { AppSocket } from './io-types.ts';
+import { idSchema, type TopicView } from '../protocol/index.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Services } from '../services/index.ts';
 
@@ -23,16 +23,16 @@ export function splitTopic(topic: string): [string, string] {
  * arrives as a push (which the client drops if its version is not newer)
  * instead of falling between the two.
  */
-export async function subscribeTopic<V>(socket: Socket, topic: string, resolve: (kind: string, id: string) => Promise<V>): Promise<{ topic: string; view: V }> {
+export async function subscribeTopic(socket: AppSocket, topic: string, resolve: (kind: string, id: string) => Promise<TopicView>): Promise<TopicView> {
   const [kind, id] = splitTopic(topic);
   if (id !== '' && !idSchema.safeParse(id).success) throw new AppError('VALIDATION', `topic ${JSON.stringify(topic.slice(0, 80))} has an invalid id`);
   // Access first (resolve throws FORBIDDEN / NOT_FOUND), so a refused socket never sits in the room.
   await resolve(kind, id);
   await socket.join(topic);
-  return { topic, view: await resolve(kind, id) };
+  return resolve(kind, id);
 }
 
-export async function unsubscribeTopic(socket: Socket, topic: string): Promise<{ topic: string }> {
+export async function unsubscribeTopic(socket: AppSocket, topic: string): Promise<{ topic: string }> {
   await socket.leave(topic);
   return { topic };
 }

@@ -1,29 +1,32 @@
 // The /warehouse namespace (staff only): the live shipment board, shipment moves, stock levels and restocks.
-import type { Socket } from 'socket.io';
-import { warehouseCommands } from '../client/protocol.ts';
+import type { AppSocket } from './io-types.ts';
+import { warehouseCommands, type TopicView, type WarehouseResults } from '../protocol/index.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Identity } from '../domain/identity.ts';
 import type { Services } from '../services/index.ts';
 import type { StockLevel } from '../services/inventory.service.ts';
 import { shipmentView } from '../services/views.ts';
-import { command, type CommandTable } from './commands.ts';
+import { command, type ProtocolTable } from './commands.ts';
 import { productTopicView, subscribeTopic, unsubscribeTopic } from './topics.ts';
 
 export interface WarehouseContext {
   readonly identity: Identity;
-  readonly socket: Socket;
+  readonly socket: AppSocket;
 }
 
 const stockView = (level: StockLevel) => ({ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version });
 
-async function warehouseTopicView(services: Services, kind: string, id: string, topic: string) {
-  if (topic === 'shipments') return { shipments: (await services.shipments.list(undefined)).map(shipmentView) };
-  if (kind === 'shipment') return shipmentView(await services.shipments.getForStaff(id));
-  if (kind === 'product') return productTopicView(services, id);
+async function warehouseTopicView(services: Services, kind: string, id: string, topic: string): Promise<TopicView> {
+  if (topic === 'shipments') return { topic: 'shipments', view: { shipments: (await services.shipments.list(undefined)).map(shipmentView) } };
+  if (kind === 'shipment') return { topic: `shipment:${id}`, view: shipmentView(await services.shipments.getForStaff(id)) };
+  if (kind === 'product') return { topic: `product:${id}`, view: await productTopicView(services, id) };
   throw new AppError('VALIDATION', `unknown topic ${JSON.stringify(topic)}; use shipments, shipment:<id> or product:<id>`);
 }
 
-export function warehouseCommandTable(services: Services): CommandTable<WarehouseContext> {
+/** Every `/warehouse` command of the protocol, with its handler. */
+export type WarehouseCommandTable = ProtocolTable<WarehouseContext, typeof warehouseCommands, WarehouseResults>;
+
+export function warehouseCommandTable(services: Services): WarehouseCommandTable {
   const c = warehouseCommands;
   return {
     'shipments:list': command(c['shipments:list'], async (_ctx, p) => ({
@@ -45,5 +48,5 @@ export function warehouseCommandTable(services: Services): CommandTable<Warehous
       subscribeTopic(socket, p.topic, (kind, id) => warehouseTopicView(services, kind, id, p.topic)),
     ),
     unsubscribe: command(c.unsubscribe, ({ socket }, p) => unsubscribeTopic(socket, p.topic)),
-  };
+  } satisfies WarehouseCommandTable;
 }

@@ -3,10 +3,10 @@ import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/identity.ts';
 import type { Knex } from 'knex';
-import type { ProductView } from '../client/protocol.ts';
+import type { ProductView } from '../protocol/index.ts';
 import { CategoryModel, ProductModel } from '../persistence/models.ts';
 
-export type { ProductView } from '../client/protocol.ts';
+export type { ProductView } from '../protocol/index.ts';
 
 export interface CategoryView {
   readonly id: string;

@@ -1,7 +1,7 @@
 // Payments: the provider interface and a simulated provider with a durable ledger and documented test cards.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
-import { DECLINED_CARD_NUMBER, TEST_CARD_NUMBER } from '../client/protocol.ts';
+import { DECLINED_CARD_NUMBER, TEST_CARD_NUMBER } from '../protocol/index.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/identity.ts';
 

@@ -5,7 +5,7 @@ import { shipmentIdFor } from '../domain/ids.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
 import type { ShipmentEvent, ShipmentState } from '../machines/shipment.machine.ts';
 import type { ActorRepo } from '../persistence/actor.repo.ts';
-import type { ADVANCE_TARGETS } from '../client/protocol.ts';
+import type { ADVANCE_TARGETS } from '../protocol/index.ts';
 import { ownedBy } from './access.ts';
 import type { AppRuntime, OrderActor, ShipmentActor } from './kinds.ts';
 

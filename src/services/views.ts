@@ -1,8 +1,8 @@
 // Public views of actors: what clients see of a cart, an order or a shipment. Every view has id, version, state.
-import type { CartView, OrderView, ShipmentView } from '../client/protocol.ts';
+import type { CartView, OrderView, ShipmentView } from '../protocol/index.ts';
 import type { CartActor, OrderActor, ShipmentActor } from './kinds.ts';
 
-export type { CartView, OrderView, ShipmentView } from '../client/protocol.ts';
+export type { CartView, OrderView, ShipmentView } from '../protocol/index.ts';
 
 export function cartView(actor: CartActor): CartView {
   const c = actor.snapshot.context;

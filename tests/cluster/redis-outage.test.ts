@@ -3,7 +3,7 @@
 // connected get `resync`, subscribe again and hold what PostgreSQL holds; no acknowledged command is lost.
 import test from '../helpers/cluster-test.ts';
 import type { Socket } from 'socket.io-client';
-import type { Ack } from '../../src/client/protocol.ts';
+import type { Ack } from '../../src/protocol/index.ts';
 import { nextEvent, ok } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
 import { Redis } from 'ioredis';

@@ -7,7 +7,7 @@ import type { Socket } from 'socket.io-client';
 import { nextEvent, ok, TEST_CARD } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
 import { ClusterLab, emitAck, eventually, guests, sleep } from '../helpers/cluster.ts';
-import type { Ack } from '../../src/client/protocol.ts';
+import type { Ack } from '../../src/protocol/index.ts';
 
 const SOCKETS = 40;
 const COMMANDS_PER_SOCKET = 8; // 6 × cart:addItem, 2 × cart:create, none with a requestId

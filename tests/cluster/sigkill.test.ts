@@ -2,7 +2,7 @@
 // killed node's clients move to the other node and converge, nothing is duplicated, and deadlines still fire.
 import test from '../helpers/cluster-test.ts';
 import type { Socket } from 'socket.io-client';
-import type { Ack } from '../../src/client/protocol.ts';
+import type { Ack } from '../../src/protocol/index.ts';
 import { nextEvent, ok, TEST_CARD } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
 import { ClusterLab, emitAck, eventually, guests } from '../helpers/cluster.ts';

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import type { Ack } from '../../src/client/protocol.ts';
+import type { Ack } from '../../src/protocol/index.ts';
 
 export interface TestApp {
   readonly app: App;

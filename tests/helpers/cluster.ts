@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
-import type { Ack } from '../../src/client/protocol.ts';
+import type { Ack } from '../../src/protocol/index.ts';
 import { connect, postJson, tempDir } from './app.ts';
 import { CHILD_JWT_SECRET, REPO_ROOT, spawnServer, type ServerChild } from './child.ts';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from './services.ts';

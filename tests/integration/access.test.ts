@@ -3,7 +3,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { SignJWT } from 'jose';
 import type { Socket } from 'socket.io-client';
-import type { CartView, OrderView, ProductView, ShipmentView } from '../../src/client/protocol.ts';
+import type { CartView, OrderView, ProductView, ShipmentView } from '../../src/protocol/index.ts';
 import {
   TEST_CARD,
   call,

@@ -3,7 +3,7 @@
 // apart, then parked, counted in /metrics and listed for operators.
 import test from 'ava';
 import { tap } from 'rxjs';
-import type { OrderView } from '../../src/client/protocol.ts';
+import type { OrderView } from '../../src/protocol/index.ts';
 import { defineFlow } from '../../src/flows/domain-events.ts';
 import { connect, createProduct, guestToken, ok, staffToken, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
 

@@ -4,7 +4,7 @@ import test, { type ExecutionContext } from 'ava';
 import knexFactory, { type Knex } from 'knex';
 import path from 'node:path';
 import type { Socket } from 'socket.io-client';
-import type { Ack, CartView, OrderView, ProductView } from '../../src/client/protocol.ts';
+import type { Ack, CartView, OrderView, ProductView } from '../../src/protocol/index.ts';
 import { call, connect, getJson, guestToken, ok, tempDir, TEST_CARD } from '../helpers/app.ts';
 import { spawnServer, type ServerChild } from '../helpers/child.ts';
 

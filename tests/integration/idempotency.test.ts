@@ -1,7 +1,7 @@
 // Same requestId, same result: checkout and payment repeated sequentially, concurrently and from two sockets; no lost cart updates.
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { Ack, CartView, OrderView } from '../../src/client/protocol.ts';
+import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
 import type { App } from '../../src/app.ts';
 import { call, connect, createProduct, inventoryInvariant, ok, registerCustomer, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
 

@@ -2,7 +2,7 @@
 // Tests run serially: each starts its own app, server and database, and timing-sensitive checks (rate limits) get the CPU to themselves.
 import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { CartView, OrderView, ProductView, ShipmentView, StockChanged } from '../../src/client/protocol.ts';
+import type { CartView, OrderView, ProductView, ShipmentView, StockChanged } from '../../src/protocol/index.ts';
 import {
   DECLINED_CARD,
   TEST_CARD,

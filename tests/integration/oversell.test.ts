@@ -1,7 +1,7 @@
 // Never oversell: hundreds of real clients racing for the last units, all-or-none reservations, and cancel/expiry races.
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { Ack, CartView, OrderView } from '../../src/client/protocol.ts';
+import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
 import type { App } from '../../src/app.ts';
 import { call, connect, createProduct, guestToken, inventoryInvariant, ok, startApp, type TestApp } from '../helpers/app.ts';
 

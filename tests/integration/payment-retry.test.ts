@@ -2,7 +2,7 @@
 // says: a stalled provider's charge is closed, the retry charges once, and the order is never charged twice.
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { OrderView } from '../../src/client/protocol.ts';
+import type { OrderView } from '../../src/protocol/index.ts';
 import { AUTHORIZATION_STALL_MS, paymentKey } from '../../src/services/order.service.ts';
 import { SimulatedPaymentProvider, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../../src/services/payment-provider.ts';
 import { call, connect, createProduct, guestToken, ok, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';

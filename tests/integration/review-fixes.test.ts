@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import { io, type Socket } from 'socket.io-client';
 import type { App } from '../../src/app.ts';
 import { connectStore, EmporiumError, type StoreConnection } from '../../src/client/index.ts';
-import type { Ack, CartView, ErrorCode, OrderView } from '../../src/client/protocol.ts';
+import type { Ack, CartView, ErrorCode, OrderView } from '../../src/protocol/index.ts';
 import type { Config } from '../../src/config.ts';
 import {
   call,

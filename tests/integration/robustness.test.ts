@@ -1,7 +1,7 @@
 // Regressions from review: stalled payments, per-actor event order, released reservations, stale copies, auth throttling.
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { OrderView, ShipmentView } from '../../src/client/protocol.ts';
+import type { OrderView, ShipmentView } from '../../src/protocol/index.ts';
 import { paymentKey } from '../../src/services/order.service.ts';
 import {
   call,

@@ -2,7 +2,7 @@
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { App } from '../../src/app.ts';
-import type { CartView, OrderView } from '../../src/client/protocol.ts';
+import type { CartView, OrderView } from '../../src/protocol/index.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { newId } from '../../src/domain/ids.ts';
 import { connect, createProduct, guestToken, ok, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';

@@ -2,7 +2,7 @@
 // Tests run serially: each starts its own app, server and database, and timing-sensitive checks (rate limits) get the CPU to themselves.
 import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { Ack, CartView, ProductView } from '../../src/client/protocol.ts';
+import type { Ack, CartView, ProductView } from '../../src/protocol/index.ts';
 import { TEST_CARD, call, connect, createProduct, getJson, inventoryInvariant, ok, registerCustomer, staffToken, startApp, type TestApp } from '../helpers/app.ts';
 
 const LONG_ID = 'x'.repeat(10_000);

@@ -1,4 +1,4 @@
-// The wire protocol, shared by the gateway and the client SDK: payload schemas, views, acks and the event maps.
+// The wire protocol: command payload schemas, result types, views, error codes, acks and the Socket.IO event maps.
 import { z } from 'zod';
 import { MAX_LINE_QUANTITY, SHIPMENT_STATES, type ShippingAddress } from '../domain/types.ts';
 

@@ -1,0 +1,2 @@
+// The wire contract, defined once: imported by the gateway, the client SDK, the docs generator and the examples.
+export * from './wire.ts';
