@@ -1,5 +1,5 @@
 // A whole purchase over the typed SDK: `npx tsx examples/buy.ts [http://localhost:3000]`.
-import { connectStore, TEST_CARD_NUMBER, type OrderView } from '../src/client/index.ts';
+import { connectStore, formatMoney, TEST_CARD_NUMBER, type OrderView } from '../src/client/index.ts';
 
 const url = process.argv[2] ?? 'http://localhost:3000';
 
@@ -14,8 +14,8 @@ if (!product) throw new Error('the catalog is empty');
 // 2. A live cart: every change is pushed to us as well as acknowledged.
 const store = await connectStore(url, { token });
 const { cart } = await store.call('cart:create', {});
-await store.subscribe(`cart:${cart.id}`, (view: { version: number; total: number }) =>
-  console.log(`cart v${view.version}: total ${view.total}`),
+await store.subscribe(`cart:${cart.id}`, (view: { version: number; total: number; currency: string }) =>
+  console.log(`cart v${view.version}: total ${formatMoney(view.total, view.currency)}`),
 );
 await store.call('cart:addItem', { cartId: cart.id, productId: product.id, quantity: 2 });
 
@@ -33,5 +33,5 @@ await store.call('order:pay', {
   payment: { cardNumber: TEST_CARD_NUMBER, expMonth: 12, expYear: 2099, cvc: '123' },
 });
 const fulfilling = await done;
-console.log(`bought 2 x ${product.name} for ${fulfilling.total} ${fulfilling.currency}; shipment ${fulfilling.shipmentId}`);
+console.log(`bought 2 x ${product.name} for ${formatMoney(fulfilling.total, fulfilling.currency)}; shipment ${fulfilling.shipmentId}`);
 store.close();

@@ -19,6 +19,7 @@ import { VersionGate } from './versions.ts';
 
 export * from '../protocol/index.ts';
 export { VersionGate } from './versions.ts';
+export { formatMoney } from './money.ts';
 
 /** A command answered `{ ok: false }`: `code` is one of the protocol's error codes. */
 export class EmporiumError extends Error {

@@ -14,7 +14,7 @@ test('examples/buy.ts buys the cheapest product and sees its order reach fulfill
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/buy.ts', server.url], { timeout: 60_000 });
 
   t.regex(stdout, /order v\d+: fulfilling/);
-  t.regex(stdout, /bought 2 x Example Widget for 300 EUR; shipment ship_/);
+  t.regex(stdout, /bought 2 x Example Widget for €3\.00; shipment ship_/);
   const after = await server.app.services.catalog.getProduct(product.id);
   t.is(after.available, 3);
 });
