@@ -1,4 +1,5 @@
 // REST over Fastify: auth, catalog reads, health and readiness. Thin: validate, call a service, shape the answer.
+import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -6,7 +7,7 @@ import { z } from 'zod';
 import { AppError, type ErrorCode } from '../domain/errors.ts';
 import type { Identity } from '../domain/identity.ts';
 import type { Services } from '../services/index.ts';
-import { PRODUCT_SORTS } from '../services/catalog.service.ts';
+import { asyncApiDocument, loginSchema, openApiDocument, productQuerySchema, registerSchema } from '../protocol/index.ts';
 import { toErrorBody, type ErrorLogger } from './errors.ts';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -22,32 +23,6 @@ const STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-const registerSchema = z
-  .object({
-    email: z.string().trim().email().max(320),
-    password: z.string().min(8, 'password must be at least 8 characters').max(200),
-    name: z.string().trim().min(1).max(200),
-  })
-  .strict();
-
-const loginSchema = z.object({ email: z.string().trim().min(1).max(320), password: z.string().min(1).max(200) }).strict();
-
-const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
-
-const productQuerySchema = z
-  .object({
-    category: z.string().min(1).max(100).optional(),
-    q: z.string().trim().min(1).max(100).optional(),
-    minPrice: z.coerce.number().int().min(0).optional(),
-    maxPrice: z.coerce.number().int().min(0).optional(),
-    inStock: booleanQuery.optional(),
-    sort: z.enum(PRODUCT_SORTS).optional(),
-    page: z.coerce.number().int().min(1).max(10_000).default(1),
-    pageSize: z.coerce.number().int().min(1).max(100).default(20),
-  })
-  // Unknown parameters (cache-busters, tracking tags) are ignored, as browsers and CDNs expect.
-  .strip();
-
 export interface HttpOptions {
   readonly services: Services;
   /** Browser origins allowed to call the API; `*` allows any. */
@@ -59,6 +34,9 @@ export interface HttpOptions {
   readonly isReady: () => boolean;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
 }
+
+/** This server's version, as published in the API documents. */
+const serverVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input ?? {});
@@ -107,6 +85,12 @@ export function registerHttpRoutes(app: FastifyInstance, { services, logger, isR
       const { contentType, body } = await metrics();
       return reply.type(contentType).send(body);
     });
+
+    // The protocol, machine-readable, from the same zod schemas the gateway validates with.
+    let docs: { openapi: object; asyncapi: object } | undefined;
+    const apiDocs = () => (docs ??= { openapi: openApiDocument({ version: serverVersion }), asyncapi: asyncApiDocument({ version: serverVersion }) });
+    routes.get('/openapi.json', async () => apiDocs().openapi);
+    routes.get('/asyncapi.json', async () => apiDocs().asyncapi);
 
     routes.post('/api/auth/guest', async () => {
       const { token, identity } = await services.auth.guest();

@@ -1,6 +1,7 @@
 // The wire protocol: command payload schemas, result types, views, error codes, acks and the Socket.IO event maps.
 import { z } from 'zod';
-import { MAX_LINE_QUANTITY, SHIPMENT_STATES, type ShippingAddress } from '../domain/types.ts';
+import { MAX_LINE_QUANTITY, SHIPMENT_STATES } from '../domain/types.ts';
+import { cartViewSchema, orderViewSchema, shipmentViewSchema, stockChangedSchema, topicViewSchema, type CartView, type OrderView, type ShipmentView, type StockChanged } from './views.ts';
 
 // ---------------------------------------------------------------- primitives
 
@@ -81,124 +82,27 @@ export type WarehouseCommandName = keyof typeof warehouseCommands;
 export type StorePayload<C extends StoreCommandName> = z.input<(typeof storeCommands)[C]>;
 export type WarehousePayload<C extends WarehouseCommandName> = z.input<(typeof warehouseCommands)[C]>;
 
-// ---------------------------------------------------------------- views
+// ---------------------------------------------------------------- views (defined in views.ts)
 
-export interface CartLineView {
-  readonly productId: string;
-  readonly quantity: number;
-  readonly unitPrice: number;
-  readonly lineTotal: number;
-}
-
-export interface CartView {
-  readonly id: string;
-  readonly version: number;
-  readonly state: 'active' | 'checkingOut' | 'checkedOut' | 'expired';
-  readonly customerId: string;
-  readonly currency: string;
-  readonly items: readonly CartLineView[];
-  readonly itemCount: number;
-  readonly total: number;
-  readonly orderId: string | null;
-  readonly lastCheckoutError: string | null;
-  readonly expiresAt: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-export interface OrderLineView extends CartLineView {
-  readonly name: string;
-  readonly sku: string;
-}
-
+export * from './views.ts';
 export type { ShippingAddress } from '../domain/types.ts';
-
-export interface OrderView {
-  readonly id: string;
-  readonly version: number;
-  readonly state: 'awaitingPayment' | 'authorizing' | 'paid' | 'fulfilling' | 'shipped' | 'delivered' | 'cancelled' | 'expired';
-  readonly customerId: string;
-  readonly cartId: string;
-  readonly items: readonly OrderLineView[];
-  readonly total: number;
-  readonly currency: string;
-  readonly shippingAddress: ShippingAddress | null;
-  readonly paymentDeadline: number;
-  readonly payment: { readonly chargeId: string; readonly amount: number; readonly paidAt: number } | null;
-  readonly paymentAttempts: number;
-  readonly lastPaymentError: string | null;
-  readonly refund: { readonly amount: number; readonly chargeId: string; readonly status: 'pending' | 'refunded'; readonly refundId: string | null } | null;
-  readonly shipmentId: string | null;
-  readonly carrier: string | null;
-  readonly trackingNumber: string | null;
-  readonly cancelReason: string | null;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-export type ShipmentStateName = (typeof SHIPMENT_STATES)[number];
-
-export interface ShipmentView {
-  readonly id: string;
-  readonly version: number;
-  readonly state: ShipmentStateName;
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly items: readonly OrderLineView[] | readonly Omit<OrderLineView, 'lineTotal'>[];
-  readonly shippingAddress: ShippingAddress | null;
-  readonly carrier: string | null;
-  readonly trackingNumber: string | null;
-  readonly exception: { readonly reason: string; readonly from: string } | null;
-  readonly history: readonly { readonly state: ShipmentStateName; readonly at: number; readonly note?: string }[];
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-export interface ProductView {
-  readonly id: string;
-  readonly sku: string;
-  readonly name: string;
-  readonly description: string;
-  readonly categoryId: string;
-  readonly price: number;
-  readonly currency: string;
-  /** on_hand - reserved: what can be bought right now. */
-  readonly available: number;
-  /** Rises with every stock change; compare it to drop stale `stock:changed` pushes. */
-  readonly stockVersion: number;
-  readonly imageUrl: string | null;
-}
-
-/** Pushed to `product:<id>` after every committed stock change. */
-export interface StockChanged {
-  readonly productId: string;
-  readonly available: number;
-  readonly onHand: number;
-  /** The product's stock version: drop a push whose version is not above the one you hold. */
-  readonly version: number;
-}
-
-/** What `subscribe` answers: the topic's current view, to start from and compare push versions against. */
-export type TopicView =
-  | { readonly topic: `cart:${string}`; readonly view: CartView }
-  | { readonly topic: `order:${string}`; readonly view: OrderView }
-  | { readonly topic: `shipment:${string}`; readonly view: ShipmentView }
-  | { readonly topic: `product:${string}`; readonly view: ProductView & { readonly version: number } }
-  | { readonly topic: 'shipments'; readonly view: { readonly shipments: readonly ShipmentView[] } };
 
 // ---------------------------------------------------------------- acks and errors
 
-export type ErrorCode =
-  | 'VALIDATION'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'INVALID_TRANSITION'
-  | 'OUT_OF_STOCK'
-  | 'CONFLICT'
-  | 'RATE_LIMITED'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+export const ERROR_CODES = [
+  'VALIDATION',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'INVALID_TRANSITION',
+  'OUT_OF_STOCK',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorBody {
   readonly code: ErrorCode;
@@ -208,32 +112,52 @@ export interface ErrorBody {
 
 export type Ack<T> = { readonly ok: true; readonly data: T } | { readonly ok: false; readonly error: ErrorBody };
 
-export interface StoreResults {
-  'cart:create': { cart: CartView };
-  'cart:get': { cart: CartView };
-  'carts:list': { carts: CartView[] };
-  'cart:addItem': { cart: CartView };
-  'cart:setQuantity': { cart: CartView };
-  'cart:removeItem': { cart: CartView };
-  'cart:checkout': { order: OrderView };
-  'order:get': { order: OrderView };
-  'order:pay': { order: OrderView };
-  'order:cancel': { order: OrderView };
-  'orders:list': { orders: OrderView[] };
-  'shipment:get': { shipment: ShipmentView };
-  subscribe: TopicView;
-  unsubscribe: { topic: string };
-}
+export const errorBodySchema = z
+  .object({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown().optional() })
+  .readonly();
 
-export interface WarehouseResults {
-  'shipments:list': { shipments: ShipmentView[] };
-  'shipment:get': { shipment: ShipmentView };
-  'shipment:advance': { shipment: ShipmentView };
-  'stock:get': { stock: StockChanged };
-  'stock:restock': { stock: StockChanged };
-  subscribe: TopicView;
-  unsubscribe: { topic: string };
-}
+const topicAnswer = z.object({ topic: z.string() }).readonly();
+
+/** What each `/store` command answers in `data`. */
+export const storeResults = {
+  'cart:create': z.object({ cart: cartViewSchema }),
+  'cart:get': z.object({ cart: cartViewSchema }),
+  'carts:list': z.object({ carts: z.array(cartViewSchema) }),
+  'cart:addItem': z.object({ cart: cartViewSchema }),
+  'cart:setQuantity': z.object({ cart: cartViewSchema }),
+  'cart:removeItem': z.object({ cart: cartViewSchema }),
+  'cart:checkout': z.object({ order: orderViewSchema }),
+  'order:get': z.object({ order: orderViewSchema }),
+  'order:pay': z.object({ order: orderViewSchema }),
+  'order:cancel': z.object({ order: orderViewSchema }),
+  'orders:list': z.object({ orders: z.array(orderViewSchema) }),
+  'shipment:get': z.object({ shipment: shipmentViewSchema }),
+  subscribe: topicViewSchema,
+  unsubscribe: topicAnswer,
+} as const satisfies { readonly [C in StoreCommandName]: z.ZodType };
+
+/** What each `/warehouse` command answers in `data`. */
+export const warehouseResults = {
+  'shipments:list': z.object({ shipments: z.array(shipmentViewSchema) }),
+  'shipment:get': z.object({ shipment: shipmentViewSchema }),
+  'shipment:advance': z.object({ shipment: shipmentViewSchema }),
+  'stock:get': z.object({ stock: stockChangedSchema }),
+  'stock:restock': z.object({ stock: stockChangedSchema }),
+  subscribe: topicViewSchema,
+  unsubscribe: topicAnswer,
+} as const satisfies { readonly [C in WarehouseCommandName]: z.ZodType };
+
+export type StoreResults = { [C in StoreCommandName]: z.infer<(typeof storeResults)[C]> };
+export type WarehouseResults = { [C in WarehouseCommandName]: z.infer<(typeof warehouseResults)[C]> };
+
+/** Server-to-client events: the push events and the payload schema of each. */
+export const pushEvents = {
+  'cart:updated': cartViewSchema,
+  'order:updated': orderViewSchema,
+  'shipment:updated': shipmentViewSchema,
+  'stock:changed': stockChangedSchema,
+  resync: z.object({ reason: z.string() }).readonly(),
+} as const;
 
 // ---------------------------------------------------------------- Socket.IO event maps
 

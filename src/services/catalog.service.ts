@@ -3,19 +3,13 @@ import { AppError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/identity.ts';
 import type { Knex } from 'knex';
-import type { ProductView } from '../protocol/index.ts';
+import type { CategoryView, PRODUCT_SORTS, ProductView } from '../protocol/index.ts';
 import { CategoryModel, ProductModel } from '../persistence/models.ts';
 
 export type { ProductView } from '../protocol/index.ts';
 
-export interface CategoryView {
-  readonly id: string;
-  readonly slug: string;
-  readonly name: string;
-  readonly description: string;
-}
+export type { CategoryView } from '../protocol/index.ts';
 
-export const PRODUCT_SORTS = ['name', 'price', '-price', 'newest'] as const;
 export type ProductSort = (typeof PRODUCT_SORTS)[number];
 
 export interface ProductQuery {

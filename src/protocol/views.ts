@@ -1,0 +1,149 @@
+// What clients see: every view as a zod schema, so the TypeScript types and the published JSON Schemas
+// (OpenAPI, AsyncAPI) come from one definition.
+import { z } from 'zod';
+import { SHIPMENT_STATES } from '../domain/types.ts';
+
+/** Integer minor units (cents for EUR): money never travels as a float. */
+const minorUnits = z.number().int().describe('integer minor units of `currency` (cents for EUR)');
+const epochMs = z.number().int().describe('epoch milliseconds');
+const version = z.number().int().min(1).describe('rises by one with every accepted change; drop pushes that are not newer');
+
+export const CART_STATES = ['active', 'checkingOut', 'checkedOut', 'expired'] as const;
+export const ORDER_STATES = ['awaitingPayment', 'authorizing', 'paid', 'fulfilling', 'shipped', 'delivered', 'cancelled', 'expired'] as const;
+
+/** A shipping address as stored and shown (the command schema trims and validates it on the way in). */
+export const shippingAddressViewSchema = z
+  .object({
+    name: z.string(),
+    line1: z.string(),
+    line2: z.string().optional(),
+    city: z.string(),
+    postalCode: z.string(),
+    country: z.string().describe('ISO 3166 alpha-2'),
+  })
+  .readonly();
+
+export const cartLineViewSchema = z.object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, lineTotal: minorUnits }).readonly();
+
+export const cartViewSchema = z
+  .object({
+    id: z.string(),
+    version,
+    state: z.enum(CART_STATES),
+    customerId: z.string(),
+    currency: z.string(),
+    items: z.array(cartLineViewSchema).readonly(),
+    itemCount: z.number().int(),
+    total: minorUnits,
+    orderId: z.string().nullable().describe('the order this cart is becoming or became'),
+    lastCheckoutError: z.string().nullable(),
+    expiresAt: epochMs,
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .readonly();
+
+export const orderLineViewSchema = z
+  .object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, lineTotal: minorUnits, name: z.string(), sku: z.string() })
+  .readonly();
+
+export const orderViewSchema = z
+  .object({
+    id: z.string(),
+    version,
+    state: z.enum(ORDER_STATES),
+    customerId: z.string(),
+    cartId: z.string(),
+    items: z.array(orderLineViewSchema).readonly(),
+    total: minorUnits,
+    currency: z.string(),
+    shippingAddress: shippingAddressViewSchema.nullable(),
+    paymentDeadline: epochMs,
+    payment: z.object({ chargeId: z.string(), amount: minorUnits, paidAt: epochMs }).readonly().nullable(),
+    paymentAttempts: z.number().int(),
+    lastPaymentError: z.string().nullable(),
+    refund: z
+      .object({ amount: minorUnits, chargeId: z.string(), status: z.enum(['pending', 'refunded']), refundId: z.string().nullable() })
+      .readonly()
+      .nullable(),
+    shipmentId: z.string().nullable(),
+    carrier: z.string().nullable(),
+    trackingNumber: z.string().nullable(),
+    cancelReason: z.string().nullable(),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .readonly();
+
+/** A shipment's lines: the order's, without totals. */
+export const shipmentLineViewSchema = z.object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, name: z.string(), sku: z.string() }).readonly();
+
+export const shipmentViewSchema = z
+  .object({
+    id: z.string(),
+    version,
+    state: z.enum(SHIPMENT_STATES),
+    orderId: z.string(),
+    customerId: z.string(),
+    items: z.array(shipmentLineViewSchema).readonly(),
+    shippingAddress: shippingAddressViewSchema.nullable(),
+    carrier: z.string().nullable(),
+    trackingNumber: z.string().nullable(),
+    exception: z.object({ reason: z.string(), from: z.string() }).readonly().nullable(),
+    history: z.array(z.object({ state: z.enum(SHIPMENT_STATES), at: epochMs, note: z.string().optional() }).readonly()).readonly(),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .readonly();
+
+export const productViewSchema = z
+  .object({
+    id: z.string(),
+    sku: z.string(),
+    name: z.string(),
+    description: z.string(),
+    categoryId: z.string(),
+    price: minorUnits,
+    currency: z.string(),
+    available: z.number().int().describe('on_hand - reserved: what can be bought right now'),
+    stockVersion: z.number().int().describe('rises with every stock change; compare it to drop stale stock:changed pushes'),
+    imageUrl: z.string().nullable(),
+  })
+  .readonly();
+
+/** Pushed to `product:<id>` after every committed stock change. */
+export const stockChangedSchema = z
+  .object({
+    productId: z.string(),
+    available: z.number().int(),
+    onHand: z.number().int(),
+    version: z.number().int().describe("the product's stock version: drop a push whose version is not above the one you hold"),
+  })
+  .readonly();
+
+export const categoryViewSchema = z.object({ id: z.string(), slug: z.string(), name: z.string(), description: z.string() }).readonly();
+
+export const customerViewSchema = z
+  .object({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['guest', 'customer', 'staff', 'admin']), createdAt: epochMs })
+  .readonly();
+
+export type CartLineView = z.infer<typeof cartLineViewSchema>;
+export type CartView = z.infer<typeof cartViewSchema>;
+export type OrderLineView = z.infer<typeof orderLineViewSchema>;
+export type OrderView = z.infer<typeof orderViewSchema>;
+export type ShipmentView = z.infer<typeof shipmentViewSchema>;
+export type ShipmentStateName = (typeof SHIPMENT_STATES)[number];
+export type ProductView = z.infer<typeof productViewSchema>;
+export type StockChanged = z.infer<typeof stockChangedSchema>;
+export type CategoryView = z.infer<typeof categoryViewSchema>;
+export type CustomerView = z.infer<typeof customerViewSchema>;
+
+/** What `subscribe` answers: the topic's current view, to start from and compare push versions against. */
+export const topicViewSchema = z.union([
+  z.object({ topic: z.templateLiteral(['cart:', z.string()]), view: cartViewSchema }).readonly(),
+  z.object({ topic: z.templateLiteral(['order:', z.string()]), view: orderViewSchema }).readonly(),
+  z.object({ topic: z.templateLiteral(['shipment:', z.string()]), view: shipmentViewSchema }).readonly(),
+  z.object({ topic: z.templateLiteral(['product:', z.string()]), view: productViewSchema.and(z.object({ version: z.number().int() })) }).readonly(),
+  z.object({ topic: z.literal('shipments'), view: z.object({ shipments: z.array(shipmentViewSchema).readonly() }).readonly() }).readonly(),
+]);
+export type TopicView = z.infer<typeof topicViewSchema>;
