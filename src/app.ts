@@ -288,14 +288,24 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           logger.info(summary, 'every command answered and every client disconnected');
         }
       }
-      await sweeping;
-      await runtime.drain();
-      await relay!.drain();
-      await relay!.stop();
+      // Each wait below is bounded too: a database that went away during shutdown must not keep the node up.
+      const settled = async (what: string, work: Promise<unknown> | undefined) => {
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          Promise.resolve(work).then(() => 'done' as const, (error: unknown) => error),
+          new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs))),
+        ]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') logger.warn({ step: what, graceMs: config.shutdownGraceMs }, 'shutdown step ran out of time; going on');
+        else if (outcome !== 'done') logger.warn({ err: outcome, step: what }, 'shutdown step failed; going on');
+      };
+      await settled('sweep', sweeping);
+      await settled('actor commands', runtime.drain());
+      await settled('outbox', relay!.drain().then(() => relay!.stop()));
       if (sockets) await sockets.close();
       await http.close().catch(() => undefined);
       await clusterLink?.close();
-      await db.close();
+      await settled('database', db.close());
       logger.info({ answersLost: (sockets?.inFlight.answersLost ?? 0) - answersLostBefore }, 'emporium stopped');
     },
   };
