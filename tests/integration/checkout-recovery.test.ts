@@ -1,6 +1,7 @@
 // A checkout cut off part-way is finished or undone by the cart's own decision: after COMPLETED the order is
 // made by the cart.checkedOut flow; a checkout stuck past its reservation's expiry is abandoned by the cart
-// before its stock goes back, so stock that was given back can never become an order.
+// before its stock goes back, and a reservation once released is never taken again under its order id (RELEASED),
+// so stock that was given back can never become an order.
 import test from 'ava';
 import { newId } from '../../src/domain/ids.ts';
 import { createProduct, startApp, type TestApp } from '../helpers/app.ts';
@@ -78,4 +79,16 @@ test.serial('one reservation decision per order id: a second reserve after OUT_O
   const second = await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 5 }], Date.now() + 60_000);
   t.deepEqual(second, first, 'the decision stands: a duplicate can never succeed where the first failed');
   t.is((await level(product.id)).reserved, 0);
+});
+
+test.serial('a checkout resumed after its reservation was released fails instead of making an order with no stock', async (t) => {
+  const product = await createProduct(app.app, { onHand: 3 });
+  const inventory = app.app.services.inventory;
+  const reserved = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
+  t.true(reserved.ok);
+  t.true((await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000)).ok, 'a retry is fine');
+  await inventory.release('order_released1');
+  const again = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
+  t.deepEqual(again, { ok: false, reason: 'RELEASED' });
+  t.is((await inventory.level(product.id))?.reserved, 0);
 });

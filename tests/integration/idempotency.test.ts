@@ -1,11 +1,15 @@
-// Same requestId, same result: checkout and payment repeated sequentially, concurrently and from two sockets; no lost cart updates.
-import test from 'ava';
+// Same requestId, same result: cart:create, checkout and payment repeated sequentially, concurrently and from two sockets
+// (a requestId is the caller's own; a declined payment replays its decline); no lost cart updates.
+import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
 import type { App } from '../../src/app.ts';
-import { call, connect, createProduct, inventoryInvariant, ok, registerCustomer, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
+import { data, failed } from '../helpers/acks.ts';
+import { call, connect, createProduct, DECLINED_CARD, inventoryInvariant, ok, registerCustomer, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
 
 type OrderAck = Ack<{ order: OrderView }>;
+type Cart = { cart: CartView };
+type Order = { order: OrderView };
 
 interface Setup {
   readonly app: App;
@@ -49,6 +53,25 @@ async function count(app: App, table: string, where: Record<string, unknown>): P
   return Number(row?.n ?? 0);
 }
 
+/** An app of its own with the default config, stopped in teardown. */
+async function launch(t: ExecutionContext): Promise<TestApp> {
+  const started = await startApp();
+  t.teardown(() => started.stop());
+  return started;
+}
+
+/** A /store socket closed in teardown. */
+async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
+  const socket = await connect(url, '/store', token);
+  t.teardown(() => {
+    socket.close();
+  });
+  return socket;
+}
+
+const cartRows = (app: App, where: Record<string, unknown> = {}) => count(app, 'actors', { kind: 'cart', ...where });
+const chargeRows = (app: App, orderId: string) => count(app, 'payment_charges', { order_id: orderId, kind: 'charge' });
+
 async function assertOneOrder(t: { is(a: unknown, b: unknown, m?: string): void; true(v: boolean, m?: string): void }, app: App, productId: string, quantity: number) {
   t.is(await count(app, 'actors', { kind: 'order' }), 1, 'one order row');
   t.is(await count(app, 'reservations', { product_id: productId }), 1, 'one reservation');
@@ -57,6 +80,52 @@ async function assertOneOrder(t: { is(a: unknown, b: unknown, m?: string): void;
   const invariant = await inventoryInvariant(app);
   t.true(invariant.ok, invariant.problems.join('\n'));
 }
+
+test.serial('cart:create: the same requestId gives the same cart, sequentially and 5x concurrently, with one row each', async (t) => {
+  const { app, url } = await launch(t);
+  const customer = await registerCustomer(url);
+  const socket = await open(t, url, customer.token);
+
+  const first = data(t, await call<Cart>(socket, 'cart:create', { requestId: 'create-1' })).cart;
+  t.is(first.state, 'active');
+  t.is(first.customerId, customer.customerId);
+  const again = data(t, await call<Cart>(socket, 'cart:create', { requestId: 'create-1' })).cart;
+  t.is(again.id, first.id);
+  t.is(await cartRows(app), 1, 'one cart row after the same requestId twice');
+
+  // The retry answers with the cart as it is now, and still creates nothing.
+  const product = await createProduct(app, { onHand: 10 });
+  await ok<Cart>(socket, 'cart:addItem', { cartId: first.id, productId: product.id, quantity: 2 });
+  const later = data(t, await call<Cart>(socket, 'cart:create', { requestId: 'create-1' })).cart;
+  t.is(later.id, first.id);
+  t.is(later.itemCount, 2);
+  t.is(await cartRows(app), 1);
+
+  const burst = await Promise.all(Array.from({ length: 5 }, () => call<Cart>(socket, 'cart:create', { requestId: 'create-burst' })));
+  const burstIds = new Set(burst.map((ack, i) => data(t, ack, `burst ${i}`).cart.id));
+  t.is(burstIds.size, 1, 'five concurrent creates with one requestId give one cart');
+  t.false(burstIds.has(first.id));
+  t.is(await cartRows(app), 2, 'the burst added exactly one cart row');
+
+  // Without a requestId every call is a new cart.
+  const plainA = data(t, await call<Cart>(socket, 'cart:create', {})).cart;
+  const plainB = data(t, await call<Cart>(socket, 'cart:create', {})).cart;
+  t.not(plainA.id, plainB.id);
+  t.false([first.id, ...burstIds].includes(plainA.id));
+  t.is(await cartRows(app), 4);
+
+  // The requestId is scoped to the caller: another customer with the same one gets a cart of its own.
+  const other = await registerCustomer(url);
+  const otherSocket = await open(t, url, other.token);
+  const theirs = data(t, await call<Cart>(otherSocket, 'cart:create', { requestId: 'create-1' })).cart;
+  t.not(theirs.id, first.id);
+  t.is(theirs.customerId, other.customerId);
+  t.is(theirs.itemCount, 0);
+  t.is(await cartRows(app), 5);
+  t.is(await cartRows(app, { owner_id: customer.customerId }), 4);
+  t.is(await cartRows(app, { owner_id: other.customerId }), 1);
+  failed(t, await call(otherSocket, 'cart:get', { cartId: first.id }), 'FORBIDDEN', 'the first customer cart stays theirs');
+});
 
 test.serial('checkout: the same requestId twice in a row returns the same order', async (t) => {
   const { app, productId, sockets } = await setup(t);
@@ -162,6 +231,41 @@ test.serial('pay: the same requestId at once from two sockets of one customer ch
   t.deepEqual(await paidOutcomes(app, order.id), { charges: 1, paid: 1, requested: 1 });
   // Paying keeps the reservation: still exactly the order's units reserved.
   await assertOneOrder(t, app, productId, 4);
+});
+
+test.serial('order:pay: a declined requestId replays the decline (even with a good card); a new requestId pays', async (t) => {
+  const { app, url } = await launch(t);
+  const product = await createProduct(app, { onHand: 5, price: 1500 });
+  const customer = await registerCustomer(url);
+  const socket = await open(t, url, customer.token);
+  const cart = await cartWith(socket, product.id, 1);
+  const { order } = await ok<Order>(socket, 'cart:checkout', { cartId: cart.id, requestId: 'co-decline' });
+
+  const declined = data(t, await call<Order>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-1', payment: DECLINED_CARD })).order;
+  t.is(declined.state, 'awaitingPayment');
+  t.is(declined.lastPaymentError, 'card_declined');
+  t.is(declined.paymentAttempts, 1);
+  t.is(declined.payment, null);
+  t.is(await chargeRows(app, order.id), 1);
+
+  for (const payment of [TEST_CARD, DECLINED_CARD]) {
+    const replay = data(t, await call<Order>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-1', payment })).order;
+    t.is(replay.state, 'awaitingPayment', `replay with ${payment.cardNumber}`);
+    t.is(replay.lastPaymentError, 'card_declined');
+    t.is(replay.paymentAttempts, declined.paymentAttempts, 'no new attempt');
+    t.is(replay.version, declined.version, 'the order did not change');
+    t.is(replay.payment, null);
+  }
+  const stored = (await ok<Order>(socket, 'order:get', { orderId: order.id })).order;
+  t.is(stored.version, declined.version);
+  t.is(stored.paymentAttempts, 1);
+  t.is(await chargeRows(app, order.id), 1, 'the provider was not asked again');
+
+  const paid = data(t, await call<Order>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-2', payment: TEST_CARD })).order;
+  t.true(PAID_STATES.has(paid.state), paid.state);
+  t.truthy(paid.payment);
+  t.is(paid.paymentAttempts, 2);
+  t.is(await chargeRows(app, order.id), 2);
 });
 
 test.serial('50 concurrent cart:addItem on one cart: no lost update, one journal row per accepted command', async (t) => {

@@ -1,5 +1,6 @@
 // After `payment_interrupted` the same requestId makes a new attempt under a new provider key, as PROTOCOL.md
-// says: a stalled provider's charge is closed, the retry charges once, and the order is never charged twice.
+// says: a stalled provider's charge is closed, the retry charges once, and the order is never charged twice;
+// a charge still in flight when the stall sweep closes its key cannot succeed late; a declined requestId is not tried again.
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { OrderView } from '../../src/protocol/index.ts';
@@ -57,11 +58,12 @@ test.after.always(async () => {
   await app?.stop();
 });
 
-async function placeOrder(): Promise<OrderView> {
-  const product = await createProduct(app.app, { onHand: 5, price: 2500 });
-  const { cart } = await ok(store, 'cart:create', {});
-  await ok(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
-  return (await ok<{ order: OrderView }>(store, 'cart:checkout', { cartId: cart.id, requestId: `co-${cart.id}` })).order;
+/** An order awaiting payment, on the file's app or (for a test that boots its own) on another. */
+async function placeOrder(on: TestApp = app, socket: Socket = store): Promise<OrderView> {
+  const product = await createProduct(on.app, { onHand: 5, price: 2500 });
+  const { cart } = await ok(socket, 'cart:create', {});
+  await ok(socket, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
+  return (await ok<{ order: OrderView }>(socket, 'cart:checkout', { cartId: cart.id, requestId: `co-${cart.id}` })).order;
 }
 
 async function waitFor(check: () => boolean): Promise<void> {
@@ -141,4 +143,33 @@ test.serial('duplicates of an interrupted requestId retried at once share one ne
   t.is(chargeIds.size, 1);
   const succeeded = (await charges(order.id)).filter((row: { status: string }) => row.status === 'succeeded');
   t.is(succeeded.length, 1);
+});
+
+test.serial('a payment outliving the stall sweep can no longer succeed late: one outcome, no double charge', async (t) => {
+  // A provider that is slow rather than stalled, on a clock of its own: this test boots an app of its own.
+  let nodeOffset = 0;
+  const node = await startApp({ config: { paymentLatencyMs: 1500, sweepIntervalMs: 3_600_000 }, app: { clock: () => Date.now() + nodeOffset } });
+  t.teardown(() => node.stop());
+  const socket = await connect(node.url, '/store', await guestToken(node.url));
+  t.teardown(() => socket.close());
+  const order = await placeOrder(node, socket);
+
+  const slow = call<{ order: OrderView }>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-1', payment: TEST_CARD });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  nodeOffset += 31_000; // the order has now been authorizing for longer than the stall threshold
+  await node.app.sweep();
+
+  const first = await slow;
+  t.true(first.ok);
+  if (!first.ok) return;
+  t.is(first.data.order.state, 'awaitingPayment');
+  t.is(first.data.order.lastPaymentError, 'payment_interrupted');
+  const ledger = await node.app.db.knex('payment_charges').where({ idempotency_key: paymentKey(order.id, 'pay-1') });
+  t.is(ledger.length, 1);
+  t.is(ledger[0].status, 'declined', 'the late charge lost to the closed key');
+
+  const second = await ok<{ order: OrderView }>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-2', payment: TEST_CARD });
+  t.not(second.order.state, 'awaitingPayment');
+  const succeeded = await node.app.db.knex('payment_charges').where({ order_id: order.id, kind: 'charge', status: 'succeeded' });
+  t.is(succeeded.length, 1, 'charged exactly once');
 });

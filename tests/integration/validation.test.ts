@@ -1,9 +1,13 @@
-// Malformed input on /store and /warehouse: every bad payload is a VALIDATION ack, nothing changes, nobody else suffers.
+// Malformed input on /store and /warehouse: every bad payload (a topic with an invalid id, a payload that is not an object)
+// is a VALIDATION ack, nothing changes, nobody else suffers; a null or missing payload counts as an empty one.
 // Tests run serially: each starts its own app, server and database, and timing-sensitive checks (rate limits) get the CPU to themselves.
 import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, ProductView } from '../../src/protocol/index.ts';
-import { TEST_CARD, call, connect, createProduct, getJson, inventoryInvariant, ok, registerCustomer, staffToken, startApp, type TestApp } from '../helpers/app.ts';
+import { data, failed } from '../helpers/acks.ts';
+import { TEST_CARD, call, connect, createProduct, getJson, guestToken, inventoryInvariant, ok, registerCustomer, staffToken, startApp, type TestApp } from '../helpers/app.ts';
+
+type Cart = { cart: CartView };
 
 const LONG_ID = 'x'.repeat(10_000);
 
@@ -231,6 +235,25 @@ test.serial('malformed /warehouse payloads are VALIDATION errors that change not
 
   const { stock } = await ok<{ stock: { onHand: number } }>(staff, 'stock:restock', { productId, quantity: 5 });
   t.is(stock.onHand, 15, 'the staff connection is still usable');
+});
+
+test.serial('validation: a topic with an invalid id and a non-object payload are VALIDATION; null counts as no payload', async (t) => {
+  const app = await startApp();
+  t.teardown(() => app.stop());
+  const { url } = app;
+  const socket = await open(t, url, '/store', await guestToken(url));
+
+  const bad = failed(t, await call(socket, 'subscribe', { topic: 'cart:a b' }), 'VALIDATION', 'subscribe cart:a b');
+  t.true(bad.message.length > 0);
+  failed(t, await call(socket, 'subscribe', { topic: 'order:x/y' }), 'VALIDATION', 'subscribe order:x/y');
+
+  failed(t, await call(socket, 'cart:create', 'cart'), 'VALIDATION', 'cart:create string');
+  failed(t, await call(socket, 'cart:get', null), 'VALIDATION', 'cart:get null (cartId missing)');
+  // Socket.IO sends an undefined argument as null: that is an empty payload, not a malformed one.
+  t.is(data(t, (await call(socket, 'cart:create', null)) as Ack<Cart>, 'cart:create null').cart.state, 'active');
+  // No payload argument at all is still an empty payload.
+  const bare = (await socket.timeout(15_000).emitWithAck('cart:create')) as Ack<Cart>;
+  t.is(data(t, bare, 'cart:create without payload').cart.state, 'active');
 });
 
 test.serial('a command without an ack does not crash anything; the connection stays usable', async (t) => {

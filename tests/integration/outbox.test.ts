@@ -1,0 +1,66 @@
+// The outbox relay keeps each actor's order: when one of an actor's domain events fails in a flow, it is retried before the
+// actor's later events run, so an order follows its shipment to delivered and no outbox row stays undispatched.
+import test, { type ExecutionContext } from 'ava';
+import type { Socket } from 'socket.io-client';
+import type { OrderView, ShipmentView } from '../../src/protocol/index.ts';
+import { connect, createProduct, nextEvent, ok, registerCustomer, staffToken, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
+
+/** An app of its own, stopped in teardown. */
+async function boot(t: ExecutionContext, options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
+  const app = await startApp(options);
+  t.teardown(() => app.stop());
+  return app;
+}
+
+/** A socket on `namespace`, closed in teardown. */
+async function open(t: ExecutionContext, url: string, namespace: '/store' | '/warehouse', token: string): Promise<Socket> {
+  const socket = await connect(url, namespace, token);
+  t.teardown(() => socket.close());
+  return socket;
+}
+
+/** An order awaiting payment: one unit of a fresh product, checked out. */
+async function orderFor(app: TestApp, store: Socket, onHand = 5): Promise<OrderView> {
+  const product = await createProduct(app.app, { onHand, price: 1500 });
+  const { cart } = await ok(store, 'cart:create', {});
+  await ok(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
+  return (await ok<{ order: OrderView }>(store, 'cart:checkout', { cartId: cart.id, requestId: `co-${cart.id}` })).order;
+}
+
+test.serial("an actor's domain events are relayed in order even when one fails: the order follows its shipment to delivered", async (t) => {
+  const app = await boot(t);
+  const customer = await registerCustomer(app.url);
+  const store = await open(t, app.url, '/store', customer.token);
+  const warehouse = await open(t, app.url, '/warehouse', await staffToken(app.app));
+  const order = await orderFor(app, store);
+  const paid = await ok<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay', payment: TEST_CARD });
+  await app.app.relay.drain();
+  const shipmentId = (await ok<{ order: OrderView }>(store, 'order:get', { orderId: paid.order.id })).order.shipmentId!;
+  t.truthy(shipmentId);
+
+  // The sale fails once (a database hiccup): shipment.shipped must be retried before shipment.delivered runs.
+  const inventory = app.app.services.inventory;
+  const commitSale = inventory.commitSale.bind(inventory);
+  let failures = 0;
+  inventory.commitSale = async (orderId: string) => {
+    if (failures++ === 0) throw new Error('simulated hiccup');
+    return commitSale(orderId);
+  };
+  t.teardown(() => {
+    inventory.commitSale = commitSale;
+  });
+  for (const to of ['picking', 'packed', 'shipped', 'delivered'] as const) {
+    await ok<{ shipment: ShipmentView }>(warehouse, 'shipment:advance', { shipmentId, to });
+  }
+  await ok(store, 'subscribe', { topic: `order:${order.id}` });
+  const delivered = nextEvent<OrderView>(store, 'order:updated', (view) => view.state === 'delivered', 20_000);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && (await app.app.runtime.get('order', order.id))?.state !== 'delivered') {
+    await app.app.relay.drain();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.is((await delivered).state, 'delivered');
+  t.is(failures, 2, 'the failed step ran again');
+  const pending = await app.app.db.knex('outbox').whereNull('dispatched_at');
+  t.is(pending.length, 0);
+});
