@@ -238,12 +238,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (config.adminEmail && config.adminPassword) {
         await services.auth.upsertAccount({ email: config.adminEmail, password: config.adminPassword, name: 'Administrator', role: 'admin' });
       }
-      // What a crash left behind: undelivered domain events first, then due deadlines and half-done sagas.
-      // On SQLite this process is the only writer, so claims still held are its own from before the crash.
-      if (db.dialect === 'sqlite') await outboxRepo.releaseAllClaims();
-      await relay!.drain();
-      await sweep();
-
+      // Pushes flow before recovery runs: what recovery changes reaches the clients of other nodes (and ours once they connect).
       sockets = createSocketGateway({
         httpServer: http.server,
         config,
@@ -253,9 +248,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         accepting: () => accepting,
         clusterLink,
       });
+      // What a crash left behind: undelivered domain events first, then due deadlines and half-done sagas.
+      // On SQLite this process is the only writer, so claims still held are its own from before the crash.
+      if (db.dialect === 'sqlite') await outboxRepo.releaseAllClaims();
+      await relay!.drain();
+      await sweep();
+
       await http.listen({ port: config.port, host: config.host });
       accepting = true;
       ready = true;
+      // This node's previous life may have dropped pushes it could not publish before it died: every node's clients re-subscribe.
+      sockets.announceStart();
       sweepTimer = setInterval(() => {
         if (sweeping) return;
         sweeping = sweep()

@@ -107,7 +107,8 @@ export const shipmentCancelledCancelsOrder =
           step: 'shipment.cancelled',
           kind: 'order',
           id: payload.orderId,
-          event: { type: 'CANCEL', reason: 'shipment cancelled by the warehouse' },
+          // The customer's cancel stops the shipment first and says so; any other cancel came from the warehouse.
+          event: { type: 'CANCEL', reason: payload.reason ?? 'shipment cancelled by the warehouse' },
           isDone: (order) => order.state === 'cancelled',
         }),
       ),

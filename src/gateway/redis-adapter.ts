@@ -20,7 +20,7 @@ export interface ClusterLink {
    * them, even if their own link never broke, so every node's clients must re-subscribe.
    */
   readonly publishRestored$: Observable<void>;
-  /** True while both Redis connections are up. */
+  /** True while both Redis connections are up and every subscription the adapter asked for holds. */
   healthy(): boolean;
   /** Pushes that could not be published to other nodes because Redis was away. */
   droppedPublishes(): number;
@@ -56,13 +56,59 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
       droppedSinceRestored = true;
       return 0;
     });
-  for (const method of ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const) {
+  // Subscriptions the adapter asked for that Redis has not confirmed: a connection that stalls or breaks just
+  // as the adapter subscribes loses them, and ioredis only re-subscribes what was confirmed. They are retried
+  // until they hold, and the link is not healthy meanwhile (else this node would never hear the others).
+  const unconfirmed = new Map<string, () => Promise<unknown>>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const retryUnconfirmed = () => {
+    if (retryTimer || closed) return;
+    retryTimer = setTimeout(async () => {
+      retryTimer = undefined;
+      for (const [key, subscribe] of [...unconfirmed]) {
+        try {
+          await subscribe();
+          unconfirmed.delete(key);
+          logger.info({ subscription: key }, 'redis subscription restored');
+        } catch {
+          // Still failing: the next round tries again.
+        }
+      }
+      if (unconfirmed.size > 0) retryUnconfirmed();
+    }, 1000);
+    retryTimer.unref();
+  };
+  const keyOf = (method: string, args: readonly unknown[]) =>
+    `${method} ${JSON.stringify(args.filter((arg) => typeof arg !== 'function').map((arg) => (Buffer.isBuffer(arg) ? arg.toString() : arg)))}`;
+  for (const method of ['subscribe', 'psubscribe'] as const) {
     const original = (sub[method] as (...args: unknown[]) => Promise<unknown>).bind(sub);
-    (sub as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
-      original(...args).catch((error: unknown) => {
-        logger.warn({ err: error instanceof Error ? error.message : String(error), method }, 'redis subscription command failed');
+    (sub as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      const key = keyOf(method, args);
+      const subscribe = () => original(...args.filter((arg) => typeof arg !== 'function'));
+      return subscribe().then(
+        (result) => {
+          unconfirmed.delete(key);
+          return result;
+        },
+        (error: unknown) => {
+          logger.warn({ err: error instanceof Error ? error.message : String(error), method }, 'redis subscription failed; retrying until it holds');
+          unconfirmed.set(key, subscribe);
+          retryUnconfirmed();
+          return undefined;
+        },
+      );
+    };
+  }
+  for (const method of ['unsubscribe', 'punsubscribe'] as const) {
+    const original = (sub[method] as (...args: unknown[]) => Promise<unknown>).bind(sub);
+    (sub as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      unconfirmed.delete(keyOf(method === 'unsubscribe' ? 'subscribe' : 'psubscribe', args));
+      return original(...args).catch((error: unknown) => {
+        logger.warn({ err: error instanceof Error ? error.message : String(error), method }, 'redis unsubscribe failed');
         return undefined;
       });
+    };
   }
 
   for (const client of [pub, sub]) {
@@ -98,9 +144,11 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
     },
     reconnected$,
     publishRestored$,
-    healthy: () => pub.status === 'ready' && sub.status === 'ready',
+    healthy: () => pub.status === 'ready' && sub.status === 'ready' && unconfirmed.size === 0,
     droppedPublishes: () => dropped,
     close: async () => {
+      closed = true;
+      clearTimeout(retryTimer);
       reconnected$.complete();
       publishRestored$.complete();
       // QUIT waits for Redis; if it is away that would be forever. Ask politely for a moment, then hang up.

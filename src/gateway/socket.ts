@@ -52,6 +52,11 @@ export interface SocketGateway {
    * at most `graceMs` — until each client has read up to it and closed its connection.
    */
   disconnectAll(graceMs: number): Promise<DisconnectReport>;
+  /**
+   * Tells every node's clients (in a cluster) to re-subscribe: a node that starts may be the new life of
+   * one that died with pushes it could not publish. Alone on one node it does nothing (no client is connected yet).
+   */
+  announceStart(): void;
   /** Stops pushes and closes the server, with any connection still open. */
   close(): Promise<void>;
 }
@@ -193,6 +198,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       // Closed without discarding: whatever is still queued goes out first, if the client reads it at all.
       for (const connection of cutOff) connection.close();
       return { sockets: count, connectionsCutOff: cutOff.length, packetsUnsent };
+    },
+    announceStart: () => {
+      if (!o.clusterLink) return;
+      for (const namespace of Object.values(namespaces)) namespace.emit('resync', { reason: 'a node started' });
     },
     close: async () => {
       closing = true;

@@ -39,14 +39,15 @@ export type ShipmentEvent =
   | { type: 'DELIVER'; at: Timestamp }
   | { type: 'REPORT_EXCEPTION'; reason: string; at: Timestamp }
   | { type: 'RESUME'; at: Timestamp }
-  | { type: 'CANCEL'; at: Timestamp };
+  /** `reason` says who cancelled (the customer, or by default the warehouse); the order is cancelled with it. */
+  | { type: 'CANCEL'; reason?: string; at: Timestamp };
 
 export type ShipmentEmitted =
   | { type: 'shipment.created'; shipmentId: string; orderId: string }
   | { type: 'shipment.shipped'; shipmentId: string; orderId: string; carrier: string; trackingNumber: string }
   | { type: 'shipment.delivered'; shipmentId: string; orderId: string }
   | { type: 'shipment.exception'; shipmentId: string; orderId: string; reason: string }
-  | { type: 'shipment.cancelled'; shipmentId: string; orderId: string };
+  | { type: 'shipment.cancelled'; shipmentId: string; orderId: string; reason?: string };
 
 /**
  * Shipment lifecycle. Every move is a staff command; `exception` remembers the
@@ -100,7 +101,12 @@ export const shipmentMachine = setup({
       orderId: context.orderId,
       reason: context.exception?.reason ?? '',
     })),
-    emitCancelled: emit(({ context }) => ({ type: 'shipment.cancelled' as const, shipmentId: context.id, orderId: context.orderId })),
+    emitCancelled: emit(({ context, event }) => ({
+      type: 'shipment.cancelled' as const,
+      shipmentId: context.id,
+      orderId: context.orderId,
+      ...(event.type === 'CANCEL' && event.reason ? { reason: event.reason } : {}),
+    })),
     emitCreated: emit(({ context }) => ({ type: 'shipment.created' as const, shipmentId: context.id, orderId: context.orderId })),
   },
 }).createMachine({

@@ -2,6 +2,7 @@
 import { AppError } from '../domain/errors.ts';
 import type { Clock, Identity } from '../domain/identity.ts';
 import type { ActorRepo } from '../persistence/actor.repo.ts';
+import { shipmentIdFor } from '../domain/ids.ts';
 import { ownedBy } from './access.ts';
 import type { AppRuntime, OrderActor } from './kinds.ts';
 import type { CardDetails, ChargeResult, PaymentProvider } from './payment-provider.ts';
@@ -13,6 +14,12 @@ export interface OrderServiceOptions {
   readonly clock: Clock;
   readonly logger?: { warn(object: object, message: string): void };
 }
+
+/** The reason an order cancelled by its customer carries. */
+const CUSTOMER_CANCEL = 'cancelled by customer';
+
+/** The order gained a shipment that was not stopped yet: stop it, then cancel. */
+class ShipmentNotStopped extends Error {}
 
 /** How long an order may sit in `authorizing` before recovery asks the provider what happened. */
 export const AUTHORIZATION_STALL_MS = 30_000;
@@ -65,29 +72,44 @@ export class OrderService {
     return attempt;
   }
 
-  /** Cancels before shipping: a fulfilling order's shipment is cancelled first, so it can never ship afterwards. */
+  /**
+   * Cancels before shipping. A fulfilling order's shipment is cancelled first,
+   * so it can never ship afterwards; if the order turns out to have gained a
+   * shipment since it was read (its payment saga ran meanwhile), that
+   * shipment is cancelled first too, before the order is.
+   */
   async cancel(identity: Identity, orderId: string): Promise<OrderActor> {
-    const order = await this.get(identity, orderId);
-    const shipmentId = order.snapshot.context.shipmentId;
-    const stopsShipment = order.state === 'fulfilling' && shipmentId !== null;
-    if (stopsShipment) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const order = await this.get(identity, orderId);
+      // A paid order's shipment may already exist, not yet linked (its saga is between the two steps): stop it too.
+      const opened = order.state === 'paid' && (await this.o.runtime.get('shipment', shipmentIdFor(orderId))) ? shipmentIdFor(orderId) : null;
+      const shipmentId = order.state === 'fulfilling' ? order.snapshot.context.shipmentId : opened;
+      if (shipmentId) await this.stopShipment(orderId, shipmentId, order.state);
       try {
-        await this.o.runtime.send('shipment', shipmentId, { type: 'CANCEL' });
+        return await this.o.runtime.send('order', orderId, (current) => {
+          ownedBy(identity, 'order', orderId, current);
+          // The stopped shipment's own flow may have cancelled the order already, with this cancel's reason.
+          if (shipmentId && current.state === 'cancelled') return null;
+          if (current.state === 'fulfilling' && current.snapshot.context.shipmentId !== shipmentId) throw new ShipmentNotStopped();
+          // The shipment stopped while the order was paid got linked meanwhile: the order follows it.
+          return { type: 'CANCEL' as const, reason: CUSTOMER_CANCEL };
+        });
       } catch (error) {
-        if (error instanceof AppError && error.code === 'INVALID_TRANSITION') {
-          throw new AppError('INVALID_TRANSITION', `order ${orderId} has left the warehouse and can no longer be cancelled`, {
-            details: { state: order.state },
-          });
-        }
-        throw error;
+        if (!(error instanceof ShipmentNotStopped)) throw error;
       }
     }
-    return this.o.runtime.send('order', orderId, (current) => {
-      ownedBy(identity, 'order', orderId, current);
-      // The cancelled shipment's own flow may have cancelled the order already: that is this cancel, done.
-      if (stopsShipment && current.state === 'cancelled') return null;
-      return { type: 'CANCEL' as const, reason: 'cancelled by customer' };
-    });
+    throw new AppError('CONFLICT', `order ${orderId} is changing; try again`);
+  }
+
+  private async stopShipment(orderId: string, shipmentId: string, state: string): Promise<void> {
+    try {
+      await this.o.runtime.send('shipment', shipmentId, (shipment) => (shipment.state === 'cancelled' ? null : { type: 'CANCEL' as const, reason: CUSTOMER_CANCEL }));
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INVALID_TRANSITION') {
+        throw new AppError('INVALID_TRANSITION', `order ${orderId} has left the warehouse and can no longer be cancelled`, { details: { state } });
+      }
+      throw error;
+    }
   }
 
   /** Settles orders stuck in `authorizing` after a crash or a stalled provider, from the provider's record of the charge. */
@@ -132,15 +154,16 @@ export class OrderService {
    * The order with this request's attempt under way: resumed when it is
    * (after a crash, or a duplicate on another node started it), recorded
    * (`PAY_REQUESTED`) when the request has not been tried or was interrupted.
+   * Decided in the order's own step, with the provider's record read there:
+   * a duplicate that finished meanwhile (paid, or declined) is seen, and its
+   * outcome is the answer, never a second attempt.
    */
-  private async startAttempt(order: OrderActor, requestId: string): Promise<OrderActor> {
-    if (order.snapshot.context.pendingPayment?.requestId === requestId) return order;
-    const providerKey = await this.nextAttemptKey(order.id, requestId);
-    if (!providerKey) return order;
-    return this.o.runtime.send('order', order.id, (current) => {
+  private startAttempt(order: OrderActor, requestId: string): Promise<OrderActor> {
+    return this.o.runtime.send('order', order.id, async (current) => {
       const { payment, pendingPayment } = current.snapshot.context;
       if (payment?.requestId === requestId || pendingPayment?.requestId === requestId) return null;
-      return { type: 'PAY_REQUESTED' as const, requestId, providerKey };
+      const providerKey = await this.nextAttemptKey(order.id, requestId);
+      return providerKey ? { type: 'PAY_REQUESTED' as const, requestId, providerKey } : null;
     });
   }
 

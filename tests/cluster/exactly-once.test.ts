@@ -5,7 +5,7 @@ import test from '../helpers/cluster-test.ts';
 import type { Socket } from 'socket.io-client';
 import { guestToken, ok } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
-import { ClusterLab, emitAck } from '../helpers/cluster.ts';
+import { ClusterLab, emitAck, eventually, sleep } from '../helpers/cluster.ts';
 
 const lab = new ClusterLab();
 let a: ServerChild;
@@ -138,4 +138,72 @@ test('a line added through one node is removed through the other while both are 
   t.deepEqual(wrong, []);
   const versions = await lab.journalVersions(cart.id);
   t.deepEqual(versions, Array.from({ length: versions.length }, (_, i) => i + 1), 'the journal has no gap');
+});
+
+test('the same order:pay to both nodes at once: both answers show the same outcome, one attempt, one charge at most', async (t) => {
+  const token = await guestToken(a.url);
+  const [viaA, viaB] = [await lab.store(a, token), await lab.store(b, token)];
+  const productId = await lab.insertProduct(100);
+  const mismatches: string[] = [];
+  for (let round = 0; round < 12; round++) {
+    const { cart } = await ok(viaA, 'cart:create', {});
+    await ok(viaA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+    const { order } = await ok(viaA, 'cart:checkout', { cartId: cart.id, requestId: `pay-race-co-${round}` });
+    // Every third round the card is declined: the decline must be the answer on both nodes, with one attempt.
+    const cardNumber = round % 3 === 0 ? '4000000000000002' : '4242424242424242';
+    const payment = { cardNumber, expMonth: 12, expYear: 2099, cvc: '123' };
+    const requestId = `pay-race-${round}`;
+    const [fromA, fromB] = await Promise.all([
+      emitAck(viaA, 'order:pay', { orderId: order.id, requestId, payment }, 30_000),
+      emitAck(viaB, 'order:pay', { orderId: order.id, requestId, payment }, 30_000),
+    ]);
+    if (!fromA?.ok || !fromB?.ok) {
+      mismatches.push(`round ${round}: ${JSON.stringify([fromA, fromB])}`);
+      continue;
+    }
+    const outcome = (view: any) => JSON.stringify([view.payment?.chargeId ?? null, view.lastPaymentError, view.paymentAttempts]);
+    if (outcome(fromA.data.order) !== outcome(fromB.data.order)) mismatches.push(`round ${round}: A ${outcome(fromA.data.order)} B ${outcome(fromB.data.order)}`);
+    t.is(fromA.data.order.paymentAttempts, 1, `round ${round}: one attempt`);
+    const charges = await lab.count(`select count(*) as n from payment_charges where order_id = $1 and kind = 'charge' and status = 'succeeded'`, [order.id]);
+    t.is(charges, cardNumber === '4242424242424242' ? 1 : 0);
+  }
+  t.deepEqual(mismatches, []);
+});
+
+test("a customer's cancel racing the payment saga stops the shipment before the order, and says it was the customer", async (t) => {
+  const token = await guestToken(a.url);
+  const [viaA, viaB] = [await lab.store(a, token), await lab.store(b, token)];
+  const productId = await lab.insertProduct(100);
+  let linked = 0;
+  for (let round = 0; round < 8; round++) {
+    const { cart } = await ok(viaA, 'cart:create', {});
+    await ok(viaA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+    const { order } = await ok(viaA, 'cart:checkout', { cartId: cart.id, requestId: `cancel-race-co-${round}` });
+    await ok(viaA, 'order:pay', { orderId: order.id, requestId: `cancel-race-${round}`, payment: { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' } });
+    // The payment saga is opening the shipment right now, on one of the nodes: cancel a little later each round.
+    await sleep(round * 4);
+    const cancelled = await emitAck(round % 2 ? viaB : viaA, 'order:cancel', { orderId: order.id }, 30_000);
+    t.true(cancelled?.ok, JSON.stringify(cancelled));
+    if (!cancelled?.ok) continue;
+    t.is(cancelled.data.order.state, 'cancelled');
+    t.is(cancelled.data.order.cancelReason, 'cancelled by customer');
+    await eventually(async () => (await lab.actor(order.id))?.context.refund?.status === 'refunded', 'the refund');
+    const shipment = await lab.actor(`ship_${order.id.slice('order_'.length)}`);
+    if (!shipment) continue; // cancelled before the saga opened one: the saga then never opens it
+    t.is(shipment.state, 'cancelled', `round ${round}: the shipment can no longer leave`);
+    // Once the order names its shipment (fulfilling), the customer's cancel stops that shipment before the order.
+    const { rows } = await lab.pg.query<{ actor_id: string; version: number; type: string; at: string }>(
+      `select actor_id, version, event::json->>'type' as type, at from actor_journal where actor_id = $1 or actor_id = $2 order by at, version`,
+      [order.id, shipment.id],
+    );
+    const orderCancel = rows.find((row) => row.actor_id === order.id && row.type === 'CANCEL')!;
+    const linkedBefore = rows.some((row) => row.actor_id === order.id && row.type === 'SHIPMENT_CREATED' && row.version < orderCancel.version);
+    const shipmentCancel = rows.find((row) => row.actor_id === shipment.id && row.type === 'CANCEL')!;
+    if (linkedBefore) {
+      linked++;
+      t.true(Number(shipmentCancel.at) <= Number(orderCancel.at), `round ${round}: the fulfilling order's shipment was stopped first`);
+    }
+  }
+  t.log(`${linked} of 8 cancels met a fulfilling order`);
+  t.true(linked > 0, 'some cancels met a fulfilling order');
 });
