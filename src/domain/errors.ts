@@ -1,25 +1,8 @@
-// Error codes of the protocol and the AppError that carries one with a cause.
+// The AppError that carries one of the protocol's error codes, with a cause.
+import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../protocol/wire.ts';
 
-export const ERROR_CODES = [
-  'VALIDATION',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'INVALID_TRANSITION',
-  'OUT_OF_STOCK',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'UNAVAILABLE',
-  'INTERNAL',
-] as const;
-
-export type ErrorCode = (typeof ERROR_CODES)[number];
-
-export interface ErrorBody {
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly details?: unknown;
-}
+// The codes and the error body are the protocol's: defined once there.
+export { ERROR_CODES, type ErrorBody, type ErrorCode };
 
 /**
  * An expected failure that maps to one protocol error code. Thrown by services,

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { ExecutionContext } from 'ava';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
@@ -224,4 +225,32 @@ export async function replayOutbox(knex: import('knex').Knex, actorId?: string):
   const seqs = ((await rows.clone().select('seq')) as Array<{ seq: number | string }>).map((row) => Number(row.seq));
   await knex('outbox_deliveries').whereIn('seq', seqs).del();
   return rows.update({ dispatched_at: null, fanned_out_at: null });
+}
+
+/**
+ * Starts the app for one test and stops it in the test's teardown. The test may stop it first (a restart
+ * test, a shutdown test): stop() runs once. A stop that fails, saga anomalies included, fails the test.
+ */
+export async function appForTest(t: ExecutionContext, options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
+  const started = await startApp(options);
+  let stopped: Promise<void> | undefined;
+  const app: TestApp = { ...started, stop: () => (stopped ??= started.stop()) };
+  t.teardown(() => app.stop());
+  return app;
+}
+
+/** A connected socket on `namespace`, closed in the test's teardown (before the app it talks to stops). */
+export async function socketForTest(t: ExecutionContext, url: string, namespace: '/store' | '/warehouse', token: string): Promise<Socket> {
+  const socket = await connect(url, namespace, token);
+  t.teardown(() => {
+    socket.close();
+  });
+  return socket;
+}
+
+/** A data folder removed in the test's teardown (after the apps on it stopped: teardowns run last-registered first). */
+export function folderForTest(t: ExecutionContext, prefix = 'emporium-test-'): string {
+  const temp = tempDir(prefix);
+  t.teardown(() => temp.cleanup());
+  return temp.dir;
 }

@@ -1,5 +1,6 @@
 // Jepsen/Elle-style history: a seeded PRNG, a recorder of operations (invoke, completion, outcome), pushes and faults,
 // what PostgreSQL holds at the end, and the checkers. Each checker is a pure function returning violations.
+import { stateName } from '../../src/actors/kinds.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { initialTransition, transition, type AnyStateMachine } from 'xstate';
@@ -411,15 +412,6 @@ export interface Replay {
   readonly violations: Violation[];
 }
 
-/** A state value as one string: `checkingOut`, or `parent.child` for nested states (as the runtime stores it). */
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? ['unknown', undefined];
-    return child === undefined ? key : `${key}.${stateName(child)}`;
-  }
-  return 'unknown';
-}
 
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 

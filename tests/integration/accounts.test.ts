@@ -7,27 +7,24 @@ import type { Socket } from 'socket.io-client';
 import type { CartView } from '../../src/protocol/index.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 import { failed } from '../helpers/acks.ts';
-import { call, connect, createProduct, guestToken, nextEvent, ok, postJson, record, startApp, tempDir, type TestApp } from '../helpers/app.ts';
+import {
+  appForTest,
+  call,
+  connect,
+  createProduct,
+  guestToken,
+  nextEvent,
+  ok,
+  postJson,
+  record,
+  socketForTest,
+  startApp,
+  tempDir,
+} from '../helpers/app.ts';
 
 const run = promisify(execFile);
 
 type Cart = { cart: CartView };
-
-/** An app of its own, stopped in teardown. */
-async function boot(t: ExecutionContext, options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
-  const app = await startApp(options);
-  t.teardown(() => app.stop());
-  return app;
-}
-
-/** A /store socket closed in teardown. */
-async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
-  const socket = await connect(url, '/store', token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
 
 async function cartWith(socket: Socket, productId: string, quantity: number): Promise<CartView> {
   const { cart } = await ok<Cart>(socket, 'cart:create', {});
@@ -91,10 +88,10 @@ test('a bad environment is refused at boot with every problem listed', (t) => {
 });
 
 test.serial('adoption: a guest socket subscribed to the cart stops receiving cart:updated once a customer adopts it', async (t) => {
-  const { app, url } = await boot(t);
+  const { app, url } = await appForTest(t);
   const product = await createProduct(app, { onHand: 20 });
   const guest = await guestToken(url);
-  const guestSocket = await open(t, url, guest);
+  const guestSocket = await socketForTest(t, url, '/store', guest);
   const cart = await cartWith(guestSocket, product.id, 1);
   await ok(guestSocket, 'subscribe', { topic: `cart:${cart.id}` });
   const guestLog = record(guestSocket, ['cart:updated']);
@@ -112,7 +109,7 @@ test.serial('adoption: a guest socket subscribed to the cart stops receiving car
   t.is(registered.status, 201);
   t.deepEqual(registered.body.adoptedCarts, [cart.id]);
 
-  const customerSocket = await open(t, url, registered.body.token);
+  const customerSocket = await socketForTest(t, url, '/store', registered.body.token);
   const subscribed = await ok<{ view: CartView }>(customerSocket, 'subscribe', { topic: `cart:${cart.id}` });
   const adoptedVersion = subscribed.view.version;
   t.is(subscribed.view.customerId, registered.body.customer.id);
@@ -135,7 +132,7 @@ test.serial('adoption: a guest socket subscribed to the cart stops receiving car
 });
 
 test.serial('login and registration are throttled per client', async (t) => {
-  const app = await boot(t, { config: { authAttemptsPerMinute: 3 } });
+  const app = await appForTest(t, { config: { authAttemptsPerMinute: 3 } });
   const statuses: number[] = [];
   for (let i = 0; i < 5; i++) statuses.push((await postJson(`${app.url}/api/auth/login`, { email: 'nobody@example.com', password: 'wrong-password' })).status);
   t.deepEqual(statuses, [401, 401, 401, 429, 429]);

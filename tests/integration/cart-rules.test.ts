@@ -6,7 +6,7 @@ import type { Socket } from 'socket.io-client';
 import type { CartView, OrderView } from '../../src/protocol/index.ts';
 import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../src/domain/types.ts';
 import { failed } from '../helpers/acks.ts';
-import { call, connect, createProduct, guestToken, ok, registerCustomer, startApp, type TestApp } from '../helpers/app.ts';
+import { call, connect, createProduct, guestToken, ok, registerCustomer, socketForTest, startApp, type TestApp } from '../helpers/app.ts';
 
 let app: TestApp;
 let store: Socket;
@@ -28,15 +28,6 @@ const codes = (acks: readonly Outcome[]) => acks.map((ack) => (ack.ok ? 'ok' : a
 
 type Cart = { cart: CartView };
 type Order = { order: OrderView };
-
-/** A /store socket of its own, closed in teardown. */
-async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
-  const socket = await connect(url, '/store', token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
 
 async function cartWith(socket: Socket, productId: string, quantity: number): Promise<CartView> {
   const { cart } = await ok<Cart>(socket, 'cart:create', {});
@@ -125,7 +116,7 @@ test('a change racing a checkout is judged on the state it meets: INVALID_TRANSI
 
 test('cart limits: taking one product over 100 is VALIDATION and changes nothing', async (t) => {
   const product = await createProduct(app.app, { onHand: 500 });
-  const socket = await open(t, app.url, (await registerCustomer(app.url)).token);
+  const socket = await socketForTest(t, app.url, '/store', (await registerCustomer(app.url)).token);
   const cart = await cartWith(socket, product.id, 60);
 
   const over = failed(t, await call(socket, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 41 }), 'VALIDATION', 'addItem 60+41');
@@ -145,7 +136,7 @@ test('cart limits: taking one product over 100 is VALIDATION and changes nothing
 test('cart limits: a 51st distinct product is VALIDATION; the 50 lines stay and still take changes', async (t) => {
   const products = [];
   for (let i = 0; i < 51; i++) products.push(await createProduct(app.app, { onHand: 10 }));
-  const socket = await open(t, app.url, (await registerCustomer(app.url)).token);
+  const socket = await socketForTest(t, app.url, '/store', (await registerCustomer(app.url)).token);
   const { cart } = await ok<Cart>(socket, 'cart:create', {});
   let latest = cart;
   for (const product of products.slice(0, 50)) latest = (await ok<Cart>(socket, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 })).cart;
@@ -171,7 +162,7 @@ test('cart limits: a 51st distinct product is VALIDATION; the 50 lines stay and 
 test('cart limits: setQuantity 0 for a product not in the cart is NOT_FOUND', async (t) => {
   const inCart = await createProduct(app.app, { onHand: 10 });
   const notInCart = await createProduct(app.app, { onHand: 10 });
-  const socket = await open(t, app.url, (await registerCustomer(app.url)).token);
+  const socket = await socketForTest(t, app.url, '/store', (await registerCustomer(app.url)).token);
   const cart = await cartWith(socket, inCart.id, 2);
 
   failed(t, await call(socket, 'cart:setQuantity', { cartId: cart.id, productId: notInCart.id, quantity: 0 }), 'NOT_FOUND', 'setQuantity 0 not in cart');
@@ -184,7 +175,7 @@ test('cart limits: setQuantity 0 for a product not in the cart is NOT_FOUND', as
 test('cart limits: changing a checked-out cart is INVALID_TRANSITION, not OUT_OF_STOCK, even for a sold-out product', async (t) => {
   const last = await createProduct(app.app, { onHand: 1 });
   const never = await createProduct(app.app, { onHand: 0 });
-  const socket = await open(t, app.url, (await registerCustomer(app.url)).token);
+  const socket = await socketForTest(t, app.url, '/store', (await registerCustomer(app.url)).token);
   const cart = await cartWith(socket, last.id, 1);
   const { order } = await ok<Order>(socket, 'cart:checkout', { cartId: cart.id, requestId: 'co-sold-out' });
   t.is(order.state, 'awaitingPayment');

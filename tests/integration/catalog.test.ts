@@ -3,26 +3,10 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { CartView, OrderView } from '../../src/protocol/index.ts';
-import { connect, createProduct, getJson, ok, registerCustomer, startApp, type TestApp } from '../helpers/app.ts';
+import { appForTest, createProduct, getJson, ok, registerCustomer, socketForTest } from '../helpers/app.ts';
 
 type Cart = { cart: CartView };
 type Order = { order: OrderView };
-
-/** An app of its own, stopped in teardown. */
-async function launch(t: ExecutionContext): Promise<TestApp> {
-  const started = await startApp();
-  t.teardown(() => started.stop());
-  return started;
-}
-
-/** A /store socket closed in teardown. */
-async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
-  const socket = await connect(url, '/store', token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
 
 async function cartWith(socket: Socket, productId: string, quantity: number): Promise<CartView> {
   const { cart } = await ok<Cart>(socket, 'cart:create', {});
@@ -30,11 +14,11 @@ async function cartWith(socket: Socket, productId: string, quantity: number): Pr
 }
 
 test.serial('GET /api/products?inStock=false returns only sold-out products', async (t) => {
-  const { app, url } = await launch(t);
+  const { app, url } = await appForTest(t);
   const plenty = await createProduct(app, { onHand: 5, name: 'Plenty Widget' });
   const none = await createProduct(app, { onHand: 0, name: 'Never Stocked Widget' });
   const reservedAway = await createProduct(app, { onHand: 1, name: 'Reserved Widget' });
-  const socket = await open(t, url, (await registerCustomer(url)).token);
+  const socket = await socketForTest(t, url, '/store', (await registerCustomer(url)).token);
   const cart = await cartWith(socket, reservedAway.id, 1);
   await ok<Order>(socket, 'cart:checkout', { cartId: cart.id, requestId: 'co-stock' });
 

@@ -1,18 +1,11 @@
 // Fresh reads across nodes: on PostgreSQL a node whose cached copy of an actor is stale (another node wrote since)
 // judges each event on the stored state, not on its cache. Skipped on SQLite (one writer process, memory trusted).
 import test, { type ExecutionContext } from 'ava';
-import { startApp, type TestApp } from '../helpers/app.ts';
-
-/** An app of its own, stopped in teardown. */
-async function boot(t: ExecutionContext, options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
-  const app = await startApp(options);
-  t.teardown(() => app.stop());
-  return app;
-}
+import { appForTest } from '../helpers/app.ts';
 
 (process.env.TEST_POSTGRES_URL ? test.serial : test.serial.skip)('PostgreSQL: a node with a stale copy judges events on the stored state, not its cache', async (t) => {
-  const one = await boot(t);
-  const two = await boot(t, { dataDir: one.dataDir });
+  const one = await appForTest(t);
+  const two = await appForTest(t, { dataDir: one.dataDir });
   const id = 'cart_stalecopy';
   await one.app.runtime.create('cart', id, { id, customerId: 'c1', currency: 'EUR', ttlMs: 3_600_000, at: Date.now() });
   await one.app.runtime.send('cart', id, { type: 'ADD_ITEM', productId: 'p1', quantity: 1, unitPrice: 100 });

@@ -5,7 +5,20 @@ import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
 import type { App } from '../../src/app.ts';
 import { data, failed } from '../helpers/acks.ts';
-import { call, connect, createProduct, DECLINED_CARD, inventoryInvariant, ok, registerCustomer, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
+import {
+  appForTest,
+  call,
+  connect,
+  createProduct,
+  DECLINED_CARD,
+  inventoryInvariant,
+  ok,
+  registerCustomer,
+  socketForTest,
+  startApp,
+  TEST_CARD,
+  type TestApp,
+} from '../helpers/app.ts';
 
 type OrderAck = Ack<{ order: OrderView }>;
 type Cart = { cart: CartView };
@@ -53,22 +66,6 @@ async function count(app: App, table: string, where: Record<string, unknown>): P
   return Number(row?.n ?? 0);
 }
 
-/** An app of its own with the default config, stopped in teardown. */
-async function launch(t: ExecutionContext): Promise<TestApp> {
-  const started = await startApp();
-  t.teardown(() => started.stop());
-  return started;
-}
-
-/** A /store socket closed in teardown. */
-async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
-  const socket = await connect(url, '/store', token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
-
 const cartRows = (app: App, where: Record<string, unknown> = {}) => count(app, 'actors', { kind: 'cart', ...where });
 const chargeRows = (app: App, orderId: string) => count(app, 'payment_charges', { order_id: orderId, kind: 'charge' });
 
@@ -82,9 +79,9 @@ async function assertOneOrder(t: { is(a: unknown, b: unknown, m?: string): void;
 }
 
 test.serial('cart:create: the same requestId gives the same cart, sequentially and 5x concurrently, with one row each', async (t) => {
-  const { app, url } = await launch(t);
+  const { app, url } = await appForTest(t);
   const customer = await registerCustomer(url);
-  const socket = await open(t, url, customer.token);
+  const socket = await socketForTest(t, url, '/store', customer.token);
 
   const first = data(t, await call<Cart>(socket, 'cart:create', { requestId: 'create-1' })).cart;
   t.is(first.state, 'active');
@@ -116,7 +113,7 @@ test.serial('cart:create: the same requestId gives the same cart, sequentially a
 
   // The requestId is scoped to the caller: another customer with the same one gets a cart of its own.
   const other = await registerCustomer(url);
-  const otherSocket = await open(t, url, other.token);
+  const otherSocket = await socketForTest(t, url, '/store', other.token);
   const theirs = data(t, await call<Cart>(otherSocket, 'cart:create', { requestId: 'create-1' })).cart;
   t.not(theirs.id, first.id);
   t.is(theirs.customerId, other.customerId);
@@ -234,10 +231,10 @@ test.serial('pay: the same requestId at once from two sockets of one customer ch
 });
 
 test.serial('order:pay: a declined requestId replays the decline (even with a good card); a new requestId pays', async (t) => {
-  const { app, url } = await launch(t);
+  const { app, url } = await appForTest(t);
   const product = await createProduct(app, { onHand: 5, price: 1500 });
   const customer = await registerCustomer(url);
-  const socket = await open(t, url, customer.token);
+  const socket = await socketForTest(t, url, '/store', customer.token);
   const cart = await cartWith(socket, product.id, 1);
   const { order } = await ok<Order>(socket, 'cart:checkout', { cartId: cart.id, requestId: 'co-decline' });
 

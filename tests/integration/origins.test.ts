@@ -4,19 +4,12 @@ import test, { type ExecutionContext } from 'ava';
 import { io, type Socket } from 'socket.io-client';
 import type { CartView } from '../../src/protocol/index.ts';
 import { data } from '../helpers/acks.ts';
-import { call, guestToken, startApp, type TestApp } from '../helpers/app.ts';
+import { appForTest, call, guestToken } from '../helpers/app.ts';
 
 type Cart = { cart: CartView };
 
-/** An app of its own, stopped in teardown. */
-async function launch(t: ExecutionContext): Promise<TestApp> {
-  const started = await startApp();
-  t.teardown(() => started.stop());
-  return started;
-}
-
 test.serial('REST CORS: a preflight from an allowed origin is answered with it; another origin gets no allow-origin', async (t) => {
-  const { url } = await launch(t);
+  const { url } = await appForTest(t);
   const preflight = (origin: string) =>
     fetch(`${url}/api/products`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET' } });
 
@@ -48,7 +41,7 @@ function connectWithOrigin(url: string, token: string, origin: string): Promise<
 }
 
 test.serial('Socket.IO origin allowlist: a websocket from a foreign Origin is refused; an allowed Origin connects', async (t) => {
-  const { url } = await launch(t);
+  const { url } = await appForTest(t);
   const token = await guestToken(url);
 
   const refused = await t.throwsAsync(connectWithOrigin(url, token, 'http://evil.example'));

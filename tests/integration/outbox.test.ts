@@ -3,21 +3,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { OrderView, ShipmentView } from '../../src/protocol/index.ts';
-import { connect, createProduct, nextEvent, ok, registerCustomer, staffToken, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
-
-/** An app of its own, stopped in teardown. */
-async function boot(t: ExecutionContext, options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
-  const app = await startApp(options);
-  t.teardown(() => app.stop());
-  return app;
-}
-
-/** A socket on `namespace`, closed in teardown. */
-async function open(t: ExecutionContext, url: string, namespace: '/store' | '/warehouse', token: string): Promise<Socket> {
-  const socket = await connect(url, namespace, token);
-  t.teardown(() => socket.close());
-  return socket;
-}
+import { appForTest, createProduct, nextEvent, ok, registerCustomer, socketForTest, staffToken, TEST_CARD, type TestApp } from '../helpers/app.ts';
 
 /** An order awaiting payment: one unit of a fresh product, checked out. */
 async function orderFor(app: TestApp, store: Socket, onHand = 5): Promise<OrderView> {
@@ -28,10 +14,10 @@ async function orderFor(app: TestApp, store: Socket, onHand = 5): Promise<OrderV
 }
 
 test.serial("an actor's domain events are relayed in order even when one fails: the order follows its shipment to delivered", async (t) => {
-  const app = await boot(t);
+  const app = await appForTest(t);
   const customer = await registerCustomer(app.url);
-  const store = await open(t, app.url, '/store', customer.token);
-  const warehouse = await open(t, app.url, '/warehouse', await staffToken(app.app));
+  const store = await socketForTest(t, app.url, '/store', customer.token);
+  const warehouse = await socketForTest(t, app.url, '/warehouse', await staffToken(app.app));
   const order = await orderFor(app, store);
   const paid = await ok<{ order: OrderView }>(store, 'order:pay', { orderId: order.id, requestId: 'pay', payment: TEST_CARD });
   await app.app.relay.drain();

@@ -7,34 +7,9 @@ import type { Socket } from 'socket.io-client';
 import { connectStore, EmporiumError, type StoreConnection } from '../../src/client/index.ts';
 import type { CartView } from '../../src/protocol/index.ts';
 import type { Config } from '../../src/config.ts';
-import { connect, createProduct, guestToken, ok, postJson, registerCustomer, startApp, tempDir, type TestApp } from '../helpers/app.ts';
+import { appForTest, createProduct, folderForTest, guestToken, ok, postJson, registerCustomer, socketForTest } from '../helpers/app.ts';
 
 type Cart = { cart: CartView };
-
-/** Starts an app whose stop() may be called by the test and again (harmlessly) in teardown. */
-async function launch(t: ExecutionContext, options: { dataDir?: string; config?: Partial<Config> } = {}): Promise<TestApp> {
-  const started = await startApp(options);
-  let stopped: Promise<void> | undefined;
-  const running: TestApp = { ...started, stop: () => (stopped ??= started.stop()) };
-  t.teardown(() => running.stop().catch(() => undefined));
-  return running;
-}
-
-/** A /store socket closed in teardown. */
-async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
-  const socket = await connect(url, '/store', token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
-
-/** A data folder removed in teardown (after the apps on it have stopped: teardowns run last-registered first). */
-function dataFolder(t: ExecutionContext): string {
-  const temp = tempDir('emporium-sdk-');
-  t.teardown(() => temp.cleanup());
-  return temp.dir;
-}
 
 async function waitUntil(predicate: () => boolean, label: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -60,8 +35,8 @@ async function freePort(): Promise<number> {
 
 test.serial('SDK: call, EmporiumError, and after a restart on the same port it reconnects, re-subscribes without duplicates and gets later pushes', async (t) => {
   const port = await freePort();
-  const dataDir = dataFolder(t);
-  const first = await launch(t, { dataDir, config: { port } });
+  const dataDir = folderForTest(t);
+  const first = await appForTest(t, { dataDir, config: { port } });
   const product = await createProduct(first.app, { onHand: 50 });
   const customer = await registerCustomer(first.url);
   const errors: Array<{ error: Error; topic: string }> = [];
@@ -85,13 +60,13 @@ test.serial('SDK: call, EmporiumError, and after a restart on the same port it r
   const disconnected = new Promise<void>((resolve) => store.socket.once('disconnect', () => resolve()));
   await first.stop();
   await disconnected;
-  const second = await launch(t, { dataDir, config: { port } });
+  const second = await appForTest(t, { dataDir, config: { port } });
   t.is(second.url, first.url);
   await waitUntil(() => store.socket.connected, 'the SDK reconnects by itself', 20_000);
 
   // Changes through another client reach the SDK's listener: the first may come with the re-subscribe answer,
   // the second can only come as a push on the re-joined topic.
-  const other = await open(t, second.url, customer.token);
+  const other = await socketForTest(t, second.url, '/store', customer.token);
   const third = (await ok<Cart>(other, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 2 })).cart;
   await waitUntil(() => views.some((v) => v.version === third.version), 'the first change after the restart reaches the listener');
   const fourth = (await ok<Cart>(other, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 3 })).cart;
@@ -107,8 +82,8 @@ test.serial('SDK: call, EmporiumError, and after a restart on the same port it r
 
 test.serial('SDK: onError is called when re-subscribing after a restart is refused (the guest cart was adopted)', async (t) => {
   const port = await freePort();
-  const dataDir = dataFolder(t);
-  const first = await launch(t, { dataDir, config: { port } });
+  const dataDir = folderForTest(t);
+  const first = await appForTest(t, { dataDir, config: { port } });
   const guest = await guestToken(first.url);
   const errors: Array<{ error: Error; topic: string }> = [];
   const store = await connectStore(first.url, { token: guest, timeoutMs: 5_000, onError: (error, topic) => errors.push({ error, topic }) });
@@ -130,7 +105,7 @@ test.serial('SDK: onError is called when re-subscribing after a restart is refus
   const disconnected = new Promise<void>((resolve) => store.socket.once('disconnect', () => resolve()));
   await first.stop();
   await disconnected;
-  await launch(t, { dataDir, config: { port } });
+  await appForTest(t, { dataDir, config: { port } });
   await waitUntil(() => errors.length > 0, 'onError reports the refused re-subscription', 20_000);
 
   t.is(errors.length, 1);

@@ -5,35 +5,10 @@ import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
 import type { Config } from '../../src/config.ts';
 import { data, failed } from '../helpers/acks.ts';
-import { call, connect, createProduct, ok, registerCustomer, startApp, TEST_CARD, tempDir, type TestApp } from '../helpers/app.ts';
+import { appForTest, call, createProduct, folderForTest, ok, registerCustomer, socketForTest, TEST_CARD } from '../helpers/app.ts';
 
 type Cart = { cart: CartView };
 type Order = { order: OrderView };
-
-/** Starts an app whose stop() may be called by the test and again (harmlessly) in teardown. */
-async function launch(t: ExecutionContext, options: { dataDir?: string; config?: Partial<Config> } = {}): Promise<TestApp> {
-  const started = await startApp(options);
-  let stopped: Promise<void> | undefined;
-  const running: TestApp = { ...started, stop: () => (stopped ??= started.stop()) };
-  t.teardown(() => running.stop().catch(() => undefined));
-  return running;
-}
-
-/** A /store socket closed in teardown. */
-async function open(t: ExecutionContext, url: string, token: string): Promise<Socket> {
-  const socket = await connect(url, '/store', token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
-
-/** A data folder removed in teardown (after the apps on it have stopped: teardowns run last-registered first). */
-function dataFolder(t: ExecutionContext): string {
-  const temp = tempDir('emporium-shutdown-');
-  t.teardown(() => temp.cleanup());
-  return temp.dir;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -58,12 +33,12 @@ async function cartWith(socket: Socket, productId: string, quantity: number): Pr
 const PAID = ['paid', 'fulfilling'];
 
 test.serial('shutdown: a payment in flight is finished and answered; later commands get UNAVAILABLE or a disconnect; nothing stays authorizing', async (t) => {
-  const dataDir = dataFolder(t);
-  const node = await launch(t, { dataDir, config: { paymentLatencyMs: 400 } });
+  const dataDir = folderForTest(t);
+  const node = await appForTest(t, { dataDir, config: { paymentLatencyMs: 400 } });
   const product = await createProduct(node.app, { onHand: 5 });
   const customer = await registerCustomer(node.url);
-  const socket = await open(t, node.url, customer.token);
-  const bystander = await open(t, node.url, customer.token);
+  const socket = await socketForTest(t, node.url, '/store', customer.token);
+  const bystander = await socketForTest(t, node.url, '/store', customer.token);
   const cart = await cartWith(socket, product.id, 1);
   const { order } = await ok<Order>(socket, 'cart:checkout', { cartId: cart.id, requestId: 'co-shutdown' });
 
@@ -81,7 +56,7 @@ test.serial('shutdown: a payment in flight is finished and answered; later comma
   }
   await stopping;
 
-  const reopened = await launch(t, { dataDir });
+  const reopened = await appForTest(t, { dataDir });
   const stored = await reopened.app.runtime.get('order', order.id);
   t.truthy(stored);
   t.not(stored!.state, 'authorizing');

@@ -5,19 +5,24 @@ import test, { type ExecutionContext } from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, ProductView } from '../../src/protocol/index.ts';
 import { data, failed } from '../helpers/acks.ts';
-import { TEST_CARD, call, connect, createProduct, getJson, guestToken, inventoryInvariant, ok, registerCustomer, staffToken, startApp, type TestApp } from '../helpers/app.ts';
+import {
+  call,
+  createProduct,
+  getJson,
+  guestToken,
+  inventoryInvariant,
+  ok,
+  registerCustomer,
+  socketForTest,
+  staffToken,
+  startApp,
+  TEST_CARD,
+  type TestApp,
+} from '../helpers/app.ts';
 
 type Cart = { cart: CartView };
 
 const LONG_ID = 'x'.repeat(10_000);
-
-async function open(t: ExecutionContext, url: string, namespace: '/store' | '/warehouse', token: string): Promise<Socket> {
-  const socket = await connect(url, namespace, token);
-  t.teardown(() => {
-    socket.close();
-  });
-  return socket;
-}
 
 /** A VALIDATION error with a message, and no trace of the server's insides. */
 function assertValidation(t: ExecutionContext, ack: Ack<unknown>, label: string): void {
@@ -50,8 +55,8 @@ async function world(t: ExecutionContext, config: Parameters<typeof startApp>[0]
   const product = await createProduct(app.app, { onHand: 10, price: 1_000 });
   const owner = await registerCustomer(app.url, 'Owner');
   const other = await registerCustomer(app.url, 'Bystander');
-  const ownerSocket = await open(t, app.url, '/store', owner.token);
-  const bystander = await open(t, app.url, '/store', other.token);
+  const ownerSocket = await socketForTest(t, app.url, '/store', owner.token);
+  const bystander = await socketForTest(t, app.url, '/store', other.token);
   const { cart } = await ok<{ cart: CartView }>(ownerSocket, 'cart:create', {});
   await ok(ownerSocket, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 2 });
   const { cart: bystanderCart } = await ok<{ cart: CartView }>(bystander, 'cart:create', {});
@@ -190,8 +195,8 @@ test.serial('malformed /store payloads are VALIDATION errors that change nothing
 
 test.serial('malformed /warehouse payloads are VALIDATION errors that change nothing', async (t) => {
   const w = await world(t);
-  const staff = await open(t, w.app.url, '/warehouse', await staffToken(w.app.app));
-  const otherStaff = await open(t, w.app.url, '/warehouse', await staffToken(w.app.app));
+  const staff = await socketForTest(t, w.app.url, '/warehouse', await staffToken(w.app.app));
+  const otherStaff = await socketForTest(t, w.app.url, '/warehouse', await staffToken(w.app.app));
   const { productId } = w;
   const before = await state(w);
 
@@ -241,7 +246,7 @@ test.serial('validation: a topic with an invalid id and a non-object payload are
   const app = await startApp();
   t.teardown(() => app.stop());
   const { url } = app;
-  const socket = await open(t, url, '/store', await guestToken(url));
+  const socket = await socketForTest(t, url, '/store', await guestToken(url));
 
   const bad = failed(t, await call(socket, 'subscribe', { topic: 'cart:a b' }), 'VALIDATION', 'subscribe cart:a b');
   t.true(bad.message.length > 0);
@@ -300,7 +305,7 @@ test.serial('an oversize message disconnects its sender only; nothing changes', 
   t.like(await call(w.bystander, 'cart:addItem', { cartId: w.bystanderCartId, productId: w.productId, quantity: 1 }), { ok: true });
 
   // The sender may come back and finds its cart as it was.
-  const again = await open(t, w.app.url, '/store', w.ownerToken);
+  const again = await socketForTest(t, w.app.url, '/store', w.ownerToken);
   const { cart } = await ok<{ cart: CartView }>(again, 'cart:get', { cartId: w.cartId });
   t.is(cart.version, before.version);
   t.deepEqual(cart.items.map((l) => l.quantity), [2]);
@@ -316,7 +321,7 @@ test.serial('a burst over the budget is RATE_LIMITED; a flood of commands is cut
   const before = await state(w);
 
   // A burst a little over the budget: the excess is refused, the connection stays.
-  const burster = await open(t, w.app.url, '/store', w.ownerToken);
+  const burster = await socketForTest(t, w.app.url, '/store', w.ownerToken);
   const burst = await Promise.all(Array.from({ length: 8 }, () => call(burster, 'cart:get', { cartId: w.cartId }, 5_000)));
   const burstServed = burst.filter((a) => a.ok).length;
   const burstLimited = burst.filter((a) => !a.ok && a.error.code === 'RATE_LIMITED').length;
@@ -335,7 +340,7 @@ test.serial('a burst over the budget is RATE_LIMITED; a flood of commands is cut
   t.true(refilled, 'served again once the bucket refilled');
 
   // A flood: 50 at once. Some are refused with RATE_LIMITED, then the server cuts the flooder off.
-  const flooder = await open(t, w.app.url, '/store', w.ownerToken);
+  const flooder = await socketForTest(t, w.app.url, '/store', w.ownerToken);
   const cutOff = new Promise<string>((resolve) => flooder.once('disconnect', (reason) => resolve(reason)));
   const results = await Promise.allSettled(Array.from({ length: 50 }, () => call(flooder, 'cart:get', { cartId: w.cartId }, 5_000)));
   const answered = results.filter((r): r is PromiseFulfilledResult<Ack<unknown>> => r.status === 'fulfilled').map((r) => r.value);

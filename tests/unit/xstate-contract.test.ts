@@ -8,19 +8,8 @@ import { createTransition } from '../../src/actors/transition.ts';
 import { cartMachine } from '../../src/machines/cart.machine.ts';
 import { orderMachine } from '../../src/machines/order.machine.ts';
 import { shipmentMachine } from '../../src/machines/shipment.machine.ts';
+import { mulberry32 } from '../helpers/history.ts';
 import { emitted } from '../helpers/machines.ts';
-
-/** mulberry32: a small seeded PRNG, so a failing walk can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -97,7 +86,7 @@ for (const walk of walks) {
     let compared = 0;
     let refusals = 0;
     for (let seed = 1; seed <= WALKS_PER_MACHINE; seed++) {
-      const random = prng(seed * 7919);
+      const random = mulberry32(seed * 7919);
       let at = 1_000_000;
       let [snapshot] = initialTransition(walk.machine, walk.input(at) as never);
       for (let step = 0; step < STEPS_PER_WALK && snapshot.status === 'active'; step++) {
