@@ -10,7 +10,7 @@ import pg from 'pg';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '../scripts/local-services.ts';
 import { now, sleep } from './lib/clock.ts';
 import { forward, onCleanup, REPO_ROOT } from './lib/ipc.ts';
-import { ackData, ClientPool, driverSocket, fanoutPhase, roundTrip, type FanoutResult, type RoundTripResult } from './scenarios.ts';
+import { ackData, type ClientPool, driverSocket, fanoutPhase, roundTrip, type FanoutResult, type RoundTripResult } from './scenarios.ts';
 
 const JWT_SECRET = 'bench-cluster-secret-bench-cluster-secret';
 const ADMIN = { email: 'bench-admin@example.com', password: 'bench-admin-password' };

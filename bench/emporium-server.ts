@@ -44,7 +44,13 @@ const started = (async () => {
   const category = await app.services.catalog.createCategory({ slug: 'bench', name: 'Bench' });
   const products: string[] = [];
   for (let i = 0; i < productCount; i++) {
-    const product = await app.services.catalog.createProduct({ sku: `BENCH-${i}`, name: `Bench product ${i}`, categoryId: category.id, price: 1000 + i, onHand });
+    const product = await app.services.catalog.createProduct({
+      sku: `BENCH-${i}`,
+      name: `Bench product ${i}`,
+      categoryId: category.id,
+      price: 1000 + i,
+      onHand,
+    });
     products.push(product.id);
   }
   const staff = await app.services.auth.upsertAccount({ email: 'bench-staff@example.com', password: 'bench-staff-password', name: 'Bench', role: 'staff' });

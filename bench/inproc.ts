@@ -66,7 +66,9 @@ function rawMode(args: InprocArgs) {
     const db = new Database(path.join(dir, 'raw.sqlite'));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.exec('CREATE TABLE actors_raw (id TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL, snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL)');
+    db.exec(
+      'CREATE TABLE actors_raw (id TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL, snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL)',
+    );
     const upsert = db.prepare(
       `INSERT INTO actors_raw (id, version, state, snapshot, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET version = excluded.version, state = excluded.state, snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
@@ -143,7 +145,15 @@ async function rawSameWritesMode(args: InprocArgs) {
       const versions = ids.map(() => 1);
       for (let a = 0; a < count; a++) {
         const s = snapshots[a]!;
-        insert.run(ids[a]!, 1, s.value as string, JSON.stringify({ value: s.value, context: s.context }), s.context.expiresAt, s.context.createdAt, s.context.updatedAt);
+        insert.run(
+          ids[a]!,
+          1,
+          s.value as string,
+          JSON.stringify({ value: s.value, context: s.context }),
+          s.context.expiresAt,
+          s.context.createdAt,
+          s.context.updatedAt,
+        );
       }
       return timedSync(args, (i) => {
         const a = i % count;

@@ -125,7 +125,8 @@ async function runLoop(args: LoopArgs) {
         }
         const { order } = await must(socket, 'cart:checkout', { cartId, requestId: `checkout-${flow}` });
         const paid = await must(socket, 'order:pay', { orderId: order.id, requestId: `pay-${flow}`, payment: CARD });
-        if (paid.order.state !== 'paid' && paid.order.state !== 'fulfilling') throw new Error(`order ended ${paid.order.state}: ${paid.order.lastPaymentError}`);
+        if (paid.order.state !== 'paid' && paid.order.state !== 'fulfilling')
+          throw new Error(`order ended ${paid.order.state}: ${paid.order.lastPaymentError}`);
         return;
       }
     }

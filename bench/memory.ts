@@ -57,7 +57,11 @@ async function run(args: MemoryArgs) {
   await app.start();
   try {
     // Warm-up (statement caches, JIT), then forget those actors: the baseline holds none.
-    await mapLimit(Array.from({ length: 200 }, () => newId('cart')), 50, (id) => app.runtime.create('cart', id, input(id)));
+    await mapLimit(
+      Array.from({ length: 200 }, () => newId('cart')),
+      50,
+      (id) => app.runtime.create('cart', id, input(id)),
+    );
     app.runtime.passivate(0);
     const base = await heapAfterGc();
 

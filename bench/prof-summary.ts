@@ -41,11 +41,21 @@ function area(url: string): string {
     const rest = clean.slice(nm + 'node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  if (clean.startsWith('node:')) return 'node:' + clean.slice(5).split('/')[0];
+  if (clean.startsWith('node:')) return `node:${clean.slice(5).split('/')[0]}`;
   const src = clean.indexOf('/src/');
-  if (src >= 0) return 'src/' + clean.slice(src + 5).split('/').slice(0, -1).join('/') + '/' + path.basename(clean);
+  if (src >= 0)
+    return (
+      'src/' +
+      clean
+        .slice(src + 5)
+        .split('/')
+        .slice(0, -1)
+        .join('/') +
+      '/' +
+      path.basename(clean)
+    );
   const bench = clean.indexOf('/bench/');
-  if (bench >= 0) return 'bench/' + clean.slice(bench + 7);
+  if (bench >= 0) return `bench/${clean.slice(bench + 7)}`;
   return clean;
 }
 
@@ -76,7 +86,9 @@ for (const file of files) {
     console.log(`\n${path.relative(process.cwd(), file)}: ${(busy / 1e6).toFixed(2)} s busy (a loader thread or an idle process), skipped`);
     continue;
   }
-  console.log(`\n${path.relative(process.cwd(), file)}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)} %)`);
+  console.log(
+    `\n${path.relative(process.cwd(), file)}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)} %)`,
+  );
   console.log('  self time by package / file:');
   for (const [key, us] of [...byArea.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`    ${pct(us)}  ${key}`);
   console.log('  self time by function:');

@@ -55,13 +55,7 @@ export interface Row {
   readonly detail?: unknown;
 }
 
-export function metric(
-  name: string,
-  unit: Metric['unit'],
-  reference: number | null | undefined,
-  subject: number | null | undefined,
-  target?: Target,
-): Metric {
+export function metric(name: string, unit: Metric['unit'], reference: number | null | undefined, subject: number | null | undefined, target?: Target): Metric {
   const a = reference ?? null;
   const b = subject ?? null;
   const ratio = a !== null && b !== null && a !== 0 ? b / a : null;
@@ -132,7 +126,10 @@ export function consoleTable(rows: readonly Row[]): string {
   const body = lines(rows);
   const widths = HEADER.map((h, c) => Math.max(h.length, ...body.map((line) => (line[c] ?? '').length)));
   const fmt = (line: readonly string[]) =>
-    line.map((cell, c) => (c >= 2 && c <= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+    line
+      .map((cell, c) => (c >= 2 && c <= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
 }
 
@@ -144,8 +141,11 @@ export function legend(rows: readonly Row[]): string[] {
   );
 }
 
-export function markdown(rows: readonly Row[], meta: { readonly when: string; readonly mode: string; readonly machine: string; readonly seconds: number }): string {
-  const escape = (cell: string) => cell.replaceAll('|', '\\|');
+export function markdown(
+  rows: readonly Row[],
+  meta: { readonly when: string; readonly mode: string; readonly machine: string; readonly seconds: number },
+): string {
+  const escapeCell = (cell: string) => cell.replaceAll('|', '\\|');
   const body = lines(rows);
   return [
     `# Emporium bench — ${meta.when}`,
@@ -154,11 +154,11 @@ export function markdown(rows: readonly Row[], meta: { readonly when: string; re
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((_, c) => (c >= 2 && c <= 4 ? '---:' : '---')).join('|')}|`,
-    ...body.map((line) => `| ${line.map(escape).join(' | ')} |`),
+    ...body.map((line) => `| ${line.map(escapeCell).join(' | ')} |`),
     '',
     '## Rows',
     '',
-    ...legend(rows).map((text) => `- ${escape(text)}`),
+    ...legend(rows).map((text) => `- ${escapeCell(text)}`),
     '',
   ].join('\n');
 }

@@ -17,14 +17,14 @@ import type { MemoryArgs } from './memory.ts';
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const profile = argv.includes('--profile');
-const valueOf = (flag: string) => {
+const flagValue = (flag: string) => {
   const inline = argv.find((arg) => arg.startsWith(`${flag}=`));
   if (inline) return inline.slice(flag.length + 1);
   const index = argv.indexOf(flag);
   return index >= 0 ? argv[index + 1] : undefined;
 };
-const outDir = path.resolve(valueOf('--out') ?? path.join(REPO_ROOT, 'bench', 'results'));
-const only = valueOf('--only')?.split(',');
+const outDir = path.resolve(flagValue('--out') ?? path.join(REPO_ROOT, 'bench', 'results'));
+const only = flagValue('--only')?.split(',');
 const profDir = profile ? path.join(outDir, 'prof') : undefined;
 const sqlProfile = argv.includes('--sql-profile');
 
@@ -35,7 +35,8 @@ async function printSqlStats(server: Child, label: string): Promise<void> {
   if (!stats) return;
   const total = stats.statements.reduce((n, s) => n + s.ms, 0);
   log(`   SQL in ${label}: ${total.toFixed(0)} ms of ${stats.cpuMs.toFixed(0)} ms server CPU; top statements:`);
-  for (const s of stats.statements.slice(0, 12)) log(`     ${s.ms.toFixed(0).padStart(6)} ms ${String(s.calls).padStart(7)} × ${(1000 * s.ms / s.calls).toFixed(0).padStart(5)} µs  ${s.sql}`);
+  for (const s of stats.statements.slice(0, 12))
+    log(`     ${s.ms.toFixed(0).padStart(6)} ms ${String(s.calls).padStart(7)} × ${((1000 * s.ms) / s.calls).toFixed(0).padStart(5)} µs  ${s.sql}`);
 }
 
 const SIZES = quick
@@ -73,7 +74,9 @@ function revision(): string {
 
 function openFilesLimit(): number | undefined {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     return line ? Number(line.split(/\s{2,}/)[1]) : undefined;
   } catch {
     return undefined;
@@ -83,7 +86,8 @@ function openFilesLimit(): number | undefined {
 /** Runs one section; on failure its rows are reported as errors (the rest of the bench goes on). */
 async function section(name: string, owns: readonly RowName[], work: () => Promise<void>): Promise<void> {
   if (only && !only.includes(name)) {
-    for (const row of owns) set({ name: row, title: row, reference: '', subject: '', status: 'skipped', note: `not run (--only ${only.join(',')})`, metrics: [] });
+    for (const row of owns)
+      set({ name: row, title: row, reference: '', subject: '', status: 'skipped', note: `not run (--only ${only.join(',')})`, metrics: [] });
     return;
   }
   log(`\n== ${name} (${elapsed()})`);
@@ -92,7 +96,8 @@ async function section(name: string, owns: readonly RowName[], work: () => Promi
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
     log(`   ${name} failed: ${error instanceof Error ? error.stack : message}`);
-    for (const row of owns) if (!rows.has(row)) set({ name: row, title: row, reference: '', subject: '', status: 'error', note: message.slice(0, 300), metrics: [] });
+    for (const row of owns)
+      if (!rows.has(row)) set({ name: row, title: row, reference: '', subject: '', status: 'error', note: message.slice(0, 300), metrics: [] });
   }
 }
 
@@ -107,7 +112,8 @@ async function main(): Promise<number> {
   const limit = openFilesLimit();
   const maxSockets = Math.max(...SIZES.fanout.subscribers) + 500;
   log(`Emporium bench (${quick ? 'quick' : 'full'}) — ${cpus().length} CPUs, node ${process.version}, open files limit ${limit ?? '?'}`);
-  if (limit !== undefined && limit < maxSockets) log(`WARNING: open files limit ${limit} < ${maxSockets}: fan-out rows may fail (run through npm run bench, which raises it)`);
+  if (limit !== undefined && limit < maxSockets)
+    log(`WARNING: open files limit ${limit} < ${maxSockets}: fan-out rows may fail (run through npm run bench, which raises it)`);
   mkdirSync(outDir, { recursive: true });
   if (profDir) mkdirSync(profDir, { recursive: true });
 
@@ -124,9 +130,31 @@ async function main(): Promise<number> {
         for (const [index, n] of clients.entries()) {
           const name: RowName = index === 0 ? 'roundtrip-50' : 'roundtrip-500';
           log(`   ${n} clients: raw echo…`);
-          const a = await roundTrip(pool, { urls: [rawUrl], namespace: '/', clients: n, procs, op: 'echo', guest: false, products: info.products, warmupMs, durationMs, server: raw });
+          const a = await roundTrip(pool, {
+            urls: [rawUrl],
+            namespace: '/',
+            clients: n,
+            procs,
+            op: 'echo',
+            guest: false,
+            products: info.products,
+            warmupMs,
+            durationMs,
+            server: raw,
+          });
           log(`   ${n} clients: Emporium cart:addItem…`);
-          const b = await roundTrip(pool, { urls: [info.url], namespace: '/store', clients: n, procs, op: 'addItem', guest: true, products: info.products, warmupMs, durationMs, server: emporium });
+          const b = await roundTrip(pool, {
+            urls: [info.url],
+            namespace: '/store',
+            clients: n,
+            procs,
+            op: 'addItem',
+            guest: true,
+            products: info.products,
+            warmupMs,
+            durationMs,
+            server: emporium,
+          });
           if (index === 0) rawEcho50 = a;
           set({
             name,
@@ -330,7 +358,18 @@ async function main(): Promise<number> {
       try {
         const info = await emporium.request('info', undefined, 120_000);
         log(`   ${clients} clients: create, add 3, checkout, pay…`);
-        const b = await roundTrip(pool, { urls: [info.url], namespace: '/store', clients, procs, op: 'checkout', guest: true, products: info.products, warmupMs, durationMs, server: emporium });
+        const b = await roundTrip(pool, {
+          urls: [info.url],
+          namespace: '/store',
+          clients,
+          procs,
+          op: 'checkout',
+          guest: true,
+          products: info.products,
+          warmupMs,
+          durationMs,
+          server: emporium,
+        });
         set({
           name: 'checkout-flows-50',
           title: `Whole checkout flows (cart:create, 3 × cart:addItem, cart:checkout, order:pay), ${clients} clients in a closed loop, ${durationMs / 1000} s, PAYMENT_LATENCY_MS=0`,
@@ -442,7 +481,7 @@ async function main(): Promise<number> {
   const mode = `${quick ? 'quick (smoke run: tiny sizes, figures mean nothing)' : 'full'}, revision ${revision()}`;
   writeFileSync(
     path.join(outDir, 'latest.json'),
-    JSON.stringify({ when, mode: quick ? 'quick' : 'full', revision: revision(), machine, seconds, sizes: SIZES, rows: ordered }, null, 2) + '\n',
+    `${JSON.stringify({ when, mode: quick ? 'quick' : 'full', revision: revision(), machine, seconds, sizes: SIZES, rows: ordered }, null, 2)}\n`,
   );
   writeFileSync(path.join(outDir, 'latest.md'), markdown(ordered, { when, mode, machine, seconds }));
   log(`\n${consoleTable(ordered)}\n`);

@@ -11,7 +11,9 @@ export class ClientPool {
 
   constructor(size: number) {
     this.procs = Array.from({ length: size }, (_, i) => spawnChild(`client-${i}`, 'bench/load-client.ts'));
-    this.procs.forEach((proc, index) => proc.onEvent('delivered', (data: { key: number; at: number }) => this.onDelivered?.(index, data)));
+    this.procs.forEach((proc, index) => {
+      proc.onEvent('delivered', (data: { key: number; at: number }) => this.onDelivered?.(index, data));
+    });
   }
 
   /** Splits `total` over the first `procs` processes (as evenly as possible). */
@@ -39,7 +41,11 @@ export class ClientPool {
   async subscribe(options: { kind: 'raw' | 'emporium'; topic: string; total: number; procs: number }): Promise<number> {
     const shares = ClientPool.split(options.total, options.procs);
     const results = await Promise.all(
-      shares.map((count, i) => (count === 0 ? { subscribed: 0 } : this.procs[i]!.request<{ subscribed: number }>('subscribe', { kind: options.kind, topic: options.topic, count }, 180_000))),
+      shares.map((count, i) =>
+        count === 0
+          ? { subscribed: 0 }
+          : this.procs[i]!.request<{ subscribed: number }>('subscribe', { kind: options.kind, topic: options.topic, count }, 180_000),
+      ),
     );
     return results.reduce((n, r) => n + r.subscribed, 0);
   }
@@ -66,7 +72,13 @@ export interface LatencySummary {
 }
 
 export function summarize(histogram: Histogram): LatencySummary {
-  return { count: histogram.count, p50: histogram.percentile(50), p99: histogram.percentile(99), max: histogram.count ? histogram.max : null, mean: histogram.mean };
+  return {
+    count: histogram.count,
+    p50: histogram.percentile(50),
+    p99: histogram.percentile(99),
+    max: histogram.count ? histogram.max : null,
+    mean: histogram.mean,
+  };
 }
 
 export interface RoundTripResult extends LatencySummary {
@@ -97,20 +109,28 @@ export async function roundTrip(
   },
 ): Promise<RoundTripResult> {
   try {
-    const connected = await pool.connect({ urls: options.urls, namespace: options.namespace, total: options.clients, procs: options.procs, guest: options.guest });
+    const connected = await pool.connect({
+      urls: options.urls,
+      namespace: options.namespace,
+      total: options.clients,
+      procs: options.procs,
+      guest: options.guest,
+    });
     if (connected !== options.clients) throw new Error(`only ${connected} of ${options.clients} clients connected`);
     if (options.op === 'addItem') await Promise.all(pool.procs.slice(0, options.procs).map((proc) => proc.request('carts', undefined, 120_000)));
     const measureFrom = now() + 300 + options.warmupMs;
     const measureUntil = measureFrom + options.durationMs;
     const cpuBefore: number | undefined = await options.server?.request('cpu');
     const results = await Promise.all(
-      pool.procs.slice(0, options.procs).map((proc) =>
-        proc.request<{ ops: number; allOps: number; errors: number; errorSamples: string[]; histogram: HistogramData; clients: number }>(
-          'loop',
-          { op: options.op, products: options.products, measureFrom, measureUntil, maxOpsPerClient: 10_000_000 },
-          options.warmupMs + options.durationMs + 60_000,
+      pool.procs
+        .slice(0, options.procs)
+        .map((proc) =>
+          proc.request<{ ops: number; allOps: number; errors: number; errorSamples: string[]; histogram: HistogramData; clients: number }>(
+            'loop',
+            { op: options.op, products: options.products, measureFrom, measureUntil, maxOpsPerClient: 10_000_000 },
+            options.warmupMs + options.durationMs + 60_000,
+          ),
         ),
-      ),
     );
     const cpuAfter: number | undefined = await options.server?.request('cpu');
     const histogram = Histogram.from(...results.map((r) => r.histogram));

@@ -64,7 +64,11 @@ function sourceFiles(dir: string): string[] {
 
 /** A module specifier as the rules see it: a package name, or a project path relative to the repository. */
 function target(fromFile: string, specifier: string): string {
-  if (specifier.startsWith('.')) return path.relative(ROOT, path.resolve(path.dirname(fromFile), specifier)).split(path.sep).join('/');
+  if (specifier.startsWith('.'))
+    return path
+      .relative(ROOT, path.resolve(path.dirname(fromFile), specifier))
+      .split(path.sep)
+      .join('/');
   if (specifier.startsWith('node:')) return specifier;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;

@@ -47,7 +47,10 @@ export function missingClusterServices(): string[] {
     }
   };
   if (!has('redis-server', ['/usr/bin/redis-server'])) missing.push('redis-server');
-  if (!process.env.TEST_POSTGRES_URL && !has('initdb', ['/usr/lib/postgresql/15/bin/initdb', '/usr/lib/postgresql/16/bin/initdb', '/usr/lib/postgresql/17/bin/initdb'])) {
+  if (
+    !process.env.TEST_POSTGRES_URL &&
+    !has('initdb', ['/usr/lib/postgresql/15/bin/initdb', '/usr/lib/postgresql/16/bin/initdb', '/usr/lib/postgresql/17/bin/initdb'])
+  ) {
     missing.push('PostgreSQL');
   }
   return missing;
@@ -123,7 +126,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const dir = options.dir ? path.resolve(options.dir) : mkdtempSync(path.join(tmpdir(), 'emporium-pg-'));
   mkdirSync(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) chownSync(dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()));
+  if (asRoot)
+    chownSync(
+      dir,
+      Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+      Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+    );
   const run = (args: string[]) => {
     const command = asRoot ? ['runuser', '-u', 'postgres', '--', ...args] : args;
     const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 60_000 });
@@ -135,9 +143,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const tuning = options.fast === false ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
   run([
     path.join(bin, 'pg_ctl'),
-    '-D', data,
-    '-l', path.join(dir, 'log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=400${tuning}`,
+    '-D',
+    data,
+    '-l',
+    path.join(dir, 'log'),
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=400${tuning}`,
     '-w',
     'start',
   ]);

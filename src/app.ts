@@ -98,7 +98,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     auth: new AuthService(config.jwtSecret, clock, db.knex),
     catalog,
     inventory,
-    carts: new CartService({ runtime, actors: actorRepo, idempotency: new IdempotencyRepo(db.knex, clock), catalog, clock, cartTtlMs: config.cartTtlMs, currency: 'EUR' }),
+    carts: new CartService({
+      runtime,
+      actors: actorRepo,
+      idempotency: new IdempotencyRepo(db.knex, clock),
+      catalog,
+      clock,
+      cartTtlMs: config.cartTtlMs,
+      currency: 'EUR',
+    }),
     checkout: new CheckoutService({
       runtime,
       actors: actorRepo,
@@ -128,7 +136,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
 
   const commits = new Counter({ name: 'emporium_actor_commits_total', help: 'Accepted actor events', labelNames: ['kind'], registers: [metrics] });
-  new Gauge({ name: 'emporium_live_actors', help: 'Actors in memory', registers: [metrics], collect() { this.set(runtime.liveCount); } });
+  new Gauge({
+    name: 'emporium_live_actors',
+    help: 'Actors in memory',
+    registers: [metrics],
+    collect() {
+      this.set(runtime.liveCount);
+    },
+  });
   new Gauge({
     name: 'emporium_actor_cas_conflicts',
     help: 'Compare-and-sets lost to another writer since start (each retried)',
@@ -169,7 +184,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   // Local or cluster: the only difference is the Socket.IO adapter behind this link (and the database URL).
   const clusterLink = config.redisUrl ? redisClusterLink(config.redisUrl, logger.child({ part: 'redis' })) : undefined;
   if (clusterLink) {
-    new Gauge({ name: 'emporium_redis_up', help: '1 while the Redis link is up', registers: [metrics], collect() { this.set(clusterLink.healthy() ? 1 : 0); } });
+    new Gauge({
+      name: 'emporium_redis_up',
+      help: '1 while the Redis link is up',
+      registers: [metrics],
+      collect() {
+        this.set(clusterLink.healthy() ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'emporium_redis_dropped_publishes',
       help: 'Pushes not sent to other nodes because Redis was away',
@@ -284,9 +306,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         // connection once it has read them. Both waits are bounded by the grace; what is left is counted.
         const unfinished = await sockets.inFlight.settle(config.shutdownGraceMs);
         const report = await sockets.disconnectAll(config.shutdownGraceMs);
-        const summary = { commandsUnfinished: unfinished, socketsDisconnected: report.sockets, connectionsCutOff: report.connectionsCutOff, packetsUnsent: report.packetsUnsent };
+        const summary = {
+          commandsUnfinished: unfinished,
+          socketsDisconnected: report.sockets,
+          connectionsCutOff: report.connectionsCutOff,
+          packetsUnsent: report.packetsUnsent,
+        };
         if (unfinished > 0 || report.connectionsCutOff > 0) {
-          logger.warn({ ...summary, graceMs: config.shutdownGraceMs }, 'shutdown grace ran out: commands still running lose their answers, connections still open are closed');
+          logger.warn(
+            { ...summary, graceMs: config.shutdownGraceMs },
+            'shutdown grace ran out: commands still running lose their answers, connections still open are closed',
+          );
         } else {
           logger.info(summary, 'every command answered and every client disconnected');
         }
@@ -295,7 +325,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const settled = async (what: string, work: Promise<unknown> | undefined) => {
         let timer: NodeJS.Timeout | undefined;
         const outcome = await Promise.race([
-          Promise.resolve(work).then(() => 'done' as const, (error: unknown) => error),
+          Promise.resolve(work).then(
+            () => 'done' as const,
+            (error: unknown) => error,
+          ),
           new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs))),
         ]);
         clearTimeout(timer);
@@ -304,7 +337,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       };
       await settled('sweep', sweeping);
       await settled('actor commands', runtime.drain());
-      await settled('outbox', relay!.drain().then(() => relay!.stop()));
+      await settled(
+        'outbox',
+        relay!.drain().then(() => relay!.stop()),
+      );
       if (sockets) await sockets.close();
       await http.close().catch(() => undefined);
       await clusterLink?.close();

@@ -19,7 +19,10 @@ export class GroupCommit {
   private queue: Pending[] = [];
   private flushing = false;
 
-  constructor(private readonly writer: ActorWriter, private readonly options: { readonly enabled: boolean; readonly maxBatch?: number }) {}
+  constructor(
+    private readonly writer: ActorWriter,
+    private readonly options: { readonly enabled: boolean; readonly maxBatch?: number },
+  ) {}
 
   submit(write: ActorWrite): Promise<WriteOutcome> {
     if (!this.options.enabled) return this.writer.write([write]).then((outcomes) => outcomes[0]!);
@@ -41,7 +44,9 @@ export class GroupCommit {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
         try {
           const outcomes = await this.writer.write(batch.map((pending) => pending.write));
-          batch.forEach((pending, i) => pending.resolve(outcomes[i]!));
+          batch.forEach((pending, i) => {
+            pending.resolve(outcomes[i]!);
+          });
         } catch (error) {
           for (const pending of batch) pending.reject(error);
         }

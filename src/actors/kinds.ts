@@ -4,11 +4,7 @@ import type { ActorKind } from '../domain/types.ts';
 import type { PersistedState } from '../persistence/actor.repo.ts';
 
 /** An event as callers send it; the runtime stamps `at` from its clock. */
-export type CommandEvent<M extends AnyStateMachine> = EventFrom<M> extends infer E
-  ? E extends { at: number }
-    ? Omit<E, 'at'>
-    : E
-  : never;
+export type CommandEvent<M extends AnyStateMachine> = EventFrom<M> extends infer E ? (E extends { at: number } ? Omit<E, 'at'> : E) : never;
 
 export interface ActorKindDefinition<M extends AnyStateMachine = AnyStateMachine> {
   readonly kind: ActorKind;

@@ -119,11 +119,7 @@ export class ActorRuntime<Kinds extends KindMap> {
    * Creates the actor with `input`, or returns the existing one with that id
    * (so a retried create is harmless). `created` tells which happened.
    */
-  create<K extends ActorKind>(
-    kind: K,
-    id: string,
-    input: InputFrom<Kinds[K]>,
-  ): Promise<{ actor: LiveActor<Kinds[K]>; created: boolean }> {
+  create<K extends ActorKind>(kind: K, id: string, input: InputFrom<Kinds[K]>): Promise<{ actor: LiveActor<Kinds[K]>; created: boolean }> {
     return this.mailbox.run(id, async () => {
       const existing = await this.load(kind, id);
       if (existing) return { actor: existing, created: false };

@@ -32,7 +32,10 @@ const fail = (issues: readonly { path: PropertyKey[]; message: string }[]) => {
 };
 const account = z.object({ email: z.string().email(), name: z.string().min(1).max(200) }).safeParse({ email, name: nameParts.join(' ') });
 if (!account.success) fail(account.error.issues);
-const password = z.string().min(8, 'password must be at least 8 characters').safeParse(await readPassword().catch(() => ''));
+const password = z
+  .string()
+  .min(8, 'password must be at least 8 characters')
+  .safeParse(await readPassword().catch(() => ''));
 if (!password.success) fail(password.error.issues);
 const input = { data: { ...account.data!, password: password.data! } };
 

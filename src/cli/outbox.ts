@@ -19,17 +19,20 @@ options:
 DATABASE_URL selects the database, as for npm start.
 `;
 
+const parseOptions = () =>
+  parseArgs({
+    allowPositionals: true,
+    options: { flow: { type: 'string' }, seq: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+
 function fail(message: string): never {
   process.stderr.write(`outbox: ${message}\n`);
   process.exit(2);
 }
 
-let parsed;
+let parsed: ReturnType<typeof parseOptions>;
 try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: { flow: { type: 'string' }, seq: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  parsed = parseOptions();
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }
@@ -39,7 +42,8 @@ if (values.help) {
   process.exit(0);
 }
 const [command, ...extra] = positionals;
-if (command !== 'parked' && command !== 'requeue') fail(command ? `unknown command ${JSON.stringify(command)} (try --help)` : 'a command is required (try --help)');
+if (command !== 'parked' && command !== 'requeue')
+  fail(command ? `unknown command ${JSON.stringify(command)} (try --help)` : 'a command is required (try --help)');
 if (extra.length > 0) fail(`unexpected argument ${JSON.stringify(extra[0])}`);
 const integer = (name: string, value: string | undefined) => {
   if (value === undefined) return undefined;

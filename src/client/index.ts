@@ -75,7 +75,7 @@ export const READ_COMMANDS = ['cart:get', 'carts:list', 'order:get', 'orders:lis
 export type ReadCommandName = (typeof READ_COMMANDS)[number];
 
 /** Which push event carries updates for a topic. */
-function pushEventOf(topic: string): PushEvent | undefined {
+function _pushEventOf(topic: string): PushEvent | undefined {
   if (topic.startsWith('cart:')) return 'cart:updated';
   if (topic.startsWith('order:')) return 'order:updated';
   if (topic.startsWith('shipment:')) return 'shipment:updated';

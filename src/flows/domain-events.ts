@@ -56,8 +56,7 @@ export function defineFlow<T extends DomainEventType>(definition: {
     name: definition.name,
     delivery: definition.delivery,
     on: definition.on,
-    run: (events$) =>
-      definition.run(events$.pipe(filter((event): event is DomainEvent<Extract<DomainEventPayload, { type: T }>> => types.has(event.type)))),
+    run: (events$) => definition.run(events$.pipe(filter((event): event is DomainEvent<Extract<DomainEventPayload, { type: T }>> => types.has(event.type)))),
   };
 }
 

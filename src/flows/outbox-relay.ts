@@ -121,7 +121,14 @@ export class OutboxRelay {
       } else {
         this.o.logger.warn(details, 'flow failed; will retry');
       }
-      await this.o.outbox.markFailed(record.seq, flow.name, error instanceof Error ? error.message : String(error), this.o.clock() + backoff, park, this.o.clock());
+      await this.o.outbox.markFailed(
+        record.seq,
+        flow.name,
+        error instanceof Error ? error.message : String(error),
+        this.o.clock() + backoff,
+        park,
+        this.o.clock(),
+      );
       return;
     }
     await this.o.outbox.markDone(record.seq, flow.name, this.o.clock());

@@ -39,7 +39,7 @@ export const orderPaidOpensShipment =
       concatMap(async ({ payload: { orderId } }) => {
         await inventory.hold(orderId);
         const order = await runtime.get('order', orderId);
-        if (!order || order.state !== 'paid') return;
+        if (order?.state !== 'paid') return;
         const shipment = await shipments.createForOrder(order);
         const linked = await steps.apply({
           step: 'order.paid.linkShipment',
@@ -175,15 +175,15 @@ function sagaOf(name: string, on: readonly DomainEventType[], steps: readonly Fl
 export function sagas(deps: SagaDeps): FlowDefinition[] {
   return [
     sagaOf('checkout-saga', ['cart.checkedOut'], [cartCheckedOutCreatesOrder(deps)]),
-    sagaOf('order-saga', ['order.paid', 'order.cancelled', 'order.expired'], [
-      orderPaidOpensShipment(deps),
-      orderCancelledReleasesAndRefunds(deps),
-      orderExpiredReleasesStock(deps),
-    ]),
-    sagaOf('shipment-saga', ['shipment.shipped', 'shipment.delivered', 'shipment.cancelled'], [
-      shipmentShippedCompletesSale(deps),
-      shipmentDeliveredDeliversOrder(deps),
-      shipmentCancelledCancelsOrder(deps),
-    ]),
+    sagaOf(
+      'order-saga',
+      ['order.paid', 'order.cancelled', 'order.expired'],
+      [orderPaidOpensShipment(deps), orderCancelledReleasesAndRefunds(deps), orderExpiredReleasesStock(deps)],
+    ),
+    sagaOf(
+      'shipment-saga',
+      ['shipment.shipped', 'shipment.delivered', 'shipment.cancelled'],
+      [shipmentShippedCompletesSale(deps), shipmentDeliveredDeliversOrder(deps), shipmentCancelledCancelsOrder(deps)],
+    ),
   ];
 }

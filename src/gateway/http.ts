@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AppError, type ErrorCode } from '../domain/errors.ts';
 import type { Identity } from '../domain/identity.ts';
 import type { Services } from '../services/index.ts';

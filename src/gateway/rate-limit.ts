@@ -5,7 +5,10 @@ export class TokenBucket {
   private last: number;
   private refusedInRow = 0;
 
-  constructor(private readonly perSecond: number, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly perSecond: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.tokens = perSecond;
     this.last = now();
   }

@@ -136,7 +136,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
   pub.on('ready', () => {
     if (!droppedSinceRestored) return;
     droppedSinceRestored = false;
-    logger.info({ dropped }, 'redis publishing restored after dropped pushes; asking every node\'s clients to re-subscribe');
+    logger.info({ dropped }, "redis publishing restored after dropped pushes; asking every node's clients to re-subscribe");
     setTimeout(() => publishRestored$.next(), 200).unref();
   });
 

@@ -4,7 +4,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { Server } from 'socket.io';
 import type { Config } from '../config.ts';
 import { AppError } from '../domain/errors.ts';
-import { isStaff, type Identity } from '../domain/identity.ts';
+import { isStaff } from '../domain/identity.ts';
 import type { Push, PushEvent, PushOf } from '../flows/pushes.ts';
 import type { Services } from '../services/index.ts';
 import type { AppNamespace, AppServer, AppSocket, ClientToServer, InterServer, SocketData } from './io-types.ts';

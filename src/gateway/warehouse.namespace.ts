@@ -44,9 +44,7 @@ export function warehouseCommandTable(services: Services): WarehouseCommandTable
     'stock:restock': command(c['stock:restock'], async (_ctx, p) => ({
       stock: stockView(await services.inventory.restock(p.productId, p.quantity)),
     })),
-    subscribe: command(c.subscribe, ({ socket }, p) =>
-      subscribeTopic(socket, p.topic, (kind, id) => warehouseTopicView(services, kind, id, p.topic)),
-    ),
+    subscribe: command(c.subscribe, ({ socket }, p) => subscribeTopic(socket, p.topic, (kind, id) => warehouseTopicView(services, kind, id, p.topic))),
     unsubscribe: command(c.unsubscribe, ({ socket }, p) => unsubscribeTopic(socket, p.topic)),
   } satisfies WarehouseCommandTable;
 }

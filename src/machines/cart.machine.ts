@@ -1,14 +1,6 @@
 // The cart: a customer's basket until it is checked out or left to expire.
 import { assign, emit, setup } from 'xstate';
-import {
-  MAX_CART_LINES,
-  MAX_LINE_QUANTITY,
-  type CartLine,
-  type Currency,
-  type MinorUnits,
-  type ShippingAddress,
-  type Timestamp,
-} from '../domain/types.ts';
+import { MAX_CART_LINES, MAX_LINE_QUANTITY, type CartLine, type Currency, type MinorUnits, type ShippingAddress, type Timestamp } from '../domain/types.ts';
 
 export const CART_MACHINE_VERSION = 1;
 
@@ -51,9 +43,7 @@ export type CartEvent =
   | { type: 'CHECKOUT_COMPLETED'; orderId: string; at: Timestamp }
   | { type: 'EXPIRE'; at: Timestamp };
 
-export type CartEmitted =
-  | { type: 'cart.checkedOut'; cartId: string; orderId: string }
-  | { type: 'cart.expired'; cartId: string };
+export type CartEmitted = { type: 'cart.checkedOut'; cartId: string; orderId: string } | { type: 'cart.expired'; cartId: string };
 
 function quantityOf(items: readonly CartLine[], productId: string): number {
   return items.find((line) => line.productId === productId)?.quantity ?? 0;
@@ -102,13 +92,10 @@ export const cartMachine = setup({
       event.quantity >= 0 &&
       event.quantity <= MAX_LINE_QUANTITY &&
       (quantityOf(context.items, event.productId) > 0 || (event.quantity > 0 && context.items.length < MAX_CART_LINES)),
-    hasLine: ({ context, event }) =>
-      event.type === 'REMOVE_ITEM' && event.at < context.expiresAt && quantityOf(context.items, event.productId) > 0,
+    hasLine: ({ context, event }) => event.type === 'REMOVE_ITEM' && event.at < context.expiresAt && quantityOf(context.items, event.productId) > 0,
     hasItems: ({ context, event }) => event.at < context.expiresAt && context.items.length > 0,
-    isFailedCheckoutOrder: ({ context, event }) =>
-      event.type === 'CHECKOUT_FAILED' && context.checkout?.orderId === event.orderId,
-    isCheckoutOrder: ({ context, event }) =>
-      event.type === 'CHECKOUT_COMPLETED' && context.checkout?.orderId === event.orderId,
+    isFailedCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_FAILED' && context.checkout?.orderId === event.orderId,
+    isCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_COMPLETED' && context.checkout?.orderId === event.orderId,
     isPastExpiry: ({ context, event }) => event.type === 'EXPIRE' && event.at >= context.expiresAt,
   },
   actions: {
@@ -131,9 +118,7 @@ export const cartMachine = setup({
       if (event.type !== 'REMOVE_ITEM') return {};
       return { items: context.items.filter((line) => line.productId !== event.productId), ...touched(context, event.at) };
     }),
-    assignCustomer: assign(({ context, event }) =>
-      event.type === 'ASSIGN_CUSTOMER' ? { customerId: event.customerId, ...touched(context, event.at) } : {},
-    ),
+    assignCustomer: assign(({ context, event }) => (event.type === 'ASSIGN_CUSTOMER' ? { customerId: event.customerId, ...touched(context, event.at) } : {})),
     startCheckout: assign(({ event }) =>
       event.type === 'CHECKOUT_STARTED'
         ? {

@@ -96,8 +96,7 @@ export const orderMachine = setup({
   guards: {
     isBeforeDeadline: ({ context, event }) => event.type === 'PAY_REQUESTED' && event.at < context.paymentDeadline,
     isPendingRequest: ({ context, event }) =>
-      (event.type === 'PAYMENT_SUCCEEDED' || event.type === 'PAYMENT_DECLINED') &&
-      context.pendingPayment?.requestId === event.requestId,
+      (event.type === 'PAYMENT_SUCCEEDED' || event.type === 'PAYMENT_DECLINED') && context.pendingPayment?.requestId === event.requestId,
     isPastDeadline: ({ context, event }) => event.type === 'EXPIRE' && event.at >= context.paymentDeadline,
     isRefundPending: ({ context }) => context.refund?.status === 'pending',
   },
@@ -106,7 +105,9 @@ export const orderMachine = setup({
       event.type === 'PAY_REQUESTED'
         ? {
             pendingPayment: { requestId: event.requestId, startedAt: event.at, ...(event.providerKey ? { providerKey: event.providerKey } : {}) },
-            paymentAttempts: context.paymentAttempts + 1, updatedAt: event.at }
+            paymentAttempts: context.paymentAttempts + 1,
+            updatedAt: event.at,
+          }
         : {},
     ),
     recordPayment: assign(({ context, event }) =>
@@ -124,9 +125,7 @@ export const orderMachine = setup({
     ),
     recordCancel: assign(({ event }) => (event.type === 'CANCEL' ? { cancelReason: event.reason, updatedAt: event.at } : {})),
     recordRefundDue: assign(({ context }) => ({
-      refund: context.payment
-        ? { amount: context.payment.amount, chargeId: context.payment.chargeId, status: 'pending' as const, refundId: null }
-        : null,
+      refund: context.payment ? { amount: context.payment.amount, chargeId: context.payment.chargeId, status: 'pending' as const, refundId: null } : null,
     })),
     recordRefund: assign(({ context, event }) =>
       event.type === 'REFUND_COMPLETED' && context.refund
@@ -134,9 +133,7 @@ export const orderMachine = setup({
         : {},
     ),
     recordExpiry: assign(({ event }) => (event.type === 'EXPIRE' ? { updatedAt: event.at } : {})),
-    recordShipment: assign(({ event }) =>
-      event.type === 'SHIPMENT_CREATED' ? { shipmentId: event.shipmentId, updatedAt: event.at } : {},
-    ),
+    recordShipment: assign(({ event }) => (event.type === 'SHIPMENT_CREATED' ? { shipmentId: event.shipmentId, updatedAt: event.at } : {})),
     recordShipped: assign(({ event }) =>
       event.type === 'SHIPMENT_SHIPPED' ? { carrier: event.carrier, trackingNumber: event.trackingNumber, updatedAt: event.at } : {},
     ),

@@ -65,8 +65,7 @@ export const shipmentMachine = setup({
   },
   guards: {
     resumesTo: ({ context }, params: { state: MovingState }) => context.exception?.from === params.state,
-    interrupted: ({ context }, params: { states: readonly MovingState[] }) =>
-      context.exception !== null && params.states.includes(context.exception.from),
+    interrupted: ({ context }, params: { states: readonly MovingState[] }) => context.exception !== null && params.states.includes(context.exception.from),
   },
   actions: {
     /** Appends the state entered to the history, for the tracking timeline. */
@@ -74,9 +73,7 @@ export const shipmentMachine = setup({
       history: [...context.history, { state: params.state, at: event.at }],
       updatedAt: event.at,
     })),
-    recordCarrier: assign(({ event }) =>
-      event.type === 'SHIP' ? { carrier: event.carrier, trackingNumber: event.trackingNumber } : {},
-    ),
+    recordCarrier: assign(({ event }) => (event.type === 'SHIP' ? { carrier: event.carrier, trackingNumber: event.trackingNumber } : {})),
     recordException: assign(({ context, event }, params: { from: MovingState }) =>
       event.type === 'REPORT_EXCEPTION'
         ? {
@@ -163,10 +160,26 @@ export const shipmentMachine = setup({
     exception: {
       on: {
         RESUME: [
-          { guard: { type: 'resumesTo', params: { state: 'picking' } }, target: 'picking', actions: ['clearException', { type: 'stamp', params: { state: 'picking' } }] },
-          { guard: { type: 'resumesTo', params: { state: 'packed' } }, target: 'packed', actions: ['clearException', { type: 'stamp', params: { state: 'packed' } }] },
-          { guard: { type: 'resumesTo', params: { state: 'shipped' } }, target: 'shipped', actions: ['clearException', { type: 'stamp', params: { state: 'shipped' } }] },
-          { guard: { type: 'resumesTo', params: { state: 'inTransit' } }, target: 'inTransit', actions: ['clearException', { type: 'stamp', params: { state: 'inTransit' } }] },
+          {
+            guard: { type: 'resumesTo', params: { state: 'picking' } },
+            target: 'picking',
+            actions: ['clearException', { type: 'stamp', params: { state: 'picking' } }],
+          },
+          {
+            guard: { type: 'resumesTo', params: { state: 'packed' } },
+            target: 'packed',
+            actions: ['clearException', { type: 'stamp', params: { state: 'packed' } }],
+          },
+          {
+            guard: { type: 'resumesTo', params: { state: 'shipped' } },
+            target: 'shipped',
+            actions: ['clearException', { type: 'stamp', params: { state: 'shipped' } }],
+          },
+          {
+            guard: { type: 'resumesTo', params: { state: 'inTransit' } },
+            target: 'inTransit',
+            actions: ['clearException', { type: 'stamp', params: { state: 'inTransit' } }],
+          },
         ],
         // Only a parcel already handed to the carrier can turn up delivered.
         DELIVER: {

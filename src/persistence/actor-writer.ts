@@ -26,7 +26,10 @@ export interface ActorWriter {
 
 /** Portable writer over knex (PostgreSQL). Each write runs in a savepoint inside the batch's transaction. */
 export class KnexActorWriter implements ActorWriter {
-  constructor(private readonly repo: ActorRepo, private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>) {}
+  constructor(
+    private readonly repo: ActorRepo,
+    private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>,
+  ) {}
 
   write(batch: readonly ActorWrite[]): Promise<WriteOutcome[]> {
     return this.transaction(async (trx) => {

@@ -107,13 +107,7 @@ export class ActorRepo {
   }
 
   /** Writes the next version only if the stored one is still `expectedVersion`. */
-  async update(
-    trx: Knex.Transaction,
-    actor: ActorRow,
-    expectedVersion: number,
-    journal: JournalEntry,
-    outbox: readonly OutboxEntry[],
-  ): Promise<boolean> {
+  async update(trx: Knex.Transaction, actor: ActorRow, expectedVersion: number, journal: JournalEntry, outbox: readonly OutboxEntry[]): Promise<boolean> {
     const changed = await trx('actors').where({ id: actor.id, version: expectedVersion }).update(toColumns(actor));
     if (changed !== 1) return false;
     await this.appendJournal(trx, journal);
@@ -156,10 +150,7 @@ export class ActorRepo {
   }
 
   async listByOwner(ownerId: string, kind: ActorKind, limit = 100): Promise<ActorRow[]> {
-    const rows = (await this.knex('actors')
-      .where({ owner_id: ownerId, kind })
-      .orderBy('created_at', 'desc')
-      .limit(limit)) as ActorRecordRow[];
+    const rows = (await this.knex('actors').where({ owner_id: ownerId, kind }).orderBy('created_at', 'desc').limit(limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }
 
@@ -171,10 +162,7 @@ export class ActorRepo {
   }
 
   async listStale(kind: ActorKind, state: string, updatedBefore: number, limit: number): Promise<ActorRow[]> {
-    const rows = (await this.knex('actors')
-      .where({ kind, state })
-      .andWhere('updated_at', '<', updatedBefore)
-      .limit(limit)) as ActorRecordRow[];
+    const rows = (await this.knex('actors').where({ kind, state }).andWhere('updated_at', '<', updatedBefore).limit(limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }
 }

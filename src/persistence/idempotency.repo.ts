@@ -2,7 +2,10 @@
 import type { Knex } from 'knex';
 
 export class IdempotencyRepo {
-  constructor(private readonly knex: Knex, private readonly clock: () => number) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: () => number,
+  ) {}
 
   /**
    * Stores `value` under (scope, key) unless something is stored there

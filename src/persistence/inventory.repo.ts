@@ -26,7 +26,10 @@ interface DecisionRow {
 }
 
 class OutOfStock extends Error {
-  constructor(readonly productId: string, readonly requested: number) {
+  constructor(
+    readonly productId: string,
+    readonly requested: number,
+  ) {
     super(`out of stock: ${productId}`);
   }
 }
@@ -39,7 +42,10 @@ export function aggregateLines(lines: readonly { productId: string; quantity: nu
 }
 
 export class InventoryRepo {
-  constructor(private readonly knex: Knex, private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>,
+  ) {}
 
   /**
    * Reserves every line for `orderId` in one transaction, or none, and records
@@ -85,7 +91,13 @@ export class InventoryRepo {
           updated_at: now,
         })),
       );
-      return { ok: true as const, changed: await this.levels(trx, perProduct.map(([id]) => id)) };
+      return {
+        ok: true as const,
+        changed: await this.levels(
+          trx,
+          perProduct.map(([id]) => id),
+        ),
+      };
     });
   }
 

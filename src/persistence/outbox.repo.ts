@@ -63,7 +63,10 @@ export class OutboxRepo {
       if (rows.length === 0) return 0;
       const deliveries = rows.flatMap((row) => flowsFor(row.type).map((flow) => ({ seq: Number(row.seq), flow, actor_id: row.actor_id, state: 'pending' })));
       for (let i = 0; i < deliveries.length; i += 200) {
-        await trx('outbox_deliveries').insert(deliveries.slice(i, i + 200)).onConflict(['seq', 'flow']).ignore();
+        await trx('outbox_deliveries')
+          .insert(deliveries.slice(i, i + 200))
+          .onConflict(['seq', 'flow'])
+          .ignore();
       }
       const wanted = new Set(deliveries.map((delivery) => delivery.seq));
       const seqs = rows.map((row) => Number(row.seq));
@@ -151,7 +154,15 @@ export class OutboxRepo {
       .orderBy('d.seq')
       .limit(limit);
     if (flow) query.andWhere('d.flow', flow);
-    const rows = (await query) as Array<{ seq: number | string; flow: string; actor_id: string; type: string; attempts: number; last_error: string | null; settled_at: number | string }>;
+    const rows = (await query) as Array<{
+      seq: number | string;
+      flow: string;
+      actor_id: string;
+      type: string;
+      attempts: number;
+      last_error: string | null;
+      settled_at: number | string;
+    }>;
     return rows.map((row) => ({
       seq: Number(row.seq),
       flow: row.flow,

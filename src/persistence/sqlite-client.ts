@@ -3,10 +3,9 @@ import { createRequire } from 'node:module';
 import type { Database, Statement } from 'better-sqlite3';
 
 const require = createRequire(import.meta.url);
-// knex ships these dialect classes as CommonJS without types.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: knex ships its dialect classes as CommonJS without types
 const BetterSqlite3Client: new (config: unknown) => any = require('knex/lib/dialects/better-sqlite3/index.js');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: as above
 const SqliteTransaction: new (...args: any[]) => any = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js');
 
 /**

@@ -72,7 +72,12 @@ export function openApiDocument(info: ApiDocInfo): JsonSchema {
           summary: 'Log in; a guest bearer token moves its carts to the account',
           security: guestOrCustomer,
           requestBody: { required: true, ...json(loginSchema, 'input') },
-          responses: { 200: answer('the account and a token', sessionAnswerSchema), 400: failure('VALIDATION'), 401: failure('UNAUTHORIZED'), 429: failure('RATE_LIMITED') },
+          responses: {
+            200: answer('the account and a token', sessionAnswerSchema),
+            400: failure('VALIDATION'),
+            401: failure('UNAUTHORIZED'),
+            429: failure('RATE_LIMITED'),
+          },
         },
       },
       '/api/me': {
@@ -98,7 +103,9 @@ export function openApiDocument(info: ApiDocInfo): JsonSchema {
         },
       },
       '/health': { get: { summary: 'Liveness', responses: { 200: { description: '`{ status: "ok" }`' } } } },
-      '/ready': { get: { summary: 'Readiness (503 while starting or shutting down)', responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
+      '/ready': {
+        get: { summary: 'Readiness (503 while starting or shutting down)', responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } },
+      },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': {} } } } } },
     },
   };
@@ -106,7 +113,12 @@ export function openApiDocument(info: ApiDocInfo): JsonSchema {
 
 const ack = (result: z.ZodType) => z.union([z.object({ ok: z.literal(true), data: result }), errorEnvelope]);
 
-function namespaceChannel(address: string, commands: Record<string, z.ZodType>, results: Record<string, z.ZodType>, pushes: readonly (keyof typeof pushEvents)[]) {
+function namespaceChannel(
+  address: string,
+  commands: Record<string, z.ZodType>,
+  results: Record<string, z.ZodType>,
+  pushes: readonly (keyof typeof pushEvents)[],
+) {
   const messages: Record<string, JsonSchema> = {};
   for (const [name, schema] of Object.entries(commands)) {
     messages[name] = { name, title: `${name} (command)`, payload: jsonSchema(schema, 'input') };
@@ -131,7 +143,12 @@ function operations(channel: string, commands: readonly string[], pushes: readon
     ]),
     ...pushes.map((name): [string, JsonSchema] => [
       `${channel}.${name}`,
-      { action: 'send', summary: `The server pushes \`${name}\` to the sockets subscribed to its topic`, channel: { $ref: `#/channels/${channel}` }, messages: [ref(name)] },
+      {
+        action: 'send',
+        summary: `The server pushes \`${name}\` to the sockets subscribed to its topic`,
+        channel: { $ref: `#/channels/${channel}` },
+        messages: [ref(name)],
+      },
     ]),
   ];
   return Object.fromEntries(entries);

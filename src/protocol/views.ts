@@ -76,7 +76,9 @@ export const orderViewSchema = z
   .readonly();
 
 /** A shipment's lines: the order's, without totals. */
-export const shipmentLineViewSchema = z.object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, name: z.string(), sku: z.string() }).readonly();
+export const shipmentLineViewSchema = z
+  .object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, name: z.string(), sku: z.string() })
+  .readonly();
 
 export const shipmentViewSchema = z
   .object({

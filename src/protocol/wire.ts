@@ -1,13 +1,31 @@
 // The wire protocol: command payload schemas, result types, views, error codes, acks and the Socket.IO event maps.
 import { z } from 'zod';
 import { MAX_LINE_QUANTITY, SHIPMENT_STATES } from '../domain/types.ts';
-import { cartViewSchema, orderViewSchema, shipmentViewSchema, stockChangedSchema, topicViewSchema, type CartView, type OrderView, type ShipmentView, type StockChanged } from './views.ts';
+import {
+  cartViewSchema,
+  orderViewSchema,
+  shipmentViewSchema,
+  stockChangedSchema,
+  topicViewSchema,
+  type CartView,
+  type OrderView,
+  type ShipmentView,
+  type StockChanged,
+} from './views.ts';
 
 // ---------------------------------------------------------------- primitives
 
-export const idSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'an id has only letters, digits and _ . : -');
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'an id has only letters, digits and _ . : -');
 /** Chosen by the client, unique per intended action: the same requestId again returns the first result. */
-export const requestIdSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'a requestId has only letters, digits and _ . : -');
+export const requestIdSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'a requestId has only letters, digits and _ . : -');
 
 export const shippingAddressSchema = z
   .object({
@@ -67,7 +85,13 @@ export const warehouseCommands = {
       shipmentId: idSchema,
       to: z.enum(ADVANCE_TARGETS),
       carrier: z.string().trim().min(1).max(100).optional(),
-      trackingNumber: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9-]+$/).optional(),
+      trackingNumber: z
+        .string()
+        .trim()
+        .min(1)
+        .max(100)
+        .regex(/^[A-Za-z0-9-]+$/)
+        .optional(),
       reason: z.string().trim().min(1).max(500).optional(),
     })
     .strict(),
@@ -112,9 +136,7 @@ export interface ErrorBody {
 
 export type Ack<T> = { readonly ok: true; readonly data: T } | { readonly ok: false; readonly error: ErrorBody };
 
-export const errorBodySchema = z
-  .object({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown().optional() })
-  .readonly();
+export const errorBodySchema = z.object({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown().optional() }).readonly();
 
 const topicAnswer = z.object({ topic: z.string() }).readonly();
 

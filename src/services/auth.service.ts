@@ -29,7 +29,11 @@ export class AuthService {
   private readonly key: Uint8Array;
 
   /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
-  constructor(secret: string, private readonly clock: Clock, private readonly knex: Knex) {
+  constructor(
+    secret: string,
+    private readonly clock: Clock,
+    private readonly knex: Knex,
+  ) {
     this.key = new TextEncoder().encode(secret);
   }
 
@@ -44,7 +48,15 @@ export class AuthService {
     if (await CustomerModel.query(this.knex).findOne({ email })) throw new AppError('CONFLICT', 'an account with this email already exists');
     const now = this.clock();
     const row = await CustomerModel.query(this.knex)
-      .insert({ id: newId('cus'), email, name: input.name.trim(), password_hash: await hashPassword(input.password), role: 'customer', created_at: now, updated_at: now })
+      .insert({
+        id: newId('cus'),
+        email,
+        name: input.name.trim(),
+        password_hash: await hashPassword(input.password),
+        role: 'customer',
+        created_at: now,
+        updated_at: now,
+      })
       .catch((error: unknown) => {
         // Two registrations raced past the check above; the unique index decided.
         if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'an account with this email already exists');

@@ -9,8 +9,7 @@ import { ownedBy } from './access.ts';
 import type { CatalogService } from './catalog.service.ts';
 import type { AppRuntime, CartActor } from './kinds.ts';
 
-const quantityInCart = (cart: CartActor, productId: string) =>
-  cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
+const quantityInCart = (cart: CartActor, productId: string) => cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
 
 const notInCart = (cartId: string, productId: string) => new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
 

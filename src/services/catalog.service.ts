@@ -31,7 +31,10 @@ export interface Page<T> {
 }
 
 /** The columns a product view is made of (an objection model instance or a plain knex row). */
-type ProductRow = Pick<ProductModel, 'id' | 'sku' | 'name' | 'description' | 'category_id' | 'price' | 'currency' | 'on_hand' | 'reserved' | 'stock_version' | 'image_url'>;
+type ProductRow = Pick<
+  ProductModel,
+  'id' | 'sku' | 'name' | 'description' | 'category_id' | 'price' | 'currency' | 'on_hand' | 'reserved' | 'stock_version' | 'image_url'
+>;
 
 export function productView(row: ProductRow): ProductView {
   return {
@@ -55,7 +58,10 @@ const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, 
 
 export class CatalogService {
   /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
-  constructor(private readonly clock: Clock, private readonly knex: Knex) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly knex: Knex,
+  ) {}
 
   async listProducts(query: ProductQuery): Promise<Page<ProductView>> {
     const base = ProductModel.query(this.knex);
@@ -82,10 +88,13 @@ export class CatalogService {
     if (query.inStock === false) base.whereRaw('on_hand - reserved <= 0');
     const total = await base.clone().resultSize();
     const ordered =
-      query.sort === 'price' ? base.orderBy('price').orderBy('id')
-      : query.sort === '-price' ? base.orderBy('price', 'desc').orderBy('id')
-      : query.sort === 'newest' ? base.orderBy('created_at', 'desc').orderBy('id')
-      : base.orderBy('name').orderBy('id');
+      query.sort === 'price'
+        ? base.orderBy('price').orderBy('id')
+        : query.sort === '-price'
+          ? base.orderBy('price', 'desc').orderBy('id')
+          : query.sort === 'newest'
+            ? base.orderBy('created_at', 'desc').orderBy('id')
+            : base.orderBy('name').orderBy('id');
     const rows = await ordered.offset((query.page - 1) * query.pageSize).limit(query.pageSize);
     return { items: rows.map(productView), page: query.page, pageSize: query.pageSize, total };
   }

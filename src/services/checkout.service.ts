@@ -63,7 +63,7 @@ export class CheckoutService {
       try {
         // The listing may be behind: finish only the checkout the cart is in now.
         const cart = await this.o.runtime.get('cart', row.id);
-        if (!cart || cart.state !== 'checkingOut') continue;
+        if (cart?.state !== 'checkingOut') continue;
         await this.finish(cart);
         resumed++;
       } catch (error) {
@@ -109,7 +109,8 @@ export class CheckoutService {
    */
   async ensureOrder(cart: CartActor): Promise<OrderActor> {
     const checkout = cart.snapshot.context.checkout;
-    if (cart.state !== 'checkedOut' || !checkout) throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has not been checked out`, { details: { state: cart.state } });
+    if (cart.state !== 'checkedOut' || !checkout)
+      throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has not been checked out`, { details: { state: cart.state } });
     const existing = await this.o.runtime.get('order', checkout.orderId);
     if (existing) return existing;
     const { actor: order } = await this.o.runtime.create('order', checkout.orderId, {
@@ -168,16 +169,18 @@ export class CheckoutService {
       });
     }
 
-    const completed = await this.o.runtime.send('cart', cart.id, (actor) => {
-      const current = actor.snapshot.context.checkout;
-      if (current?.orderId === orderId && actor.state === 'checkedOut') return null;
-      if (current?.orderId === orderId && actor.state === 'checkingOut') return { type: 'CHECKOUT_COMPLETED' as const, orderId };
-      // The orphan sweep gave this checkout up while it was stuck; its stock goes back.
-      throw abandoned(cart.id);
-    }).catch(async (error: unknown) => {
-      if (error instanceof AppError && error.code === 'CONFLICT') await this.o.inventory.release(orderId);
-      throw error;
-    });
+    const completed = await this.o.runtime
+      .send('cart', cart.id, (actor) => {
+        const current = actor.snapshot.context.checkout;
+        if (current?.orderId === orderId && actor.state === 'checkedOut') return null;
+        if (current?.orderId === orderId && actor.state === 'checkingOut') return { type: 'CHECKOUT_COMPLETED' as const, orderId };
+        // The orphan sweep gave this checkout up while it was stuck; its stock goes back.
+        throw abandoned(cart.id);
+      })
+      .catch(async (error: unknown) => {
+        if (error instanceof AppError && error.code === 'CONFLICT') await this.o.inventory.release(orderId);
+        throw error;
+      });
     return this.ensureOrder(completed);
   }
 

@@ -13,7 +13,10 @@ export type { StockLevel } from '../persistence/inventory.repo.ts';
 export class InventoryService {
   readonly stockChanged$ = new Subject<StockLevel>();
 
-  constructor(private readonly repo: InventoryRepo, private readonly clock: Clock) {}
+  constructor(
+    private readonly repo: InventoryRepo,
+    private readonly clock: Clock,
+  ) {}
 
   /** Reserves every line for `orderId` (the checkout of `cartId`), or none; the outcome is decided once per order id. */
   async reserve(orderId: string, cartId: string, lines: readonly { productId: string; quantity: number }[], expiresAt: number): Promise<ReserveResult> {

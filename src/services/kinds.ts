@@ -27,8 +27,7 @@ export const actorKinds = {
     machine: orderMachine,
     machineVersion: ORDER_MACHINE_VERSION,
     ownerOf: (snapshot) => snapshot.context.customerId,
-    deadlineOf: (snapshot) =>
-      snapshot.value === 'awaitingPayment' ? { at: snapshot.context.paymentDeadline, event: { type: 'EXPIRE' as const } } : null,
+    deadlineOf: (snapshot) => (snapshot.value === 'awaitingPayment' ? { at: snapshot.context.paymentDeadline, event: { type: 'EXPIRE' as const } } : null),
   }),
   shipment: defineActorKind({
     kind: 'shipment',

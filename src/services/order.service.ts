@@ -103,7 +103,9 @@ export class OrderService {
 
   private async stopShipment(orderId: string, shipmentId: string, state: string): Promise<void> {
     try {
-      await this.o.runtime.send('shipment', shipmentId, (shipment) => (shipment.state === 'cancelled' ? null : { type: 'CANCEL' as const, reason: CUSTOMER_CANCEL }));
+      await this.o.runtime.send('shipment', shipmentId, (shipment) =>
+        shipment.state === 'cancelled' ? null : { type: 'CANCEL' as const, reason: CUSTOMER_CANCEL },
+      );
     } catch (error) {
       if (error instanceof AppError && error.code === 'INVALID_TRANSITION') {
         throw new AppError('INVALID_TRANSITION', `order ${orderId} has left the warehouse and can no longer be cancelled`, { details: { state } });

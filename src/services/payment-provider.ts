@@ -21,9 +21,7 @@ export interface ChargeRequest {
   readonly card: CardDetails;
 }
 
-export type ChargeResult =
-  | { readonly status: 'succeeded'; readonly chargeId: string }
-  | { readonly status: 'declined'; readonly reason: string };
+export type ChargeResult = { readonly status: 'succeeded'; readonly chargeId: string } | { readonly status: 'declined'; readonly reason: string };
 
 export interface RefundRequest {
   readonly idempotencyKey: string;
@@ -81,17 +79,17 @@ interface LedgerRow {
  * keyed by idempotency key, so it dedupes across restarts as a real one would.
  */
 export class SimulatedPaymentProvider implements PaymentProvider {
-  constructor(private readonly knex: Knex, private readonly clock: Clock, private readonly latencyMs: number) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: Clock,
+    private readonly latencyMs: number,
+  ) {}
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     const previous = await this.lookup(request.idempotencyKey);
     if (previous) return previous;
-    const reason = !isLuhnValid(request.card.number)
-      ? 'invalid_number'
-      : this.isExpired(request.card)
-        ? 'expired_card'
-        : DECLINES[request.card.number];
+    const reason = !isLuhnValid(request.card.number) ? 'invalid_number' : this.isExpired(request.card) ? 'expired_card' : DECLINES[request.card.number];
     await this.knex('payment_charges')
       .insert({
         id: newId('chg'),

@@ -60,7 +60,10 @@ export interface SagaStep<K extends Kind> {
  *   isDone: (order) => order.state === 'delivered' });
  */
 export class SagaSteps {
-  constructor(private readonly runtime: AppRuntime, readonly anomalies: SagaAnomalies) {}
+  constructor(
+    private readonly runtime: AppRuntime,
+    readonly anomalies: SagaAnomalies,
+  ) {}
 
   /** The actor after the step (also when it was already done), or undefined when it refused. */
   async apply<K extends Kind>(step: SagaStep<K>): Promise<LiveActor<AppKinds[K]> | undefined> {

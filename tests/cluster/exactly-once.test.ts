@@ -80,7 +80,12 @@ test('the same cart:checkout to both nodes at once, for the last units: one outc
 
 test('reads through either node are never older than a version acknowledged before they began', async (t) => {
   const token = await guestToken(a.url);
-  const sockets = { writerA: await lab.store(a, token), writerB: await lab.store(b, token), readerA: await lab.store(a, token), readerB: await lab.store(b, token) };
+  const sockets = {
+    writerA: await lab.store(a, token),
+    writerB: await lab.store(b, token),
+    readerA: await lab.store(a, token),
+    readerB: await lab.store(b, token),
+  };
   const products = await Promise.all(Array.from({ length: 4 }, () => lab.insertProduct(1_000_000)));
   const { cart } = await ok(sockets.writerA, 'cart:create', {});
   let acked = 1;
@@ -90,7 +95,11 @@ test('reads through either node are never older than a version acknowledged befo
 
   const write = async (socket: Socket, seed: number) => {
     for (let i = 0; !stop; i++) {
-      const ack = await emitAck(socket, 'cart:setQuantity', { cartId: cart.id, productId: products[(seed + i) % products.length], quantity: 1 + ((seed * 7 + i) % 50) });
+      const ack = await emitAck(socket, 'cart:setQuantity', {
+        cartId: cart.id,
+        productId: products[(seed + i) % products.length],
+        quantity: 1 + ((seed * 7 + i) % 50),
+      });
       if (ack?.ok) acked = Math.max(acked, ack.data.cart.version);
     }
   };
@@ -137,7 +146,11 @@ test('a line added through one node is removed through the other while both are 
   await Promise.all(load);
   t.deepEqual(wrong, []);
   const versions = await lab.journalVersions(cart.id);
-  t.deepEqual(versions, Array.from({ length: versions.length }, (_, i) => i + 1), 'the journal has no gap');
+  t.deepEqual(
+    versions,
+    Array.from({ length: versions.length }, (_, i) => i + 1),
+    'the journal has no gap',
+  );
 });
 
 test('the same order:pay to both nodes at once: both answers show the same outcome, one attempt, one charge at most', async (t) => {
@@ -162,7 +175,8 @@ test('the same order:pay to both nodes at once: both answers show the same outco
       continue;
     }
     const outcome = (view: any) => JSON.stringify([view.payment?.chargeId ?? null, view.lastPaymentError, view.paymentAttempts]);
-    if (outcome(fromA.data.order) !== outcome(fromB.data.order)) mismatches.push(`round ${round}: A ${outcome(fromA.data.order)} B ${outcome(fromB.data.order)}`);
+    if (outcome(fromA.data.order) !== outcome(fromB.data.order))
+      mismatches.push(`round ${round}: A ${outcome(fromA.data.order)} B ${outcome(fromB.data.order)}`);
     t.is(fromA.data.order.paymentAttempts, 1, `round ${round}: one attempt`);
     const charges = await lab.count(`select count(*) as n from payment_charges where order_id = $1 and kind = 'charge' and status = 'succeeded'`, [order.id]);
     t.is(charges, cardNumber === '4242424242424242' ? 1 : 0);
@@ -179,7 +193,11 @@ test("a customer's cancel racing the payment saga stops the shipment before the 
     const { cart } = await ok(viaA, 'cart:create', {});
     await ok(viaA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
     const { order } = await ok(viaA, 'cart:checkout', { cartId: cart.id, requestId: `cancel-race-co-${round}` });
-    await ok(viaA, 'order:pay', { orderId: order.id, requestId: `cancel-race-${round}`, payment: { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' } });
+    await ok(viaA, 'order:pay', {
+      orderId: order.id,
+      requestId: `cancel-race-${round}`,
+      payment: { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' },
+    });
     // The payment saga is opening the shipment right now, on one of the nodes: cancel a little later each round.
     await sleep(round * 4);
     const cancelled = await emitAck(round % 2 ? viaB : viaA, 'order:cancel', { orderId: order.id }, 30_000);

@@ -50,7 +50,15 @@ const WORKLOAD_CAP_MS = 40_000;
 const ACK_TIMEOUT_MS = 5_000;
 const SETTLE_CAP_MS = 35_000;
 /** Short payment windows, so unpaid orders expire (and release stock) during the run. */
-const NODE_SETTINGS = { PAYMENT_WINDOW_MS: '6000', SWEEP_INTERVAL_MS: '300', RESERVATION_GRACE_MS: '2000', SEED_DEMO_DATA: 'false', PAYMENT_LATENCY_MS: '5', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '4000' };
+const NODE_SETTINGS = {
+  PAYMENT_WINDOW_MS: '6000',
+  SWEEP_INTERVAL_MS: '300',
+  RESERVATION_GRACE_MS: '2000',
+  SEED_DEMO_DATA: 'false',
+  PAYMENT_LATENCY_MS: '5',
+  LOG_LEVEL: 'info',
+  SHUTDOWN_GRACE_MS: '4000',
+};
 const DECLINED_CARD = { ...TEST_CARD, cardNumber: '4000000000000002' };
 
 type NodeName = 'A' | 'B';
@@ -87,7 +95,10 @@ function watch(handle: NodeHandle): void {
   child.process.stderr?.on('data', keep);
   void child.exited.then(({ code, signal }) => {
     if (!handle.stopping && handle.child === child) {
-      harness.push({ check: 'nodes stay up', message: `node ${handle.name} exited by itself (code ${code}, signal ${signal}) at ${history.rel(Date.now())}: ${child.stderr().slice(-1500)}` });
+      harness.push({
+        check: 'nodes stay up',
+        message: `node ${handle.name} exited by itself (code ${code}, signal ${signal}) at ${history.rel(Date.now())}: ${child.stderr().slice(-1500)}`,
+      });
     }
   });
 }
@@ -100,7 +111,9 @@ async function startNode(handle: NodeHandle, port?: number): Promise<void> {
       watch(handle);
       return;
     } catch (error) {
-      history.notes.push(`${history.rel(Date.now())} node ${handle.name} start attempt ${attempt} failed: ${String(error).split('\n').slice(0, 12).join(' | ')}`);
+      history.notes.push(
+        `${history.rel(Date.now())} node ${handle.name} start attempt ${attempt} failed: ${String(error).split('\n').slice(0, 12).join(' | ')}`,
+      );
       if (attempt >= 3) throw error;
       await sleep(500);
     }
@@ -191,7 +204,10 @@ async function stopAndRestart(handle: NodeHandle, signal: 'SIGTERM' | 'SIGKILL')
     child.kill('SIGKILL');
     await child.exited;
   } else if (signal === 'SIGTERM' && (exit.code !== 0 || exit.signal !== null)) {
-    harness.push({ check: 'nodes stay up', message: `node ${handle.name} exited with code ${exit.code} signal ${exit.signal} after SIGTERM: ${child.stderr().slice(-1500)}` });
+    harness.push({
+      check: 'nodes stay up',
+      message: `node ${handle.name} exited with code ${exit.code} signal ${exit.signal} after SIGTERM: ${child.stderr().slice(-1500)}`,
+    });
   }
   await startNode(handle, handle.port);
   history.faultEnded(window);
@@ -248,8 +264,28 @@ class Customer {
     readonly products: readonly string[],
   ) {
     this.clients = {
-      A: new ProtocolClient({ name: `${name}@A`, customer: name, owner, node: 'A', url: nodes.A.url, token, history, rng: rng.fork('reconnect A'), ackTimeoutMs: ACK_TIMEOUT_MS }),
-      B: new ProtocolClient({ name: `${name}@B`, customer: name, owner, node: 'B', url: nodes.B.url, token, history, rng: rng.fork('reconnect B'), ackTimeoutMs: ACK_TIMEOUT_MS }),
+      A: new ProtocolClient({
+        name: `${name}@A`,
+        customer: name,
+        owner,
+        node: 'A',
+        url: nodes.A.url,
+        token,
+        history,
+        rng: rng.fork('reconnect A'),
+        ackTimeoutMs: ACK_TIMEOUT_MS,
+      }),
+      B: new ProtocolClient({
+        name: `${name}@B`,
+        customer: name,
+        owner,
+        node: 'B',
+        url: nodes.B.url,
+        token,
+        history,
+        rng: rng.fork('reconnect B'),
+        ackTimeoutMs: ACK_TIMEOUT_MS,
+      }),
     };
     clients.push(this.clients.A, this.clients.B);
   }
@@ -355,7 +391,8 @@ class Customer {
     }
     const productId = this.products[Math.floor(dProduct * this.products.length)]!;
     const hasItems = ((cart.items as unknown[] | undefined) ?? []).length > 0;
-    if (dKind < 0.38 || (dKind >= 0.64 && !hasItems)) await this.send(node, 'cart:addItem', { cartId: this.cartId, productId, quantity: 1 + Math.floor(dQty * 2) });
+    if (dKind < 0.38 || (dKind >= 0.64 && !hasItems))
+      await this.send(node, 'cart:addItem', { cartId: this.cartId, productId, quantity: 1 + Math.floor(dQty * 2) });
     else if (dKind < 0.48) await this.send(node, 'cart:setQuantity', { cartId: this.cartId, productId, quantity: Math.floor(dQty * 4) });
     else if (dKind < 0.56) await this.send(node, 'cart:removeItem', { cartId: this.cartId, productId });
     else if (dKind < 0.64) await this.send(node, 'cart:get', { cartId: this.cartId });
@@ -371,13 +408,17 @@ class Customer {
 
   private async checkout(node: NodeName, n: number, both: boolean): Promise<void> {
     const payload = { cartId: this.cartId, requestId: `${this.name}-checkout-${n}` };
-    const ops = both ? await this.sendBoth('cart:checkout', payload, `${this.name}-checkout-${n}`) : [await this.send(node, 'cart:checkout', payload)].filter((op): op is Operation => !!op);
+    const ops = both
+      ? await this.sendBoth('cart:checkout', payload, `${this.name}-checkout-${n}`)
+      : [await this.send(node, 'cart:checkout', payload)].filter((op): op is Operation => !!op);
     this.settleAnswer('cart:checkout', payload, ops);
   }
 
   private async pay(node: NodeName, n: number, declined: boolean, both: boolean): Promise<void> {
     const payload = { orderId: this.orderId, requestId: `${this.name}-pay-${n}`, payment: declined ? DECLINED_CARD : TEST_CARD };
-    const ops = both ? await this.sendBoth('order:pay', payload, `${this.name}-pay-${n}`) : [await this.send(node, 'order:pay', payload)].filter((op): op is Operation => !!op);
+    const ops = both
+      ? await this.sendBoth('order:pay', payload, `${this.name}-pay-${n}`)
+      : [await this.send(node, 'order:pay', payload)].filter((op): op is Operation => !!op);
     this.settleAnswer('order:pay', payload, ops);
   }
 }
@@ -410,10 +451,13 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
     initialOnHand.set(id, onHand);
   }
   const identities = await guests(nodes.A.url, CUSTOMERS);
-  const customers = identities.map(({ token, guestId }, i) => new Customer(`c${String(i).padStart(2, '0')}`, guestId, token, root.fork(`customer ${i}`), products));
+  const customers = identities.map(
+    ({ token, guestId }, i) => new Customer(`c${String(i).padStart(2, '0')}`, guestId, token, root.fork(`customer ${i}`), products),
+  );
   await Promise.all(clients.map((client) => client.ready()));
   for (const customer of customers) for (const productId of products) await customer.follow(`product:${productId}`);
-  const planned = (lane: PlannedFault[]) => lane.map((f) => `${f.kind}(${f.nodes.join('+')}, after ${f.gapMs} ms${f.kind.startsWith('sig') ? '' : `, ${f.durationMs} ms`})`).join(', ');
+  const planned = (lane: PlannedFault[]) =>
+    lane.map((f) => `${f.kind}(${f.nodes.join('+')}, after ${f.gapMs} ms${f.kind.startsWith('sig') ? '' : `, ${f.durationMs} ms`})`).join(', ');
   t.log(`faults planned: nodes ${planned(FAULTS.nodeLane)}; links ${planned(FAULTS.linkLane)}`);
 
   // The workload and the faults, together.
@@ -422,7 +466,9 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
   const lane = async (faults: readonly PlannedFault[]) => {
     for (const fault of faults) {
       await sleep(fault.gapMs);
-      await runFault(fault).catch((error: unknown) => harness.push({ check: 'fault runner', message: `${fault.kind} on ${fault.nodes.join('+')}: ${String(error).slice(0, 3000)}` }));
+      await runFault(fault).catch((error: unknown) =>
+        harness.push({ check: 'fault runner', message: `${fault.kind} on ${fault.nodes.join('+')}: ${String(error).slice(0, 3000)}` }),
+      );
     }
   };
   const faults = Promise.all([lane(FAULTS.nodeLane), lane(FAULTS.linkLane)]);
@@ -449,7 +495,13 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
     if (handle.child.hasExited()) await startNode(handle, handle.port);
   }
   await eventually(async () => clients.every((client) => client.connected), 'every client reconnecting', 20_000).catch((error: Error) =>
-    harness.push({ check: 'settle', message: `${error.message}: ${clients.filter((c) => !c.connected).map((c) => c.name).join(', ')}` }),
+    harness.push({
+      check: 'settle',
+      message: `${error.message}: ${clients
+        .filter((c) => !c.connected)
+        .map((c) => c.name)
+        .join(', ')}`,
+    }),
   );
   await Promise.all(
     customers.map(async (customer, i) => {
@@ -481,7 +533,10 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
       const versions = await storedVersions();
       lagging = heldViews()
         .filter((held) => held.version !== versions.get(held.topic))
-        .map((held) => ({ check: 'convergence', message: `${held.client} holds ${held.topic} v${held.version ?? 'none'}, stored v${versions.get(held.topic) ?? 'none'}` }));
+        .map((held) => ({
+          check: 'convergence',
+          message: `${held.client} holds ${held.topic} v${held.version ?? 'none'}, stored v${versions.get(held.topic) ?? 'none'}`,
+        }));
       return lagging.length === 0;
     },
     'every client converging',
@@ -504,7 +559,13 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
     ['answers as documented', checkAnswers(history)],
     ['no duplicate orders or charges', checkNoDuplicates(history, facts)],
     ['a fulfilling order is cancelled after its shipment', checkShipmentCancelledFirst(facts, replay)],
-    ['stock', [...checkStock(facts, initialOnHand), ...(await lab.invariantProblems()).filter((p) => products.some((id) => p.startsWith(id))).map((message) => ({ check: 'stock', message }))]],
+    [
+      'stock',
+      [
+        ...checkStock(facts, initialOnHand),
+        ...(await lab.invariantProblems()).filter((p) => products.some((id) => p.startsWith(id))).map((message) => ({ check: 'stock', message })),
+      ],
+    ],
     ['convergence', lagging.length > 0 ? checkConvergence(heldViews(), facts, history) : []],
   ];
 
@@ -513,14 +574,25 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
     const key = op.outcome?.type === 'refused' ? `refused ${op.outcome.code}` : (op.outcome?.type ?? 'pending');
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
   }
-  t.log(`${history.ops.length} operations: ${[...outcomes].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
-  t.log(`${facts.actors.filter((a) => a.kind === 'order').length} orders, ${facts.charges.filter((c) => c.kind === 'charge' && c.status === 'succeeded').length} charges, ${history.pushes.length} pushes`);
+  t.log(
+    `${history.ops.length} operations: ${[...outcomes]
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
+  t.log(
+    `${facts.actors.filter((a) => a.kind === 'order').length} orders, ${facts.charges.filter((c) => c.kind === 'charge' && c.status === 'succeeded').length} charges, ${history.pushes.length} pushes`,
+  );
   for (const fault of history.faults) t.log(history.describeFault(fault));
   for (const note of history.notes) t.log(note);
   for (const handle of Object.values(nodes)) {
-    const metrics = await fetch(`${handle.url}/metrics`).then((r) => r.text()).catch(() => '');
+    const metrics = await fetch(`${handle.url}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
     const pick = (name: string) => /\n?([^\n]*)/.exec(metrics.split('\n').find((line) => line.startsWith(`${name} `)) ?? '')?.[1] ?? `${name} ?`;
-    t.log(`node ${handle.name}: ${pick('emporium_redis_up')}, ${pick('emporium_redis_dropped_publishes')}, proxies pg ${JSON.stringify(handle.pg.stats)} redis ${JSON.stringify(handle.redis.stats)}`);
+    t.log(
+      `node ${handle.name}: ${pick('emporium_redis_up')}, ${pick('emporium_redis_dropped_publishes')}, proxies pg ${JSON.stringify(handle.pg.stats)} redis ${JSON.stringify(handle.redis.stats)}`,
+    );
   }
   t.log(`refusals allowed: ${REFUSALS.why.join('; ')}`);
 
@@ -528,13 +600,40 @@ test('history: seeded workload over two nodes under crashes, shutdowns and cut o
   for (const [name, list] of results) t.log(`${list.length === 0 ? 'ok  ' : 'FAIL'} ${name}${list.length ? ` (${list.length})` : ''}`);
   if (violations.length > 0) {
     const file = path.join(tmpdir(), `emporium-history-${SEED}.json`);
-    const connections = clients.map((c) => ({ client: c.name, connects: c.connects, resyncs: c.resyncs, disconnects: c.disconnects.map((d) => `${history.rel(d.at)} ${d.reason}`) }));
+    const connections = clients.map((c) => ({
+      client: c.name,
+      connects: c.connects,
+      resyncs: c.resyncs,
+      disconnects: c.disconnects.map((d) => `${history.rel(d.at)} ${d.reason}`),
+    }));
     writeFileSync(
       file,
-      JSON.stringify({ seed: SEED, startedAt: history.startedAt, faults: history.faults, notes: history.notes, violations, connections, ops: history.ops, pushes: history.pushes, journal: facts.journal, nodeLogs }, null, 1),
+      JSON.stringify(
+        {
+          seed: SEED,
+          startedAt: history.startedAt,
+          faults: history.faults,
+          notes: history.notes,
+          violations,
+          connections,
+          ops: history.ops,
+          pushes: history.pushes,
+          journal: facts.journal,
+          nodeLogs,
+        },
+        null,
+        1,
+      ),
     );
     for (const [name, list] of results) for (const violation of list.slice(0, 15)) t.log(`[${name}] ${violation.message}`);
     t.log(`full history: ${file}`);
   }
-  t.is(violations.length, 0, `seed ${SEED}: ${violations.length} violations (${results.filter(([, l]) => l.length).map(([n, l]) => `${n}: ${l.length}`).join('; ')}); replay with ${REPLAY}`);
+  t.is(
+    violations.length,
+    0,
+    `seed ${SEED}: ${violations.length} violations (${results
+      .filter(([, l]) => l.length)
+      .map(([n, l]) => `${n}: ${l.length}`)
+      .join('; ')}); replay with ${REPLAY}`,
+  );
 });

@@ -55,14 +55,18 @@ test('200 concurrent checkouts split over two nodes for 10 units make exactly 10
   t.deepEqual(await lab.invariantProblems(), []);
   // Every loser's cart is active again, with the reason, and holds no order.
   const losers = shoppers.filter((_, i) => !acks[i]?.ok);
-  const loserCarts = await lab.pg.query<{ state: string; snapshot: string }>(`select state, snapshot from actors where id = any($1)`, [losers.map((l) => l.cartId)]);
+  const loserCarts = await lab.pg.query<{ state: string; snapshot: string }>(`select state, snapshot from actors where id = any($1)`, [
+    losers.map((l) => l.cartId),
+  ]);
   t.is(loserCarts.rows.length, losers.length);
   for (const row of loserCarts.rows) {
     t.is(row.state, 'active');
     t.regex(String((JSON.parse(row.snapshot) as { context: { lastCheckoutError: unknown } }).context.lastCheckoutError), /OUT_OF_STOCK/);
   }
   // Every winner's cart points at its one order.
-  const winnerCarts = await lab.pg.query<{ state: string; snapshot: string }>(`select state, snapshot from actors where id = any($1)`, [winners.map((w) => w.cartId)]);
+  const winnerCarts = await lab.pg.query<{ state: string; snapshot: string }>(`select state, snapshot from actors where id = any($1)`, [
+    winners.map((w) => w.cartId),
+  ]);
   for (const row of winnerCarts.rows) {
     t.is(row.state, 'checkedOut');
     t.true(orderIds.has((JSON.parse(row.snapshot) as { context: { checkout: { orderId: string } } }).context.checkout.orderId));

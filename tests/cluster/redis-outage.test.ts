@@ -123,16 +123,22 @@ test.serial('a Redis outage under traffic: commands keep being acknowledged, pus
 
   // No acknowledged command lost: every one was accepted, and the database holds exactly them.
   for (const worker of workers) {
-    t.true(worker.acks.every((entry) => entry.ack?.ok), `${worker.name}: every command acknowledged ok`);
+    t.true(
+      worker.acks.every((entry) => entry.ack?.ok),
+      `${worker.name}: every command acknowledged ok`,
+    );
     const accepted = worker.acks.filter((entry) => entry.ack?.ok).length;
     const row = await lab.actor(worker.cartId);
     t.is(row?.version, 1 + accepted, `${worker.name}: version`);
     t.is(
-      (row?.context.items as Array<{ quantity: number }>).reduce((sum, line) => sum + line.quantity, 0),
+      ((row?.context.items ?? []) as Array<{ quantity: number }>).reduce((sum, line) => sum + line.quantity, 0),
       accepted,
       `${worker.name}: units in the cart`,
     );
-    t.deepEqual(await lab.journalVersions(worker.cartId), Array.from({ length: 1 + accepted }, (_, i) => i + 1));
+    t.deepEqual(
+      await lab.journalVersions(worker.cartId),
+      Array.from({ length: 1 + accepted }, (_, i) => i + 1),
+    );
     const lastAck = worker.acks.at(-1)!.ack as { data: { cart: { version: number } } };
     t.is(lastAck.data.cart.version, 1 + accepted);
 
@@ -143,7 +149,11 @@ test.serial('a Redis outage under traffic: commands keep being acknowledged, pus
       t.is(view.itemCount, accepted);
     }
     // And since the link is back, the pushes alone brought each watcher to the last version too.
-    await eventually(async () => lastSeen(worker, 'A') === row!.version && lastSeen(worker, 'B') === row!.version, `${worker.name}'s watchers seeing the last version`, 5_000);
+    await eventually(
+      async () => lastSeen(worker, 'A') === row!.version && lastSeen(worker, 'B') === row!.version,
+      `${worker.name}'s watchers seeing the last version`,
+      5_000,
+    );
   }
 });
 

@@ -59,10 +59,15 @@ test('re-subscribes answered INTERNAL during a database outage are retried until
   const probe = await lab.store(a, token);
 
   await outage(true);
-  await eventually(async () => {
-    const ack = await emitAck(probe, 'subscribe', { topic }, 5_000);
-    return ack?.ok === false && ack.error.code === 'INTERNAL';
-  }, 'subscribe answering INTERNAL during the outage', 15_000, 200);
+  await eventually(
+    async () => {
+      const ack = await emitAck(probe, 'subscribe', { topic }, 5_000);
+      return ack?.ok === false && ack.error.code === 'INTERNAL';
+    },
+    'subscribe answering INTERNAL during the outage',
+    15_000,
+    200,
+  );
 
   // The SDK's connection drops and comes back during the outage: its re-subscribes fail and are retried.
   const before = subscribes.get(topic) ?? 0;
@@ -74,11 +79,16 @@ test('re-subscribes answered INTERNAL during a database outage are retried until
   await outage(false);
   // The cart moves on through the other connection; the SDK catches up (its retry gets through) and follows the pushes.
   let latest = 0;
-  await eventually(async () => {
-    const ack = await emitAck(probe, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 }, 5_000);
-    if (ack?.ok) latest = ack.data.cart.version;
-    return ack?.ok;
-  }, 'a change once the database is back', 15_000, 200);
+  await eventually(
+    async () => {
+      const ack = await emitAck(probe, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 }, 5_000);
+      if (ack?.ok) latest = ack.data.cart.version;
+      return ack?.ok;
+    },
+    'a change once the database is back',
+    15_000,
+    200,
+  );
   for (let i = 0; i < 3; i++) {
     const ack = await emitAck(probe, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 }, 5_000);
     t.true(ack?.ok, JSON.stringify(ack));

@@ -124,7 +124,9 @@ test.serial('SIGTERM mid-burst: every command answered (done or UNAVAILABLE) bef
   const done = results.filter((r) => r.ack?.ok === true);
   const refused = results.filter((r) => r.ack?.ok === false);
   const afterTerm = results.filter((r) => r.ack !== undefined && r.at >= termAt);
-  t.log(`${results.length} commands: ${done.length} done, ${refused.length} refused, ${unanswered.length} unanswered; ${afterTerm.length} answered after SIGTERM`);
+  t.log(
+    `${results.length} commands: ${done.length} done, ${refused.length} refused, ${unanswered.length} unanswered; ${afterTerm.length} answered after SIGTERM`,
+  );
 
   t.deepEqual(exit, { code: 0, signal: null }, a.stderr().slice(-2000));
   t.is(unanswered.length, 0, `unanswered: ${unanswered.map((r) => `${r.command}@${r.client}`).join(', ')}`);
@@ -202,7 +204,10 @@ test.serial('SIGTERM while a client reads slowly: the node waits for it to take 
   const answers = await Promise.all([...lists, ...adds, create]);
   t.log(`${lists.length} listings of ${Math.round(answerBytes / 1024)} KiB queued ahead of ${adds.length + 1} changes`);
   t.is(answers.filter((ack) => ack === undefined).length, 0, 'unanswered commands');
-  t.true(answers.every((ack) => ack?.ok), JSON.stringify(answers.find((ack) => !ack?.ok)));
+  t.true(
+    answers.every((ack) => ack?.ok),
+    JSON.stringify(answers.find((ack) => !ack?.ok)),
+  );
   t.is(await reason, 'io server disconnect');
   t.deepEqual(await exitOf(b), { code: 0, signal: null }, b.stderr().slice(-2000));
   const versions = (await addItemVersions([cart.id])).get(cart.id)!;

@@ -69,7 +69,10 @@ test('SIGTERM: not ready at once, in-flight commands answered, clients disconnec
   // Then its clients are told `io server disconnect` (behind their answers), so they reconnect elsewhere, and the
   // process exits cleanly.
   const reasons = await Promise.all(customers.map((customer) => customer.disconnected));
-  t.true(reasons.every((reason) => reason === 'io server disconnect'), reasons.join(', '));
+  t.true(
+    reasons.every((reason) => reason === 'io server disconnect'),
+    reasons.join(', '),
+  );
   let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([a.exited, new Promise((resolve) => (timer = setTimeout(() => resolve({ code: 'still running after 15 s' }), 15_000)))]);
   clearTimeout(timer);
@@ -80,10 +83,14 @@ test('SIGTERM: not ready at once, in-flight commands answered, clients disconnec
   await eventually(async () => (await lab.pendingOutbox()) === 0, 'the outbox being empty', 10_000);
   // The paid orders' sagas ran: each has its one shipment.
   for (const { orderId } of customers) {
-    const order = await eventually(async () => {
-      const row = await lab.actor(orderId);
-      return row?.state === 'fulfilling' ? row : undefined;
-    }, `order ${orderId} fulfilling`, 10_000);
+    const order = await eventually(
+      async () => {
+        const row = await lab.actor(orderId);
+        return row?.state === 'fulfilling' ? row : undefined;
+      },
+      `order ${orderId} fulfilling`,
+      10_000,
+    );
     t.is(order.context.shipmentId, `ship_${orderId.slice('order_'.length)}`);
     t.is((await lab.actor(order.context.shipmentId))?.state, 'pending');
   }

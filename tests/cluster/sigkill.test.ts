@@ -44,7 +44,8 @@ function viewTracker(socket: Socket) {
     const held = views.get(id);
     if (!held || view.version > held.version) views.set(id, { version: view.version, state: view.state });
   };
-  for (const event of ['cart:updated', 'order:updated', 'shipment:updated']) socket.on(event, (view: { id: string; version: number; state: string }) => apply(view.id, view));
+  for (const event of ['cart:updated', 'order:updated', 'shipment:updated'])
+    socket.on(event, (view: { id: string; version: number; state: string }) => apply(view.id, view));
   return {
     views,
     async subscribe(kind: string, id: string) {
@@ -125,8 +126,14 @@ test('SIGKILL mid-checkout: acknowledged commands survive, clients move and conv
   t.log(`${allOps.length} commands: ${viaA.length} via A (${unanswered.length} unanswered at the kill), ${allOps.length - viaA.length} via B`);
   t.true(viaA.filter((op) => op.ack?.ok).length >= 24, 'A acknowledged commands before it died');
   // Nothing but the kill made a command fail.
-  t.deepEqual(allOps.filter((op) => op.ack && !op.ack.ok).map((op) => [op.command, op.ack]), []);
-  t.true(allOps.filter((op) => op.node === 'B').every((op) => op.ack?.ok), 'B answered every command');
+  t.deepEqual(
+    allOps.filter((op) => op.ack && !op.ack.ok).map((op) => [op.command, op.ack]),
+    [],
+  );
+  t.true(
+    allOps.filter((op) => op.node === 'B').every((op) => op.ack?.ok),
+    'B answered every command',
+  );
 
   // A's clients reconnect to B with the same tokens and retry what was unanswered (the idempotent commands).
   for (const shopper of shoppers.filter((s) => s.home === 'A')) {
@@ -144,7 +151,9 @@ test('SIGKILL mid-checkout: acknowledged commands survive, clients move and conv
     }
     if (last.command === 'cart:checkout' && retry.ack?.ok) {
       // The retried checkout finished the one A started (or started it): one order for the cart.
-      const orders = await lab.count(`select count(*) as n from actors where kind = 'order' and (snapshot::json->'context'->>'cartId') = $1`, [last.payload.cartId]);
+      const orders = await lab.count(`select count(*) as n from actors where kind = 'order' and (snapshot::json->'context'->>'cartId') = $1`, [
+        last.payload.cartId,
+      ]);
       t.is(orders, 1);
     }
   }
@@ -164,7 +173,10 @@ test('SIGKILL mid-checkout: acknowledged commands survive, clients move and conv
     { onHand: 5, reserved: 0, stockVersion: 2 },
   );
   const { rows: scarceReservations } = await lab.pg.query('select status, quantity from reservations where order_id = $1', [unpaid.id]);
-  t.deepEqual(scarceReservations.map((row) => ({ ...row })), [{ status: 'released', quantity: 2 }]);
+  t.deepEqual(
+    scarceReservations.map((row) => ({ ...row })),
+    [{ status: 'released', quantity: 2 }],
+  );
 
   // Every acknowledged command is in PostgreSQL: its actor has a journal entry at the version the ack reported.
   const acked = allOps.filter((op) => op.ack?.ok);
@@ -237,7 +249,10 @@ test('SIGKILL mid-checkout: acknowledged commands survive, clients move and conv
   t.log(`${leased} outbox deliveries still leased by the killed node (taken over when the lease ends)`);
 
   // The release happened once, so it was pushed once.
-  t.deepEqual(releases.filter((available) => available === 5), [5]);
+  t.deepEqual(
+    releases.filter((available) => available === 5),
+    [5],
+  );
 
   // Once that lease has run out B delivers them too: every paid order then has exactly one shipment.
   await eventually(async () => (await lab.pendingOutbox()) === 0, 'the outbox being empty', 45_000, 500);

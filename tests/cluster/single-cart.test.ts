@@ -28,11 +28,17 @@ test('40 concurrent cart:addItem split over two nodes: version = 1 + accepted, q
     Array.from({ length: commands }, (_, i) => emitAck(sockets[i % sockets.length]!, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 }, 60_000)),
   );
 
-  t.true(acks.every((ack) => ack !== undefined), 'every command is answered');
+  t.true(
+    acks.every((ack) => ack !== undefined),
+    'every command is answered',
+  );
   const accepted = acks.filter((ack) => ack?.ok) as Array<{ ok: true; data: { cart: { version: number; itemCount: number } } }>;
   const refused = acks.filter((ack) => ack && !ack.ok) as Array<{ ok: false; error: { code: string } }>;
   // The only acceptable refusal is CONFLICT (lost the compare-and-set after every retry).
-  t.deepEqual([...new Set(refused.map((ack) => ack.error.code))].filter((code) => code !== 'CONFLICT'), []);
+  t.deepEqual(
+    [...new Set(refused.map((ack) => ack.error.code))].filter((code) => code !== 'CONFLICT'),
+    [],
+  );
   const viaA = acks.filter((ack, i) => ack?.ok && i % 2 === 0).length;
   t.log(`${accepted.length} accepted (${viaA} via A, ${accepted.length - viaA} via B), ${refused.length} CONFLICT`);
   t.true(accepted.length > 0);
@@ -40,7 +46,10 @@ test('40 concurrent cart:addItem split over two nodes: version = 1 + accepted, q
   // Every accepted command got its own version: no two acks claim the same write.
   const versions = accepted.map((ack) => ack.data.cart.version).sort((x, y) => x - y);
   t.is(new Set(versions).size, accepted.length);
-  t.deepEqual(versions, Array.from({ length: accepted.length }, (_, i) => i + 2));
+  t.deepEqual(
+    versions,
+    Array.from({ length: accepted.length }, (_, i) => i + 2),
+  );
   // Each ack's quantity is its version - 1: every write saw all the writes before it.
   for (const ack of accepted) t.is(ack.data.cart.itemCount, ack.data.cart.version - 1);
 
@@ -49,7 +58,10 @@ test('40 concurrent cart:addItem split over two nodes: version = 1 + accepted, q
   t.is(row?.version, 1 + accepted.length);
   t.is(row?.context.items.length, 1);
   t.is(row?.context.items[0].quantity, accepted.length);
-  t.deepEqual(await lab.journalVersions(cart.id), Array.from({ length: 1 + accepted.length }, (_, i) => i + 1));
+  t.deepEqual(
+    await lab.journalVersions(cart.id),
+    Array.from({ length: 1 + accepted.length }, (_, i) => i + 1),
+  );
 
   // Both nodes now serve the same, final view.
   for (const socket of [sockets[0]!, sockets[1]!]) {

@@ -67,9 +67,10 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) await client.query(`create database "${name}"`).catch((error: { code?: string }) => {
-      if (error.code !== '42P04') throw error; // created concurrently
-    });
+    if (!rowCount)
+      await client.query(`create database "${name}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created concurrently
+      });
   } finally {
     await client.end();
   }
@@ -126,7 +127,12 @@ export async function registerCustomer(url: string, name = 'Test Customer'): Pro
 
 /** A staff account created through the service, as the create-staff command does. */
 export async function staffToken(app: App): Promise<string> {
-  const staff = await app.services.auth.upsertAccount({ email: `staff-${Date.now()}-${++accounts}@example.com`, password: 'warehouse-pass', name: 'Staff', role: 'staff' });
+  const staff = await app.services.auth.upsertAccount({
+    email: `staff-${Date.now()}-${++accounts}@example.com`,
+    password: 'warehouse-pass',
+    name: 'Staff',
+    role: 'staff',
+  });
   return app.services.auth.issue({ sub: staff.id, role: 'staff', name: staff.name, email: staff.email });
 }
 
@@ -180,7 +186,7 @@ export function record(socket: Socket, events: readonly string[]): Array<{ event
 
 let skus = 0;
 /** A product with exactly `onHand` units, in its own category, for tests that count stock. */
-export async function createProduct(app: App, options: { onHand: number; price?: number; name?: string } ) {
+export async function createProduct(app: App, options: { onHand: number; price?: number; name?: string }) {
   const n = ++skus;
   const categories = await app.services.catalog.listCategories();
   const category = categories.find((c) => c.slug === 'test') ?? (await app.services.catalog.createCategory({ slug: 'test', name: 'Test' }));
@@ -197,7 +203,11 @@ export async function createProduct(app: App, options: { onHand: number; price?:
 export async function inventoryInvariant(app: App): Promise<{ ok: boolean; problems: string[] }> {
   const knex = app.db.knex;
   const products = (await knex('products').select('id', 'on_hand', 'reserved')) as Array<{ id: string; on_hand: number; reserved: number }>;
-  const active = (await knex('reservations').select('product_id').sum({ total: 'quantity' }).where({ status: 'active' }).groupBy('product_id')) as unknown as Array<{
+  const active = (await knex('reservations')
+    .select('product_id')
+    .sum({ total: 'quantity' })
+    .where({ status: 'active' })
+    .groupBy('product_id')) as unknown as Array<{
     product_id: string;
     total: number | string;
   }>;

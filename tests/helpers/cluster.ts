@@ -137,9 +137,19 @@ export class ClusterLab {
     const password = 'warehouse-password';
     const dir = tempDir('emporium-staff-');
     this.dirs.push(dir);
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: this.databaseUrl, STAFF_PASSWORD: password, JWT_SECRET: CHILD_JWT_SECRET, DATA_DIR: dir.dir };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: this.databaseUrl,
+      STAFF_PASSWORD: password,
+      JWT_SECRET: CHILD_JWT_SECRET,
+      DATA_DIR: dir.dir,
+    };
     delete env.REDIS_URL;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/create-staff.ts', email, 'Cluster', 'Staff'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/create-staff.ts', email, 'Cluster', 'Staff'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += String(chunk)));
     child.stderr.on('data', (chunk) => (output += String(chunk)));
@@ -170,7 +180,9 @@ export class ClusterLab {
       [id],
     );
     const row = rows[0];
-    return row && { id: row.id, kind: row.kind, version: Number(row.version), state: row.state, context: (JSON.parse(row.snapshot) as { context: unknown }).context };
+    return (
+      row && { id: row.id, kind: row.kind, version: Number(row.version), state: row.state, context: (JSON.parse(row.snapshot) as { context: unknown }).context }
+    );
   }
 
   async journalVersions(actorId: string): Promise<number[]> {

@@ -121,7 +121,15 @@ export class ProtocolClient {
    */
   async send(command: string, payload: unknown, meta: { group?: string | undefined; phase: string }): Promise<Operation | undefined> {
     if (!this.socket.connected) return undefined;
-    const op = this.o.history.invoke({ customer: this.o.customer, owner: this.o.owner, node: this.o.node, command, payload, group: meta.group, phase: meta.phase });
+    const op = this.o.history.invoke({
+      customer: this.o.customer,
+      owner: this.o.owner,
+      node: this.o.node,
+      command,
+      payload,
+      group: meta.group,
+      phase: meta.phase,
+    });
     const outcome = await this.emit(command, payload);
     this.o.history.complete(op, outcome);
     // Rule 3 applies to ack views too.
@@ -194,4 +202,3 @@ export class ProtocolClient {
     this.held.set(topic, { version: view.version, view });
   }
 }
-

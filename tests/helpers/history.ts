@@ -273,7 +273,7 @@ const DID_NOT_RUN = new Set(['VALIDATION', 'RATE_LIMITED', 'UNAVAILABLE', 'FORBI
  */
 export function mayHaveWritten(op: Operation): boolean {
   const outcome = op.outcome;
-  if (!outcome || outcome.type !== 'refused') return true;
+  if (outcome?.type !== 'refused') return true;
   if (outcome.code === 'INTERNAL') return true;
   if (op.command === 'cart:checkout') return !DID_NOT_RUN.has(outcome.code);
   return false;
@@ -358,7 +358,13 @@ export async function loadFacts(db: pg.Pool, productIds: readonly string[]): Pro
   );
   const keys = await db.query<{ key: string; result: string }>(`select key, result from idempotency_keys where scope = 'cart:create'`);
   return {
-    journal: journal.rows.map((row) => ({ actorId: row.actor_id, kind: row.kind, version: Number(row.version), event: JSON.parse(row.event), at: Number(row.at) })),
+    journal: journal.rows.map((row) => ({
+      actorId: row.actor_id,
+      kind: row.kind,
+      version: Number(row.version),
+      event: JSON.parse(row.event),
+      at: Number(row.at),
+    })),
     actors: actors.rows.map((row) => ({
       id: row.id,
       kind: row.kind,
@@ -376,7 +382,12 @@ export async function loadFacts(db: pg.Pool, productIds: readonly string[]): Pro
       declineReason: row.decline_reason,
     })),
     reservations: reservations.rows.map((row) => ({ orderId: row.order_id, productId: row.product_id, quantity: Number(row.quantity), status: row.status })),
-    products: products.rows.map((row) => ({ id: row.id, onHand: Number(row.on_hand), reserved: Number(row.reserved), stockVersion: Number(row.stock_version) })),
+    products: products.rows.map((row) => ({
+      id: row.id,
+      onHand: Number(row.on_hand),
+      reserved: Number(row.reserved),
+      stockVersion: Number(row.stock_version),
+    })),
     cartKeys: new Map(keys.rows.map((row) => [row.key, row.result])),
   };
 }
@@ -411,7 +422,6 @@ export interface Replay {
   readonly byActor: ReadonlyMap<string, readonly ReplayedVersion[]>;
   readonly violations: Violation[];
 }
-
 
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
@@ -453,7 +463,14 @@ export function replayJournal(facts: Facts): Replay {
         }
         snapshot = next;
       }
-      versions.push({ version: entry.version, at: entry.at, event: entry.event, state: stateName(snapshot.value), value: plain(snapshot.value), context: plain(snapshot.context) });
+      versions.push({
+        version: entry.version,
+        at: entry.at,
+        event: entry.event,
+        state: stateName(snapshot.value),
+        value: plain(snapshot.value),
+        context: plain(snapshot.context),
+      });
     }
     const row = stored.get(actorId);
     const last = versions.at(-1);
@@ -486,7 +503,11 @@ export function checkJournal(facts: Facts): Violation[] {
     const expected = Array.from({ length: actor.version }, (_, i) => i + 1);
     if (!isDeepStrictEqual(versions, expected)) {
       const seen = new Set<number>();
-      const duplicates = versions.filter((v) => (seen.has(v) ? true : (seen.add(v), false)));
+      const duplicates = versions.filter((v) => {
+        const again = seen.has(v);
+        seen.add(v);
+        return again;
+      });
       const missing = expected.filter((v) => !seen.has(v));
       const beyond = versions.filter((v) => v > actor.version);
       violations.push({
@@ -496,7 +517,8 @@ export function checkJournal(facts: Facts): Violation[] {
     }
   }
   const storedIds = new Set(facts.actors.map((actor) => actor.id));
-  for (const actorId of journals.keys()) if (!storedIds.has(actorId)) violations.push({ check: 'journal', message: `${actorId}: journal entries without an actor` });
+  for (const actorId of journals.keys())
+    if (!storedIds.has(actorId)) violations.push({ check: 'journal', message: `${actorId}: journal entries without an actor` });
   return violations;
 }
 
@@ -537,7 +559,11 @@ export function checkRealTimeOrder(history: History): Violation[] {
     for (const { op, ref } of list) {
       if (!WRITES.has(op.command)) continue;
       const other = writes.get(ref.version);
-      if (other) violations.push({ check: 'real-time order', message: `${actorId} v${ref.version} acknowledged to two writes: ${history.describe(other)} and ${history.describe(op)}` });
+      if (other)
+        violations.push({
+          check: 'real-time order',
+          message: `${actorId} v${ref.version} acknowledged to two writes: ${history.describe(other)} and ${history.describe(op)}`,
+        });
       else writes.set(ref.version, op);
     }
   }
@@ -559,7 +585,10 @@ export function checkAcknowledgedInJournal(history: History, facts: Facts): Viol
     if (!ref || ref.kind === 'product') continue;
     const at = entry(ref.id, ref.version);
     if (!at) {
-      violations.push({ check: 'acknowledged in journal', message: `${history.describe(op)}: ${ref.id} v${ref.version} is not in the journal (an acknowledged change was lost)` });
+      violations.push({
+        check: 'acknowledged in journal',
+        message: `${history.describe(op)}: ${ref.id} v${ref.version} is not in the journal (an acknowledged change was lost)`,
+      });
       continue;
     }
     const write = WRITE_EVENTS[op.command];
@@ -575,7 +604,10 @@ export function checkAcknowledgedInJournal(history: History, facts: Facts): Viol
     if (op.command === 'cart:create') {
       const init = entry(ref.id, 1);
       if (init?.event.type !== 'xstate.init' || init.event.input?.customerId !== op.owner) {
-        violations.push({ check: 'acknowledged in journal', message: `${history.describe(op)}: ${ref.id} was not created for ${op.owner}: ${JSON.stringify(init?.event)}` });
+        violations.push({
+          check: 'acknowledged in journal',
+          message: `${history.describe(op)}: ${ref.id} was not created for ${op.owner}: ${JSON.stringify(init?.event)}`,
+        });
       }
     }
     if (op.command === 'cart:checkout') {
@@ -606,7 +638,10 @@ export function checkAcknowledgedInJournal(history: History, facts: Facts): Viol
       const [from, to] = effectWindow(op);
       const cancelled = (journals.get(ref.id) ?? []).some((e) => e.version <= ref.version && e.event.type === 'CANCEL' && e.at >= from && e.at <= to);
       if (!cancelled || ref.view.state !== 'cancelled') {
-        violations.push({ check: 'acknowledged in journal', message: `${history.describe(op)}: no CANCEL of ${ref.id} stamped during the operation at or before v${ref.version}` });
+        violations.push({
+          check: 'acknowledged in journal',
+          message: `${history.describe(op)}: no CANCEL of ${ref.id} stamped during the operation at or before v${ref.version}`,
+        });
       }
     }
   }
@@ -632,8 +667,7 @@ export function checkJournalExplained(history: History, facts: Facts): Violation
     list.push(op);
   }
   const claimed = new Set<Operation>();
-  const refusedAlike = (ops: readonly Operation[]) =>
-    ops.filter((op) => !mayHaveWritten(op)).map((op) => history.describe(op));
+  const refusedAlike = (ops: readonly Operation[]) => ops.filter((op) => !mayHaveWritten(op)).map((op) => history.describe(op));
 
   for (const [actorId, entries] of journals) {
     const ops = opsByTarget.get(actorId) ?? [];
@@ -701,22 +735,30 @@ export function checkJournalExplained(history: History, facts: Facts): Violation
     const key = keyOfCart.get(actor.id);
     const sent = key && creates.filter((op) => `${op.owner}:${op.payload.requestId}` === key);
     if (!key || !sent || sent.length === 0) {
-      violations.push({ check: 'journal explained', message: `cart ${actor.id} of ${actor.snapshot.context.customerId} has no cart:create behind it (key ${key ?? 'none'})` });
+      violations.push({
+        check: 'journal explained',
+        message: `cart ${actor.id} of ${actor.snapshot.context.customerId} has no cart:create behind it (key ${key ?? 'none'})`,
+      });
     } else if (!sent.some(mayHaveWritten)) {
-      violations.push({ check: 'journal explained', message: `cart ${actor.id} was created although every cart:create with its key was refused: ${JSON.stringify(sent.map((op) => history.describe(op)))}` });
+      violations.push({
+        check: 'journal explained',
+        message: `cart ${actor.id} was created although every cart:create with its key was refused: ${JSON.stringify(sent.map((op) => history.describe(op)))}`,
+      });
     }
   }
   for (const op of creates) {
     const ref = viewOf(op);
     const stored = cartIdsByKey.get(`${op.owner}:${op.payload.requestId}`);
-    if (ref && stored !== ref.id) violations.push({ check: 'journal explained', message: `${history.describe(op)}: answered ${ref.id} but its key holds ${stored}` });
+    if (ref && stored !== ref.id)
+      violations.push({ check: 'journal explained', message: `${history.describe(op)}: answered ${ref.id} but its key holds ${stored}` });
   }
   // Orders: each is the order its cart's checkout named.
   for (const actor of facts.actors) {
     if (actor.kind !== 'order') continue;
     const cartId = actor.snapshot.context.cartId as string;
     const named = (journals.get(cartId) ?? []).some((e) => e.event.type === 'CHECKOUT_STARTED' && e.event.orderId === actor.id);
-    if (!named) violations.push({ check: 'journal explained', message: `order ${actor.id} exists but cart ${cartId}'s journal never started a checkout for it` });
+    if (!named)
+      violations.push({ check: 'journal explained', message: `order ${actor.id} exists but cart ${cartId}'s journal never started a checkout for it` });
   }
   return violations;
 }
@@ -750,7 +792,11 @@ function viewDifferences(kind: string, view: any, replayed: ReplayedVersion): st
   };
   same('state', view.state, replayed.state);
   if (kind === 'cart') {
-    same('items', (view.items ?? []).map((l: any) => [l.productId, l.quantity]), (c.items ?? []).map((l: any) => [l.productId, l.quantity]));
+    same(
+      'items',
+      (view.items ?? []).map((l: any) => [l.productId, l.quantity]),
+      (c.items ?? []).map((l: any) => [l.productId, l.quantity]),
+    );
     same('orderId', view.orderId ?? null, c.checkout?.orderId ?? null);
   } else if (kind === 'order') {
     same('paymentAttempts', view.paymentAttempts, c.paymentAttempts);
@@ -778,8 +824,8 @@ export const REFUSALS = {
   common: ['VALIDATION', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL'],
   why: [
     'FORBIDDEN, VALIDATION, RATE_LIMITED: never here (own ids only, valid payloads, lines far below the limits, far under the rate budget)',
-    'UNAVAILABLE: only from a node draining after SIGTERM (the op overlaps that node\'s SIGTERM..exit window, +1 s)',
-    'INTERNAL: only while some node\'s PostgreSQL link is cut or slowed (the op overlaps a pg fault, +3 s)',
+    "UNAVAILABLE: only from a node draining after SIGTERM (the op overlaps that node's SIGTERM..exit window, +1 s)",
+    "INTERNAL: only while some node's PostgreSQL link is cut or slowed (the op overlaps a pg fault, +3 s)",
     'NOT_FOUND: only cart:removeItem / cart:setQuantity 0 when the line was absent at some instant of the op (every id used was acknowledged)',
     'INVALID_TRANSITION: only when the replayed journal shows a state that refuses the command at some instant of the op; never for a checkout or payment whose requestId was already accepted',
     'OUT_OF_STOCK, CONFLICT: as documented, not decided further',
@@ -823,14 +869,20 @@ export function checkRefusals(history: History, facts: Facts, replay: Replay): V
       const started = (journals.get(op.payload.cartId) ?? []).find(
         (e) => e.event.type === 'CHECKOUT_STARTED' && e.event.requestId === op.payload.requestId && e.at <= to && actors.has(e.event.orderId),
       );
-      if (started) bad(`refused although its requestId started the checkout of ${started.event.orderId} (cart v${started.version} at ${history.rel(started.at)}), which exists: a duplicate must get that order`);
+      if (started)
+        bad(
+          `refused although its requestId started the checkout of ${started.event.orderId} (cart v${started.version} at ${history.rel(started.at)}), which exists: a duplicate must get that order`,
+        );
     };
     /** A payment whose requestId was already accepted (authorizing or settled) is answered, never refused. */
     const checkDuplicatePayment = () => {
       const entries = journals.get(op.payload.orderId) ?? [];
-      const interrupted = entries.some((e) => e.event.type === 'PAYMENT_DECLINED' && e.event.requestId === op.payload.requestId && e.event.reason === 'payment_interrupted');
+      const interrupted = entries.some(
+        (e) => e.event.type === 'PAYMENT_DECLINED' && e.event.requestId === op.payload.requestId && e.event.reason === 'payment_interrupted',
+      );
       const accepted = entries.find((e) => e.event.type === 'PAY_REQUESTED' && e.event.requestId === op.payload.requestId && e.at <= to);
-      if (accepted && !interrupted) bad(`refused although its requestId was accepted at v${accepted.version} (${history.rel(accepted.at)}): a duplicate gets that attempt's outcome`);
+      if (accepted && !interrupted)
+        bad(`refused although its requestId was accepted at v${accepted.version} (${history.rel(accepted.at)}): a duplicate gets that attempt's outcome`);
     };
     switch (code) {
       case 'FORBIDDEN':
@@ -840,13 +892,18 @@ export function checkRefusals(history: History, facts: Facts, replay: Replay): V
         break;
       case 'UNAVAILABLE': {
         const draining = history.faults.some(
-          (f) => f.kind === 'sigterm' && f.nodes.includes(op.node) && overlaps(op, f.startedAt, (f.exitedAt ?? f.endedAt ?? Number.POSITIVE_INFINITY) + UNAVAILABLE_GRACE_MS),
+          (f) =>
+            f.kind === 'sigterm' &&
+            f.nodes.includes(op.node) &&
+            overlaps(op, f.startedAt, (f.exitedAt ?? f.endedAt ?? Number.POSITIVE_INFINITY) + UNAVAILABLE_GRACE_MS),
         );
         if (!draining) bad(`UNAVAILABLE from node ${op.node}, which was not shutting down`);
         break;
       }
       case 'INTERNAL': {
-        const pgFault = history.faults.some((f) => f.kind.startsWith('pg-') && overlaps(op, f.startedAt, (f.endedAt ?? Number.POSITIVE_INFINITY) + INTERNAL_GRACE_MS));
+        const pgFault = history.faults.some(
+          (f) => f.kind.startsWith('pg-') && overlaps(op, f.startedAt, (f.endedAt ?? Number.POSITIVE_INFINITY) + INTERNAL_GRACE_MS),
+        );
         if (!pgFault) bad('INTERNAL while no PostgreSQL link was faulty');
         break;
       }
@@ -870,7 +927,10 @@ export function checkRefusals(history: History, facts: Facts, replay: Replay): V
           checkDuplicateCheckout();
         } else if (op.command === 'order:pay') {
           const refusing = seen.some((v) => v.state !== 'awaitingPayment' || to >= v.context.paymentDeadline);
-          if (!refusing) bad(`INVALID_TRANSITION although the order was awaitingPayment before its deadline at every version it could see (${describeVersions(history, seen)})`);
+          if (!refusing)
+            bad(
+              `INVALID_TRANSITION although the order was awaitingPayment before its deadline at every version it could see (${describeVersions(history, seen)})`,
+            );
           checkDuplicatePayment();
         } else if (op.command === 'order:cancel') {
           const refusing = seen.some((v) => ['authorizing', 'shipped', 'delivered', 'cancelled', 'expired'].includes(v.state));
@@ -889,7 +949,8 @@ export function checkRefusals(history: History, facts: Facts, replay: Replay): V
 }
 
 function describeVersions(history: History, versions: readonly ReplayedVersion[]): string {
-  const lines = (v: ReplayedVersion) => (v.context.items ? ` [${v.context.items.map((l: any) => `${String(l.productId).slice(-6)}x${l.quantity}`).join(' ')}]` : '');
+  const lines = (v: ReplayedVersion) =>
+    v.context.items ? ` [${v.context.items.map((l: any) => `${String(l.productId).slice(-6)}x${l.quantity}`).join(' ')}]` : '';
   return versions.map((v) => `v${v.version} ${v.state}${lines(v)} stamped ${history.rel(v.at)}`).join(', ') || 'none';
 }
 
@@ -913,11 +974,18 @@ export function checkAnswers(history: History): Violation[] {
     if (op.command === 'order:pay' && op.group) groups.set(op.group, [...(groups.get(op.group) ?? []), op]);
   }
   const outcomeOf = (view: any) =>
-    view.payment ? `paid with ${view.payment.chargeId}` : view.state === 'authorizing' ? 'authorizing' : `not paid (${view.lastPaymentError ?? 'no error'}, ${view.paymentAttempts} attempts)`;
+    view.payment
+      ? `paid with ${view.payment.chargeId}`
+      : view.state === 'authorizing'
+        ? 'authorizing'
+        : `not paid (${view.lastPaymentError ?? 'no error'}, ${view.paymentAttempts} attempts)`;
   for (const [group, ops] of groups) {
     const outcomes = new Set(ops.map((op) => outcomeOf(viewOf(op)!.view)));
     if (outcomes.size > 1) {
-      violations.push({ check: 'answers as documented', message: `duplicates of payment ${group} got different outcomes: ${ops.map((op) => `${history.describe(op)} = ${outcomeOf(viewOf(op)!.view)}`).join(' | ')}` });
+      violations.push({
+        check: 'answers as documented',
+        message: `duplicates of payment ${group} got different outcomes: ${ops.map((op) => `${history.describe(op)} = ${outcomeOf(viewOf(op)!.view)}`).join(' | ')}`,
+      });
     }
   }
   return violations;
@@ -927,7 +995,7 @@ export function checkAnswers(history: History): Violation[] {
  * A fulfilling order is cancelled only after its shipment was (ARCHITECTURE.md: "the shipment is cancelled
  * first, so it can never ship afterwards"): the shipment's CANCEL is stamped before the order's.
  */
-export function checkShipmentCancelledFirst(facts: Facts, replay: Replay): Violation[] {
+export function checkShipmentCancelledFirst(_facts: Facts, replay: Replay): Violation[] {
   const violations: Violation[] = [];
   for (const [orderId, versions] of replay.byActor) {
     versions.forEach((v, i) => {
@@ -940,7 +1008,9 @@ export function checkShipmentCancelledFirst(facts: Facts, replay: Replay): Viola
         violations.push({
           check: 'shipment cancelled first',
           message: `${orderId} v${v.version} cancelled (${JSON.stringify(v.event)}) while fulfilling, but shipment ${shipmentId} was ${
-            cancelled ? `cancelled only later, at v${cancelled.version} (${cancelled.at - v.at} ms after)` : `never cancelled (${shipment.at(-1)?.state ?? 'missing'})`
+            cancelled
+              ? `cancelled only later, at v${cancelled.version} (${cancelled.at - v.at} ms after)`
+              : `never cancelled (${shipment.at(-1)?.state ?? 'missing'})`
           }: it could still have shipped`,
         });
       }
@@ -975,7 +1045,11 @@ export function checkNoDuplicates(history: History, facts: Facts): Violation[] {
     answers.set(key, seen);
   }
   for (const [key, seen] of answers) {
-    if (seen.size > 1) violations.push({ check: 'no duplicates', message: `checkout ${key} answered different orders: ${[...seen.values()].map((op) => history.describe(op)).join(' | ')}` });
+    if (seen.size > 1)
+      violations.push({
+        check: 'no duplicates',
+        message: `checkout ${key} answered different orders: ${[...seen.values()].map((op) => history.describe(op)).join(' | ')}`,
+      });
   }
   const orders = new Map(facts.actors.filter((a) => a.kind === 'order').map((a) => [a.id, a]));
   const charges = facts.charges.filter((row) => row.kind === 'charge');
@@ -997,14 +1071,18 @@ export function checkNoDuplicates(history: History, facts: Facts): Violation[] {
   }
   for (const [key, count] of perKey) if (count > 1) violations.push({ check: 'no duplicates', message: `payment key ${key} charged ${count} times` });
   for (const [orderId, rows] of succeededPerOrder) {
-    if (rows.length > 1) violations.push({ check: 'no duplicates', message: `order ${orderId} charged ${rows.length} times: ${rows.map((r) => `${r.id} ${r.key}`).join(', ')}` });
+    if (rows.length > 1)
+      violations.push({ check: 'no duplicates', message: `order ${orderId} charged ${rows.length} times: ${rows.map((r) => `${r.id} ${r.key}`).join(', ')}` });
   }
   for (const op of history.ops) {
     const ref = viewOf(op);
     if (op.command !== 'order:pay' || !ref?.view.payment) continue;
     const row = charges.find((c) => c.id === ref.view.payment.chargeId);
     if (row?.status !== 'succeeded' || row.orderId !== ref.id) {
-      violations.push({ check: 'no duplicates', message: `${history.describe(op)}: shows charge ${ref.view.payment.chargeId}, ledger has ${JSON.stringify(row ?? null)}` });
+      violations.push({
+        check: 'no duplicates',
+        message: `${history.describe(op)}: shows charge ${ref.view.payment.chargeId}, ledger has ${JSON.stringify(row ?? null)}`,
+      });
     }
   }
   return violations;
@@ -1021,9 +1099,11 @@ export function checkStock(facts: Facts, initialOnHand: ReadonlyMap<string, numb
   for (const product of facts.products) {
     const sum = active.filter((r) => r.productId === product.id).reduce((n, r) => n + r.quantity, 0);
     if (product.reserved !== sum) violations.push({ check: 'stock', message: `${product.id}: reserved ${product.reserved} != active reservations ${sum}` });
-    if (product.reserved > product.onHand || product.reserved < 0) violations.push({ check: 'stock', message: `${product.id}: reserved ${product.reserved} outside 0..on_hand ${product.onHand}` });
+    if (product.reserved > product.onHand || product.reserved < 0)
+      violations.push({ check: 'stock', message: `${product.id}: reserved ${product.reserved} outside 0..on_hand ${product.onHand}` });
     const initial = initialOnHand.get(product.id);
-    if (initial !== undefined && product.onHand !== initial) violations.push({ check: 'stock', message: `${product.id}: on_hand ${product.onHand}, was ${initial} and nothing shipped` });
+    if (initial !== undefined && product.onHand !== initial)
+      violations.push({ check: 'stock', message: `${product.id}: on_hand ${product.onHand}, was ${initial} and nothing shipped` });
   }
   const orders = new Map(facts.actors.filter((a) => a.kind === 'order').map((a) => [a.id, a]));
   const holding = new Set(['awaitingPayment', 'authorizing', 'paid', 'fulfilling']);
@@ -1035,16 +1115,22 @@ export function checkStock(facts: Facts, initialOnHand: ReadonlyMap<string, numb
   }
   for (const [orderId, lines] of heldBy) {
     const order = orders.get(orderId);
-    if (!order) violations.push({ check: 'stock', message: `reservation of order ${orderId}, which does not exist, still holds ${JSON.stringify([...lines])}` });
-    else if (!holding.has(order.state)) violations.push({ check: 'stock', message: `order ${orderId} is ${order.state} but still holds ${JSON.stringify([...lines])}` });
+    if (!order)
+      violations.push({ check: 'stock', message: `reservation of order ${orderId}, which does not exist, still holds ${JSON.stringify([...lines])}` });
+    else if (!holding.has(order.state))
+      violations.push({ check: 'stock', message: `order ${orderId} is ${order.state} but still holds ${JSON.stringify([...lines])}` });
   }
   for (const order of orders.values()) {
     if (!holding.has(order.state)) continue;
     const expected = new Map<string, number>();
-    for (const line of order.snapshot.context.items as Array<{ productId: string; quantity: number }>) expected.set(line.productId, (expected.get(line.productId) ?? 0) + line.quantity);
+    for (const line of order.snapshot.context.items as Array<{ productId: string; quantity: number }>)
+      expected.set(line.productId, (expected.get(line.productId) ?? 0) + line.quantity);
     const held = heldBy.get(order.id) ?? new Map<string, number>();
     if (!isDeepStrictEqual(new Map([...held].sort()), new Map([...expected].sort()))) {
-      violations.push({ check: 'stock', message: `order ${order.id} (${order.state}) holds ${JSON.stringify([...held])}, its lines are ${JSON.stringify([...expected])}` });
+      violations.push({
+        check: 'stock',
+        message: `order ${order.id} (${order.state}) holds ${JSON.stringify([...held])}, its lines are ${JSON.stringify([...expected])}`,
+      });
     }
   }
   return violations;

@@ -8,9 +8,7 @@ interface ActionLike {
 
 /** The domain events a transition emitted (the `xstate.emit` actions, in order). */
 export function emitted<E = { type: string }>(actions: readonly ActionLike[]): E[] {
-  return actions
-    .filter((action) => action.type === 'xstate.emit')
-    .map((action) => (action.params as { event: E }).event);
+  return actions.filter((action) => action.type === 'xstate.emit').map((action) => (action.params as { event: E }).event);
 }
 
 /** The types of the emitted events, in order. */

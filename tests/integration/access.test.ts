@@ -58,7 +58,7 @@ function noStack(t: ExecutionContext, body: unknown): void {
   t.false(/"stack"/.test(text), `no stack field in ${text}`);
 }
 
-test.serial('a customer cannot read, change or follow another customer\'s cart, order or shipment', async (t) => {
+test.serial("a customer cannot read, change or follow another customer's cart, order or shipment", async (t) => {
   const app = await boot(t);
   const product = await createProduct(app.app, { onHand: 10, price: 1_500 });
   const alice = await registerCustomer(app.url, 'Alice');
@@ -317,7 +317,11 @@ test.serial('REST: auth errors are plain protocol errors without stack traces', 
   const duplicate = await postJson<ErrorReply>(`${app.url}/api/auth/register`, { email: customer.email, password: 'another password', name: 'Twin' });
   t.is(duplicate.status, 409);
   t.like(duplicate.body, { ok: false, error: { code: 'CONFLICT' } });
-  const shouting = await postJson<ErrorReply>(`${app.url}/api/auth/register`, { email: customer.email.toUpperCase(), password: 'another password', name: 'Twin' });
+  const shouting = await postJson<ErrorReply>(`${app.url}/api/auth/register`, {
+    email: customer.email.toUpperCase(),
+    password: 'another password',
+    name: 'Twin',
+  });
   t.is(shouting.status, 409, 'emails compare case-insensitively');
 
   const wrong = await postJson<ErrorReply>(`${app.url}/api/auth/login`, { email: customer.email, password: 'not the password' });
@@ -331,7 +335,11 @@ test.serial('REST: auth errors are plain protocol errors without stack traces', 
   t.is(good.status, 200);
   t.is(good.body.customer.id, customer.customerId);
 
-  for (const body of [{ email: 'not-an-email', password: 'long enough pw', name: 'X' }, { email: 'short@example.com', password: 'short', name: 'X' }, { email: 'x@example.com' }]) {
+  for (const body of [
+    { email: 'not-an-email', password: 'long enough pw', name: 'X' },
+    { email: 'short@example.com', password: 'short', name: 'X' },
+    { email: 'x@example.com' },
+  ]) {
     const invalid = await postJson<ErrorReply>(`${app.url}/api/auth/register`, body);
     t.is(invalid.status, 400, JSON.stringify(body));
     t.like(invalid.body, { ok: false, error: { code: 'VALIDATION' } });

@@ -2,25 +2,12 @@
 // a guest's cart adopted at sign-up (the guest's sockets lose it, pushes included), and login/registration throttled per client.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { CartView } from '../../src/protocol/index.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 import { failed } from '../helpers/acks.ts';
-import {
-  appForTest,
-  call,
-  connect,
-  createProduct,
-  guestToken,
-  nextEvent,
-  ok,
-  postJson,
-  record,
-  socketForTest,
-  startApp,
-  tempDir,
-} from '../helpers/app.ts';
+import { appForTest, call, connect, createProduct, guestToken, nextEvent, ok, postJson, record, socketForTest, startApp, tempDir } from '../helpers/app.ts';
 
 const run = promisify(execFile);
 

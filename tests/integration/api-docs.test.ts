@@ -23,10 +23,17 @@ test('/openapi.json is OpenAPI 3.1 and every documented route is really served',
   for (const [path, methods] of Object.entries(body.paths as Record<string, Record<string, Doc>>)) {
     for (const method of Object.keys(methods)) {
       const url = `${app.url}${path.replace('{id}', product.id)}`;
-      const response = await fetch(url, { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, body: method === 'post' ? '{}' : undefined });
+      const response = await fetch(url, {
+        method: method.toUpperCase(),
+        headers: { 'content-type': 'application/json' },
+        body: method === 'post' ? '{}' : undefined,
+      });
       const text = await response.text();
       t.false(text.includes('no route'), `${method.toUpperCase()} ${path} is documented but not served`);
-      t.true(String(response.status) in methods[method]!.responses || response.status === 400, `${method.toUpperCase()} ${path} answered ${response.status}, which is not documented`);
+      t.true(
+        String(response.status) in methods[method]!.responses || response.status === 400,
+        `${method.toUpperCase()} ${path} answered ${response.status}, which is not documented`,
+      );
     }
   }
   // Request and answer schemas come from zod: the register body is strict and names its fields.
@@ -34,7 +41,18 @@ test('/openapi.json is OpenAPI 3.1 and every documented route is really served',
   t.deepEqual(register.required.sort(), ['email', 'name', 'password']);
   t.false(register.additionalProperties);
   const page = body.paths['/api/products'].get.responses['200'].content['application/json'].schema;
-  t.deepEqual(Object.keys(page.properties.items.items.properties).sort(), ['available', 'categoryId', 'currency', 'description', 'id', 'imageUrl', 'name', 'price', 'sku', 'stockVersion']);
+  t.deepEqual(Object.keys(page.properties.items.items.properties).sort(), [
+    'available',
+    'categoryId',
+    'currency',
+    'description',
+    'id',
+    'imageUrl',
+    'name',
+    'price',
+    'sku',
+    'stockVersion',
+  ]);
 });
 
 test('/asyncapi.json lists every command (payload and ack) and push of both namespaces', async (t) => {
@@ -53,7 +71,10 @@ test('/asyncapi.json lists every command (payload and ack) and push of both name
     }
     t.true(Object.keys(messages).includes('stock:changed') && Object.keys(messages).includes('resync'));
   }
-  t.true(Object.keys(pushEvents).every((push) => push in body.channels.store.messages), 'the store hears every push');
+  t.true(
+    Object.keys(pushEvents).every((push) => push in body.channels.store.messages),
+    'the store hears every push',
+  );
   const addItem = body.channels.store.messages['cart:addItem'].payload;
   t.deepEqual(addItem.required, ['cartId', 'productId', 'quantity']);
   t.is(addItem.properties.quantity.maximum, 100);

@@ -41,5 +41,8 @@ maybe('npm run bench -- --quick exits 0 and writes latest.json with every row', 
   t.is(results.mode, 'quick');
   const names = results.rows.map((row) => row.name);
   for (const name of ROW_NAMES) t.true(names.includes(name), `row ${name} is reported`);
-  t.false(results.rows.some((row) => row.status === 'error'), JSON.stringify(results.rows.filter((row) => row.status === 'error')));
+  t.false(
+    results.rows.some((row) => row.status === 'error'),
+    JSON.stringify(results.rows.filter((row) => row.status === 'error')),
+  );
 });

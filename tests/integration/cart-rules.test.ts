@@ -1,7 +1,7 @@
 // Cart rules and their codes: at most 100 of a product and 50 lines (VALIDATION, nothing changes), stock (OUT_OF_STOCK),
 // a line that is not there (NOT_FOUND), no changes once checked out (INVALID_TRANSITION, even for a sold-out product).
 // They are judged inside the cart's serialized step, so concurrent commands on one cart see each other (issue 7, finding 3).
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { CartView, OrderView } from '../../src/protocol/index.ts';
 import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../src/domain/types.ts';
@@ -22,7 +22,9 @@ test.after.always(async () => {
   await app?.stop();
 });
 
-type Outcome = { ok: true; data: { cart: { version: number; items: Array<{ productId: string; quantity: number }> } } } | { ok: false; error: { code: string; details?: any } };
+type Outcome =
+  | { ok: true; data: { cart: { version: number; items: Array<{ productId: string; quantity: number }> } } }
+  | { ok: false; error: { code: string; details?: any } };
 
 const codes = (acks: readonly Outcome[]) => acks.map((ack) => (ack.ok ? 'ok' : ack.error.code)).sort();
 
@@ -37,13 +39,18 @@ async function cartWith(socket: Socket, productId: string, quantity: number): Pr
 test('four simultaneous adds of 8 units with 8 available: one is accepted, three are OUT_OF_STOCK, the cart holds 8', async (t) => {
   const product = await createProduct(app.app, { onHand: 8 });
   const { cart } = await ok(store, 'cart:create', {});
-  const acks = await Promise.all(Array.from({ length: 4 }, () => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 8 }))) as Outcome[];
+  const acks = (await Promise.all(
+    Array.from({ length: 4 }, () => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 8 })),
+  )) as Outcome[];
   t.deepEqual(codes(acks), ['OUT_OF_STOCK', 'OUT_OF_STOCK', 'OUT_OF_STOCK', 'ok']);
   for (const ack of acks) {
     if (!ack.ok) t.deepEqual(ack.error.details, { productId: product.id, available: 8, requested: 16 });
   }
   const { cart: after } = await ok(store, 'cart:get', { cartId: cart.id });
-  t.deepEqual(after.items.map((line: { quantity: number }) => line.quantity), [8]);
+  t.deepEqual(
+    after.items.map((line: { quantity: number }) => line.quantity),
+    [8],
+  );
   t.is(after.version, 2, 'only the accepted add wrote a version');
 });
 
@@ -54,7 +61,10 @@ test('simultaneous setQuantity and addItem never put more in the cart than is av
     ...Array.from({ length: 5 }, () => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 3 })),
     ...Array.from({ length: 3 }, (_, i) => call(store, 'cart:setQuantity', { cartId: cart.id, productId: product.id, quantity: 8 + i })),
   ])) as Outcome[];
-  t.true(acks.every((ack) => ack.ok || ack.error.code === 'OUT_OF_STOCK'), JSON.stringify(codes(acks)));
+  t.true(
+    acks.every((ack) => ack.ok || ack.error.code === 'OUT_OF_STOCK'),
+    JSON.stringify(codes(acks)),
+  );
   for (const ack of acks) if (ack.ok) t.true(ack.data.cart.items[0]!.quantity <= 10);
   const { cart: after } = await ok(store, 'cart:get', { cartId: cart.id });
   t.true(after.items[0].quantity <= 10);
@@ -64,7 +74,9 @@ test('simultaneous adds past the line quantity limit: the ones that would exceed
   const product = await createProduct(app.app, { onHand: 1000 });
   const { cart } = await ok(store, 'cart:create', {});
   const half = MAX_LINE_QUANTITY / 2;
-  const acks = (await Promise.all(Array.from({ length: 3 }, () => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: half })))) as Outcome[];
+  const acks = (await Promise.all(
+    Array.from({ length: 3 }, () => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: half })),
+  )) as Outcome[];
   t.deepEqual(codes(acks), ['VALIDATION', 'ok', 'ok']);
   const refused = acks.find((ack) => !ack.ok) as Extract<Outcome, { ok: false }>;
   t.deepEqual(refused.error.details, { productId: product.id, requested: MAX_LINE_QUANTITY + half });
@@ -76,10 +88,15 @@ test('simultaneous adds of new products past the line limit: exactly the extra o
   const { cart } = await ok(store, 'cart:create', {});
   const products = [];
   for (let i = 0; i < MAX_CART_LINES + 3; i++) products.push(await createProduct(app.app, { onHand: 5 }));
-  const acks = (await Promise.all(products.map((product) => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 })))) as Outcome[];
+  const acks = (await Promise.all(
+    products.map((product) => call(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 })),
+  )) as Outcome[];
   const refused = acks.filter((ack) => !ack.ok) as Array<Extract<Outcome, { ok: false }>>;
   t.is(refused.length, 3);
-  t.true(refused.every((ack) => ack.error.code === 'VALIDATION'), JSON.stringify(refused.map((ack) => ack.error)));
+  t.true(
+    refused.every((ack) => ack.error.code === 'VALIDATION'),
+    JSON.stringify(refused.map((ack) => ack.error)),
+  );
   const { cart: after } = await ok(store, 'cart:get', { cartId: cart.id });
   t.is(after.items.length, MAX_CART_LINES);
 });

@@ -1,6 +1,6 @@
 // The catalog over REST: GET /api/products filters on stock, inStock=false (or 0) listing exactly the sold-out products,
 // those whose stock is all reserved included, and inStock=true the others.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { CartView, OrderView } from '../../src/protocol/index.ts';
 import { appForTest, createProduct, getJson, ok, registerCustomer, socketForTest } from '../helpers/app.ts';

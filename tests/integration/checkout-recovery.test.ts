@@ -38,27 +38,33 @@ test.serial('a node that died right after the cart completed: the cart.checkedOu
   const order = await app.app.runtime.get('order', orderId);
   t.is(order?.state, 'awaitingPayment');
   t.is(order?.snapshot.context.cartId, cartId);
-  t.deepEqual(order?.snapshot.context.items.map((line) => [line.productId, line.quantity, line.unitPrice]), [[product.id, 2, 700]]);
+  t.deepEqual(
+    order?.snapshot.context.items.map((line) => [line.productId, line.quantity, line.unitPrice]),
+    [[product.id, 2, 700]],
+  );
   t.is((await level(product.id)).reserved, 2);
 });
 
-test.serial('a checkout stuck past its reservation expiry is abandoned by the cart, then its stock goes back; finishing it later cannot make an order', async (t) => {
-  const { product, cartId, orderId } = await cartCheckingOut(3, 3);
-  t.true((await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 3 }], Date.now() - 1)).ok);
-  t.is((await level(product.id)).available, 0);
+test.serial(
+  'a checkout stuck past its reservation expiry is abandoned by the cart, then its stock goes back; finishing it later cannot make an order',
+  async (t) => {
+    const { product, cartId, orderId } = await cartCheckingOut(3, 3);
+    t.true((await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 3 }], Date.now() - 1)).ok);
+    t.is((await level(product.id)).available, 0);
 
-  t.is(await app.app.services.checkout.releaseOrphanReservations(), 1);
-  const cart = await app.app.runtime.get('cart', cartId);
-  t.is(cart?.state, 'active');
-  t.is(cart?.snapshot.context.lastCheckoutError, 'CHECKOUT_ABANDONED');
-  t.is((await level(product.id)).available, 3);
+    t.is(await app.app.services.checkout.releaseOrphanReservations(), 1);
+    const cart = await app.app.runtime.get('cart', cartId);
+    t.is(cart?.state, 'active');
+    t.is(cart?.snapshot.context.lastCheckoutError, 'CHECKOUT_ABANDONED');
+    t.is((await level(product.id)).available, 3);
 
-  // The stuck checkout wakes up: its reservation was given back, so it fails instead of making an order from nothing.
-  const retried = await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 3 }], Date.now() + 60_000);
-  t.deepEqual(retried, { ok: false, reason: 'RELEASED' });
-  t.is(await app.app.runtime.get('order', orderId), undefined);
-  t.is((await level(product.id)).available, 3);
-});
+    // The stuck checkout wakes up: its reservation was given back, so it fails instead of making an order from nothing.
+    const retried = await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 3 }], Date.now() + 60_000);
+    t.deepEqual(retried, { ok: false, reason: 'RELEASED' });
+    t.is(await app.app.runtime.get('order', orderId), undefined);
+    t.is((await level(product.id)).available, 3);
+  },
+);
 
 test.serial('an expired reservation of a cart that did complete is not released: the sweep makes the missing order instead', async (t) => {
   const { product, cartId, orderId } = await cartCheckingOut(4, 1);

@@ -75,7 +75,12 @@ const quantities = (items: readonly { productId: string; quantity: number }[]) =
 async function checkStoppedDatabase(t: ExecutionContext, file: string) {
   const knex = openSqlite(file);
   try {
-    const products = (await knex('products').select('id', 'sku', 'on_hand', 'reserved')) as Array<{ id: string; sku: string; on_hand: number; reserved: number }>;
+    const products = (await knex('products').select('id', 'sku', 'on_hand', 'reserved')) as Array<{
+      id: string;
+      sku: string;
+      on_hand: number;
+      reserved: number;
+    }>;
     const active = (await knex('reservations').where({ status: 'active' }).select('product_id').sum({ total: 'quantity' }).groupBy('product_id')) as Array<{
       product_id: string;
       total: number;
@@ -102,7 +107,12 @@ async function checkStoppedDatabase(t: ExecutionContext, file: string) {
       'no cart became two orders',
     );
 
-    const journal = (await knex('actor_journal').select('actor_id').count({ n: '*' }).max({ top: 'version' }).min({ bottom: 'version' }).groupBy('actor_id')) as Array<{
+    const journal = (await knex('actor_journal')
+      .select('actor_id')
+      .count({ n: '*' })
+      .max({ top: 'version' })
+      .min({ bottom: 'version' })
+      .groupBy('actor_id')) as Array<{
       actor_id: string;
       n: number;
       top: number;
@@ -180,7 +190,10 @@ test('every command acknowledged before a SIGKILL is there after the restart, an
   const lab = crashLab(t);
   const first = await lab.spawn();
   const catalog = await listProducts(first.url);
-  const stocked = catalog.filter((p) => p.available >= 80).sort((x, y) => (x.sku < y.sku ? -1 : 1)).slice(0, 4);
+  const stocked = catalog
+    .filter((p) => p.available >= 80)
+    .sort((x, y) => (x.sku < y.sku ? -1 : 1))
+    .slice(0, 4);
   t.is(stocked.length, 4, 'the demo catalog has four products with 80 or more in stock');
   const initial = new Map(stocked.map((p) => [p.id, p.available]));
   const pick = (i: number) => stocked[i % stocked.length]!.id;
@@ -279,7 +292,11 @@ test('every command acknowledged before a SIGKILL is there after the restart, an
       checkedOrders++;
     }
     const { orders } = (await ok(socket, 'orders:list', {})) as { orders: OrderView[] };
-    for (const orderId of shopper.orders.keys()) t.true(orders.some((o) => o.id === orderId), `orders:list has ${orderId}`);
+    for (const orderId of shopper.orders.keys())
+      t.true(
+        orders.some((o) => o.id === orderId),
+        `orders:list has ${orderId}`,
+      );
     liveOrders.push(...orders);
     socket.close();
   }
@@ -371,12 +388,12 @@ test('SIGKILL in the middle of a burst of checkouts: after the restart no cart h
 
   const second = await lab.spawn({ SWEEP_INTERVAL_MS: '200' });
   const sockets = await Promise.all(shoppers.map((shopper) => lab.store(second, shopper.token)));
-  const atRestart = await Promise.all(shoppers.map(async (shopper) => (await ok(sockets[shopper.i]!, 'cart:get', { cartId: shopper.cartId })).cart as CartView));
-  t.log(
-    `at restart: ${acks} acks before the kill, ${started.size} seen checking out; carts ${JSON.stringify(
-      atRestart.reduce<Record<string, number>>((n, cart) => ({ ...n, [cart.state]: (n[cart.state] ?? 0) + 1 }), {}),
-    )}`,
+  const atRestart = await Promise.all(
+    shoppers.map(async (shopper) => (await ok(sockets[shopper.i]!, 'cart:get', { cartId: shopper.cartId })).cart as CartView),
   );
+  const cartsByState: Record<string, number> = {};
+  for (const cart of atRestart) cartsByState[cart.state] = (cartsByState[cart.state] ?? 0) + 1;
+  t.log(`at restart: ${acks} acks before the kill, ${started.size} seen checking out; carts ${JSON.stringify(cartsByState)}`);
 
   // An acked checkout is durable and idempotent across the crash: the same request returns the same order.
   for (const [n, shopper] of shoppers.entries()) {
@@ -408,7 +425,12 @@ test('SIGKILL in the middle of a burst of checkouts: after the restart no cart h
     carts = await Promise.all(shoppers.map(async (shopper) => (await ok(sockets[shopper.i]!, 'cart:get', { cartId: shopper.cartId })).cart as CartView));
     if (carts.every((cart) => cart.state !== 'checkingOut')) break;
     if (Date.now() > deadline) {
-      t.fail(`carts still checking out: ${carts.filter((c) => c.state === 'checkingOut').map((c) => c.id).join(', ')}`);
+      t.fail(
+        `carts still checking out: ${carts
+          .filter((c) => c.state === 'checkingOut')
+          .map((c) => c.id)
+          .join(', ')}`,
+      );
       break;
     }
     await sleep(250);

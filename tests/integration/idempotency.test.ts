@@ -1,6 +1,6 @@
 // Same requestId, same result: cart:create, checkout and payment repeated sequentially, concurrently and from two sockets
 // (a requestId is the caller's own; a declined payment replays its decline); no lost cart updates.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
 import type { App } from '../../src/app.ts';
@@ -69,7 +69,12 @@ async function count(app: App, table: string, where: Record<string, unknown>): P
 const cartRows = (app: App, where: Record<string, unknown> = {}) => count(app, 'actors', { kind: 'cart', ...where });
 const chargeRows = (app: App, orderId: string) => count(app, 'payment_charges', { order_id: orderId, kind: 'charge' });
 
-async function assertOneOrder(t: { is(a: unknown, b: unknown, m?: string): void; true(v: boolean, m?: string): void }, app: App, productId: string, quantity: number) {
+async function assertOneOrder(
+  t: { is(a: unknown, b: unknown, m?: string): void; true(v: boolean, m?: string): void },
+  app: App,
+  productId: string,
+  quantity: number,
+) {
   t.is(await count(app, 'actors', { kind: 'order' }), 1, 'one order row');
   t.is(await count(app, 'reservations', { product_id: productId }), 1, 'one reservation');
   const stock = await app.services.inventory.level(productId);
@@ -208,7 +213,10 @@ test.serial('pay: the same requestId 10 times at once from one socket charges on
   const order = orderOf(t, await checkout(sockets[0], cart.id, 'co-1'));
   const acks = await Promise.all(Array.from({ length: 10 }, () => pay(sockets[0], order.id, 'pay-burst')));
   const orders = acks.map((ack) => orderOf(t, ack));
-  t.true(orders.every((o) => o.id === order.id && PAID_STATES.has(o.state)), orders.map((o) => o.state).join(','));
+  t.true(
+    orders.every((o) => o.id === order.id && PAID_STATES.has(o.state)),
+    orders.map((o) => o.state).join(','),
+  );
   t.is(new Set(orders.map((o) => o.payment?.chargeId)).size, 1);
   t.deepEqual(await paidOutcomes(app, order.id), { charges: 1, paid: 1, requested: 1 });
   const again = await pay(sockets[0], order.id, 'pay-later');
@@ -223,7 +231,10 @@ test.serial('pay: the same requestId at once from two sockets of one customer ch
   const order = orderOf(t, await checkout(sockets[1], cart.id, 'co-1'));
   const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => pay(sockets[i % 2]!, order.id, 'pay-two-sockets')));
   const orders = acks.map((ack) => orderOf(t, ack));
-  t.true(orders.every((o) => o.id === order.id && PAID_STATES.has(o.state)), orders.map((o) => o.state).join(','));
+  t.true(
+    orders.every((o) => o.id === order.id && PAID_STATES.has(o.state)),
+    orders.map((o) => o.state).join(','),
+  );
   t.is(new Set(orders.map((o) => o.payment?.chargeId)).size, 1);
   t.deepEqual(await paidOutcomes(app, order.id), { charges: 1, paid: 1, requested: 1 });
   // Paying keeps the reservation: still exactly the order's units reserved.

@@ -252,10 +252,7 @@ test.serial('a guest shops, signs up, checks out, pays and follows the shipment 
     on_hand: number;
     reserved: number;
   }>;
-  t.deepEqual(
-    Object.fromEntries(rows.map((r) => [r.id, [Number(r.on_hand), Number(r.reserved)]])),
-    { [lamp.id]: [8, 0], [mug.id]: [2, 0] },
-  );
+  t.deepEqual(Object.fromEntries(rows.map((r) => [r.id, [Number(r.on_hand), Number(r.reserved)]])), { [lamp.id]: [8, 0], [mug.id]: [2, 0] });
   t.deepEqual(await inventoryInvariant(app.app), { ok: true, problems: [] });
 
   // The order is final and reads back the same.
@@ -337,7 +334,7 @@ test.serial('cancelling a paid order refunds it and puts the stock back', async 
   });
 });
 
-test.serial('orders:list returns the customer\'s own orders only', async (t) => {
+test.serial("orders:list returns the customer's own orders only", async (t) => {
   const app = await boot(t);
   const product = await createProduct(app.app, { onHand: 20 });
   const alice = await registerCustomer(app.url, 'Alice');
@@ -350,14 +347,17 @@ test.serial('orders:list returns the customer\'s own orders only', async (t) => 
   t.deepEqual(orders.map((o) => o.id).sort(), [first.order.id, second.order.id].sort());
   t.true(orders.every((o) => o.customerId === alice.customerId));
   const { orders: bobOrders } = await ok<{ orders: OrderView[] }>(bobs.socket, 'orders:list', {});
-  t.deepEqual(bobOrders.map((o) => o.id), [bobs.order.id]);
+  t.deepEqual(
+    bobOrders.map((o) => o.id),
+    [bobs.order.id],
+  );
 
   const fresh = await registerCustomer(app.url, 'Nobody');
   const socket = await open(t, app.url, '/store', fresh.token);
   t.deepEqual(await ok(socket, 'orders:list', {}), { orders: [] });
 });
 
-test.serial('logging in with a guest bearer adopts the guest\'s cart', async (t) => {
+test.serial("logging in with a guest bearer adopts the guest's cart", async (t) => {
   const app = await boot(t);
   const product = await createProduct(app.app, { onHand: 5, price: 700 });
   const customer = await registerCustomer(app.url);
@@ -410,7 +410,10 @@ test.serial('a shipment exception is reported and resumed; the customer follows 
   // From an exception in the warehouse the parcel cannot jump to delivered.
   t.like(await call(staff, 'shipment:advance', { shipmentId, to: 'delivered' }), { ok: false, error: { code: 'INVALID_TRANSITION' } });
   const { shipments: exceptions } = await ok<{ shipments: ShipmentView[] }>(staff, 'shipments:list', { state: 'exception' });
-  t.deepEqual(exceptions.map((s) => s.id), [shipmentId]);
+  t.deepEqual(
+    exceptions.map((s) => s.id),
+    [shipmentId],
+  );
 
   const { shipment: resumed } = await ok<{ shipment: ShipmentView }>(staff, 'shipment:advance', { shipmentId, to: 'packed' });
   t.is(resumed.state, 'packed');

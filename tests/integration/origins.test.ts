@@ -1,6 +1,6 @@
 // Origins: REST answers CORS (preflight and simple requests) only for allowed origins, and a Socket.IO websocket
 // from a foreign Origin is refused at the HTTP upgrade while an allowed Origin connects.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { io, type Socket } from 'socket.io-client';
 import type { CartView } from '../../src/protocol/index.ts';
 import { data } from '../helpers/acks.ts';
@@ -10,8 +10,7 @@ type Cart = { cart: CartView };
 
 test.serial('REST CORS: a preflight from an allowed origin is answered with it; another origin gets no allow-origin', async (t) => {
   const { url } = await appForTest(t);
-  const preflight = (origin: string) =>
-    fetch(`${url}/api/products`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET' } });
+  const preflight = (origin: string) => fetch(`${url}/api/products`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET' } });
 
   const allowed = await preflight('http://localhost:3000');
   t.true(allowed.status >= 200 && allowed.status < 300, `preflight status ${allowed.status}`);

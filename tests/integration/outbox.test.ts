@@ -1,6 +1,6 @@
 // The outbox relay keeps each actor's order: when one of an actor's domain events fails in a flow, it is retried before the
 // actor's later events run, so an order follows its shipment to delivered and no outbox row stays undispatched.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { OrderView, ShipmentView } from '../../src/protocol/index.ts';
 import { appForTest, createProduct, nextEvent, ok, registerCustomer, socketForTest, staffToken, TEST_CARD, type TestApp } from '../helpers/app.ts';

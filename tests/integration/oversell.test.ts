@@ -80,7 +80,10 @@ test.serial('200 clients race for 10 units: exactly 10 orders, 190 OUT_OF_STOCK,
   const failures = acks.flatMap((ack) => (ack.ok ? [] : [ack.error]));
   t.is(orders.length, 10);
   t.is(failures.length, 190);
-  t.true(failures.every((error) => error.code === 'OUT_OF_STOCK'), JSON.stringify(failures.find((error) => error.code !== 'OUT_OF_STOCK')));
+  t.true(
+    failures.every((error) => error.code === 'OUT_OF_STOCK'),
+    JSON.stringify(failures.find((error) => error.code !== 'OUT_OF_STOCK')),
+  );
   t.is(new Set(orders.map((order) => order.id)).size, 10);
   t.true(orders.every((order) => order.state === 'awaitingPayment' && order.items.length === 1 && order.items[0]!.quantity === 1));
 
@@ -96,7 +99,10 @@ test.serial('200 clients race for 10 units: exactly 10 orders, 190 OUT_OF_STOCK,
   // The losers' carts are open again, with the reason, and hold nothing.
   const failedClients = clients.filter((_, i) => !acks[i]!.ok);
   const carts = await inBatches(failedClients, 50, async (client) => (await ok<{ cart: CartView }>(client.socket, 'cart:get', { cartId: client.cartId })).cart);
-  t.true(carts.every((cart) => cart.state === 'active'), JSON.stringify(carts.map((cart) => cart.state)));
+  t.true(
+    carts.every((cart) => cart.state === 'active'),
+    JSON.stringify(carts.map((cart) => cart.state)),
+  );
   t.true(carts.every((cart) => typeof cart.lastCheckoutError === 'string' && cart.lastCheckoutError.startsWith('OUT_OF_STOCK')));
   t.true(carts.every((cart) => cart.orderId === null && cart.items.length === 1));
   // The winners' carts are checked out and point at their order.
@@ -151,9 +157,7 @@ test.serial('all lines or none: plenty of A and too little of B reserves neither
   const { app, url } = await started(t);
   // The product whose id sorts first is reserved first inside the transaction; make it the plentiful one,
   // so a failure on the second really has to roll the first back.
-  const [first, second] = [await createProduct(app, { onHand: 10 }), await createProduct(app, { onHand: 10 })].sort((a, b) =>
-    a.id < b.id ? -1 : 1,
-  );
+  const [first, second] = [await createProduct(app, { onHand: 10 }), await createProduct(app, { onHand: 10 })].sort((a, b) => (a.id < b.id ? -1 : 1));
   const plenty = first!;
   const scarce = second!;
   await app.services.inventory.restock(plenty.id, 90);
@@ -191,7 +195,17 @@ test.serial('crossing carts over two products keep the invariant and reserve who
     const shape = i % 3;
     if (shape === 0) return [[a.id, 1 + (i % 2)]] as Array<[string, number]>;
     if (shape === 1) return [[b.id, 1 + (i % 2)]] as Array<[string, number]>;
-    return (i % 2 === 0 ? [[a.id, 1], [b.id, 2]] : [[b.id, 1], [a.id, 2]]) as Array<[string, number]>;
+    return (
+      i % 2 === 0
+        ? [
+            [a.id, 1],
+            [b.id, 2],
+          ]
+        : [
+            [b.id, 1],
+            [a.id, 2],
+          ]
+    ) as Array<[string, number]>;
   });
   await inBatches(clients, 30, async (client, i) => {
     for (const [productId, quantity] of wants[i]!) await addItem(client, productId, quantity);
@@ -199,7 +213,10 @@ test.serial('crossing carts over two products keep the invariant and reserve who
 
   const acks = await Promise.all(clients.map((client, i) => checkout(client, `cross-${i}`)));
   const failures = acks.flatMap((ack) => (ack.ok ? [] : [ack.error.code]));
-  t.true(failures.every((code) => code === 'OUT_OF_STOCK'), failures.join(','));
+  t.true(
+    failures.every((code) => code === 'OUT_OF_STOCK'),
+    failures.join(','),
+  );
   const winners = acks.flatMap((ack) => (ack.ok ? [ack.data.order] : []));
   t.true(winners.length > 0);
 
@@ -270,9 +287,7 @@ test.serial('cancel and expiry racing fresh checkouts never let more than 10 ord
   ]);
   // Let the releases the cancels and expiries caused land, then the stock they free can be taken by more retries.
   await app.relay.drain();
-  const third = await Promise.all(
-    losers.map((client, i) => (retries[i]!.ok ? Promise.resolve(retries[i]!) : checkout(client, `third-${i}`))),
-  );
+  const third = await Promise.all(losers.map((client, i) => (retries[i]!.ok ? Promise.resolve(retries[i]!) : checkout(client, `third-${i}`))));
   await app.relay.drain();
   racing = false;
   await watcher;

@@ -137,7 +137,11 @@ test.serial('duplicates of an interrupted requestId retried at once share one ne
 
   const other = await connect(app.url, '/store', (store.auth as { token: string }).token);
   t.teardown(() => other.close());
-  const retries = await Promise.all([store, other, store, other].map((socket) => call<{ order: OrderView }>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-C', payment: TEST_CARD })));
+  const retries = await Promise.all(
+    [store, other, store, other].map((socket) =>
+      call<{ order: OrderView }>(socket, 'order:pay', { orderId: order.id, requestId: 'pay-C', payment: TEST_CARD }),
+    ),
+  );
   t.true(retries.every((ack) => ack.ok));
   const chargeIds = new Set(retries.map((ack) => (ack.ok ? ack.data.order.payment?.chargeId : undefined)));
   t.is(chargeIds.size, 1);

@@ -141,7 +141,11 @@ function openStoppedDb(databaseUrl: string): Knex {
 }
 
 /** A new cart holding `lines`, checked out: the order it became. */
-async function placeOrder(store: Socket, lines: ReadonlyArray<readonly [productId: string, quantity: number]>, requestId = `co-${Math.random().toString(36).slice(2)}`) {
+async function placeOrder(
+  store: Socket,
+  lines: ReadonlyArray<readonly [productId: string, quantity: number]>,
+  requestId = `co-${Math.random().toString(36).slice(2)}`,
+) {
   const { cart } = await ok(store, 'cart:create', {});
   for (const [productId, quantity] of lines) await ok(store, 'cart:addItem', { cartId: cart.id, productId, quantity });
   const { order } = await ok(store, 'cart:checkout', { cartId: cart.id, requestId });
@@ -361,8 +365,14 @@ test('an order whose payment window closes while the app is down expires after t
   t.deepEqual(again, expired);
   t.deepEqual(await stockOf(node.app, product.id), released);
   t.deepEqual(await reservationsOf(node.app, order.id), reservations);
-  t.deepEqual(node.stockEvents.filter((level) => level.productId === product.id), []);
-  t.deepEqual(node.changes.filter((change) => change.id === order.id), []);
+  t.deepEqual(
+    node.stockEvents.filter((level) => level.productId === product.id),
+    [],
+  );
+  t.deepEqual(
+    node.changes.filter((change) => change.id === order.id),
+    [],
+  );
 
   // Even replaying the order's whole outbox (order.placed, order.expired) after a third restart releases nothing twice.
   store.close();
@@ -379,7 +389,10 @@ test('an order whose payment window closes while the app is down expires after t
   t.deepEqual((await ok(store, 'order:get', { orderId: order.id })).order, expired);
   t.deepEqual(await stockOf(node.app, product.id), released);
   t.deepEqual(await reservationsOf(node.app, order.id), reservations);
-  t.deepEqual(node.stockEvents.filter((level) => level.productId === product.id), []);
+  t.deepEqual(
+    node.stockEvents.filter((level) => level.productId === product.id),
+    [],
+  );
   const pending = await node.app.db.knex('outbox').where({ actor_id: order.id }).whereNull('dispatched_at').count({ n: '*' }).first();
   t.is(Number((pending as { n: number | string }).n), 0, 'the replayed rows were delivered again');
   t.deepEqual((await inventoryInvariant(node.app)).problems, []);

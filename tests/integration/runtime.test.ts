@@ -132,7 +132,10 @@ test.serial('losing the compare-and-set to another node reloads and applies on t
     ['xstate.init:', 'ADD_ITEM:prod_a', 'ADD_ITEM:prod_b', 'ADD_ITEM:prod_a', 'REMOVE_ITEM:prod_a'],
   );
   const persisted = JSON.parse(row.snapshot) as { context: { items: Array<{ productId: string; quantity: number }> } };
-  t.deepEqual(persisted.context.items.map((line) => [line.productId, line.quantity]), [['prod_b', 5]]);
+  t.deepEqual(
+    persisted.context.items.map((line) => [line.productId, line.quantity]),
+    [['prod_b', 5]],
+  );
 
   // A rejected event on the stale node is judged against the newest state, not its old copy.
   const stale = await t.throwsAsync(one.app.runtime.send('cart', id, { type: 'REMOVE_ITEM', productId: 'prod_a' }), { instanceOf: AppError });
@@ -220,17 +223,31 @@ test.serial('the outbox rows of a checkout and a payment are all dispatched afte
     type: string;
     dispatched_at: number | null;
   }>;
-  const deliveries = (await app.db.knex('outbox_deliveries').select('seq', 'flow', 'state', 'attempts', 'last_error')) as Array<{ state: string; attempts: number; last_error: string | null }>;
+  const deliveries = (await app.db.knex('outbox_deliveries').select('seq', 'flow', 'state', 'attempts', 'last_error')) as Array<{
+    state: string;
+    attempts: number;
+    last_error: string | null;
+  }>;
   t.true(deliveries.length > 0);
   const types = rows.map((row) => row.type);
-  for (const expected of ['cart.checkedOut', 'order.placed', 'order.paymentRequested', 'order.paid']) t.true(types.includes(expected), `${expected} in ${types.join(',')}`);
-  t.true(rows.every((row) => row.dispatched_at !== null), JSON.stringify(rows.filter((row) => row.dispatched_at === null)));
-  t.true(deliveries.every((row) => row.state === 'done' && Number(row.attempts) === 0 && row.last_error === null), JSON.stringify(deliveries));
+  for (const expected of ['cart.checkedOut', 'order.placed', 'order.paymentRequested', 'order.paid'])
+    t.true(types.includes(expected), `${expected} in ${types.join(',')}`);
+  t.true(
+    rows.every((row) => row.dispatched_at !== null),
+    JSON.stringify(rows.filter((row) => row.dispatched_at === null)),
+  );
+  t.true(
+    deliveries.every((row) => row.state === 'done' && Number(row.attempts) === 0 && row.last_error === null),
+    JSON.stringify(deliveries),
+  );
   // The payment saga ran: the order is fulfilling, a shipment exists and the reservation is held past its expiry.
   const { order: now } = await ok<{ order: OrderView }>(socket, 'order:get', { orderId: order.id });
   t.is(now.state, 'fulfilling');
   t.truthy(now.shipmentId);
-  const held = (await app.db.knex('reservations').where({ order_id: order.id }).select('status', 'expires_at')) as Array<{ status: string; expires_at: number | null }>;
+  const held = (await app.db.knex('reservations').where({ order_id: order.id }).select('status', 'expires_at')) as Array<{
+    status: string;
+    expires_at: number | null;
+  }>;
   t.deepEqual(held, [{ status: 'active', expires_at: null }]);
   const pending = await app.db.knex('outbox').whereNull('dispatched_at').count({ n: '*' }).first();
   t.is(Number(pending?.n), 0);

@@ -145,7 +145,10 @@ test('first subscribe(): a refusal rejects at once and leaves nothing behind', a
 test('first subscribe(): failures that keep coming reject after timeoutMs with the last one, leaving nothing behind', async (t) => {
   const { server, store } = await setUp(t, { timeoutMs: 600 });
   server.setView('cart:c1', 1);
-  server.script.set('cart:c1', Array.from({ length: 1000 }, () => 'INTERNAL' as const));
+  server.script.set(
+    'cart:c1',
+    Array.from({ length: 1000 }, () => 'INTERNAL' as const),
+  );
   const started = Date.now();
   const error = await t.throwsAsync(follow(store, 'cart:c1').subscribed, { instanceOf: EmporiumError });
   const took = Date.now() - started;
@@ -216,7 +219,10 @@ test('retries pause while disconnected (nothing piles up) and start over on reco
   server.setView('cart:c1', 1);
   const { versions, subscribed } = follow(store, 'cart:c1');
   await subscribed;
-  server.script.set('cart:c1', Array.from({ length: 1000 }, () => 'INTERNAL' as const));
+  server.script.set(
+    'cart:c1',
+    Array.from({ length: 1000 }, () => 'INTERNAL' as const),
+  );
   server.resync();
   await waitUntil(() => server.count('cart:c1') >= 4, 'retries');
 

@@ -1,9 +1,8 @@
 // Graceful shutdown: a command already running (a payment in flight) is finished and answered; commands after stop()
 // began are refused UNAVAILABLE or meet a disconnect; nothing is left half-done (no order stays authorizing) for the next start.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { Ack, CartView, OrderView } from '../../src/protocol/index.ts';
-import type { Config } from '../../src/config.ts';
 import { data, failed } from '../helpers/acks.ts';
 import { appForTest, call, createProduct, folderForTest, ok, registerCustomer, socketForTest, TEST_CARD } from '../helpers/app.ts';
 
@@ -49,7 +48,10 @@ test.serial('shutdown: a payment in flight is finished and answered; later comma
 
   const paid = data(t, await payAck, 'the pay in flight').order;
   t.true(PAID.includes(paid.state), `paid during shutdown, got ${paid.state}`);
-  t.log('after stop() began:', late.map((outcome) => (outcome === 'disconnected' ? 'disconnected' : outcome.ack.ok ? 'ok' : outcome.ack.error.code)).join(', '));
+  t.log(
+    'after stop() began:',
+    late.map((outcome) => (outcome === 'disconnected' ? 'disconnected' : outcome.ack.ok ? 'ok' : outcome.ack.error.code)).join(', '),
+  );
   for (const outcome of late) {
     if (outcome === 'disconnected') t.pass();
     else failed(t, outcome.ack, 'UNAVAILABLE', 'a command after stop() began');

@@ -182,7 +182,11 @@ test.serial('malformed /store payloads are VALIDATION errors that change nothing
   }
 
   // Two payloads where one is expected.
-  assertValidation(t, await (w.owner.timeout(5_000).emitWithAck('cart:addItem', { cartId, productId, quantity: 1 }, { quantity: 5 }) as Promise<Ack<unknown>>), 'two payloads');
+  assertValidation(
+    t,
+    await (w.owner.timeout(5_000).emitWithAck('cart:addItem', { cartId, productId, quantity: 1 }, { quantity: 5 }) as Promise<Ack<unknown>>),
+    'two payloads',
+  );
   t.deepEqual(await state(w), before);
 
   // The owner's own connection still works, and so does the bystander's for writes.
@@ -235,7 +239,11 @@ test.serial('malformed /warehouse payloads are VALIDATION errors that change not
   for (const [label, name, payload] of cases) {
     assertValidation(t, await call(staff, name, payload), label);
     t.deepEqual(await state(w), before, `${label}: nothing changed`);
-    t.like(await call(otherStaff, 'stock:get', { productId }), { ok: true, data: { stock: { available: 10, onHand: 10 } } }, `${label}: other staff still served`);
+    t.like(
+      await call(otherStaff, 'stock:get', { productId }),
+      { ok: true, data: { stock: { available: 10, onHand: 10 } } },
+      `${label}: other staff still served`,
+    );
   }
 
   const { stock } = await ok<{ stock: { onHand: number } }>(staff, 'stock:restock', { productId, quantity: 5 });
@@ -308,7 +316,10 @@ test.serial('an oversize message disconnects its sender only; nothing changes', 
   const again = await socketForTest(t, w.app.url, '/store', w.ownerToken);
   const { cart } = await ok<{ cart: CartView }>(again, 'cart:get', { cartId: w.cartId });
   t.is(cart.version, before.version);
-  t.deepEqual(cart.items.map((l) => l.quantity), [2]);
+  t.deepEqual(
+    cart.items.map((l) => l.quantity),
+    [2],
+  );
   // A message just under the limit is fine.
   const under = await call(again, 'cart:get', { cartId: w.cartId, pad: 'y'.repeat(30_000) });
   assertValidation(t, under, 'padding field under the limit');

@@ -5,7 +5,7 @@ import type { AppNamespace } from '../../src/gateway/io-types.ts';
 import { storeCommandTable, type StoreCommandTable, type StoreContext } from '../../src/gateway/store.namespace.ts';
 import { warehouseCommandTable, type WarehouseCommandTable } from '../../src/gateway/warehouse.namespace.ts';
 import type { Push } from '../../src/flows/pushes.ts';
-import { storeCommands, warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
+import { storeCommands, type warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
 import type { Services } from '../../src/services/index.ts';
 
 declare const services: Services;

@@ -118,7 +118,10 @@ test('adding zero, negative or non-numeric quantities is rejected', (t) => {
     reject(t, cart, add('p1', quantity));
     reject(t, cart, add('p2', quantity));
   }
-  t.deepEqual(cart.context.items.map((line) => line.quantity), [1]);
+  t.deepEqual(
+    cart.context.items.map((line) => line.quantity),
+    [1],
+  );
 });
 
 test('a line may hold up to MAX_LINE_QUANTITY, and an add that would exceed it is rejected whole', (t) => {
@@ -170,7 +173,10 @@ test('SET_QUANTITY on a product not yet in the cart adds a line', (t) => {
 test('SET_QUANTITY to 0 removes the line', (t) => {
   const cart = run(t, fresh(), add('p1', 2), add('p2', 1));
   const [next] = accept(t, cart, setQty('p1', 0, T0 + 2 * MINUTE));
-  t.deepEqual(next.context.items.map((line) => line.productId), ['p2']);
+  t.deepEqual(
+    next.context.items.map((line) => line.productId),
+    ['p2'],
+  );
 });
 
 test('SET_QUANTITY to 0 for a product not in the cart is rejected', (t) => {
@@ -193,7 +199,10 @@ test('SET_QUANTITY with a negative quantity or above MAX_LINE_QUANTITY is reject
 test('REMOVE_ITEM removes the line and leaves the others in order', (t) => {
   const cart = run(t, fresh(), add('p1', 1), add('p2', 2), add('p3', 3));
   const [next] = accept(t, cart, remove('p2', T0 + 5 * MINUTE));
-  t.deepEqual(next.context.items.map((line) => line.productId), ['p1', 'p3']);
+  t.deepEqual(
+    next.context.items.map((line) => line.productId),
+    ['p1', 'p3'],
+  );
 });
 
 test('REMOVE_ITEM of a product that is not in the cart is rejected', (t) => {
@@ -315,13 +324,11 @@ test('checkout completes only for the order it started, and emits cart.checkedOu
 });
 
 test('a checked-out cart accepts nothing more', (t) => {
-  const done = run(
-    t,
-    fresh(),
-    add('p1', 2),
-    startCheckout(T0 + 2 * MINUTE, 'order-1'),
-    { type: 'CHECKOUT_COMPLETED', orderId: 'order-1', at: T0 + 3 * MINUTE },
-  );
+  const done = run(t, fresh(), add('p1', 2), startCheckout(T0 + 2 * MINUTE, 'order-1'), {
+    type: 'CHECKOUT_COMPLETED',
+    orderId: 'order-1',
+    at: T0 + 3 * MINUTE,
+  });
   const at = T0 + 100 * TTL;
   const events: CartEvent[] = [
     add('p1', 1, at),
@@ -365,13 +372,12 @@ test('the expiry deadline is measured from the latest accepted change', (t) => {
 });
 
 test('a failed checkout gives the cart a fresh expiry window', (t) => {
-  const failed = run(
-    t,
-    fresh(),
-    add('p1', 1, T0),
-    startCheckout(T0 + TTL - MINUTE),
-    { type: 'CHECKOUT_FAILED', orderId: 'order-1', reason: 'PAYMENT_PROVIDER_DOWN', at: T0 + TTL + MINUTE },
-  );
+  const failed = run(t, fresh(), add('p1', 1, T0), startCheckout(T0 + TTL - MINUTE), {
+    type: 'CHECKOUT_FAILED',
+    orderId: 'order-1',
+    reason: 'PAYMENT_PROVIDER_DOWN',
+    at: T0 + TTL + MINUTE,
+  });
   reject(t, failed, { type: 'EXPIRE', at: T0 + TTL + MINUTE });
   t.true(failed.can({ type: 'EXPIRE', at: T0 + 2 * TTL + MINUTE }));
 });

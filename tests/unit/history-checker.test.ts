@@ -53,7 +53,16 @@ const orderInit = (at: number): JournalEntry => ({
   version: 1,
   event: {
     type: 'xstate.init',
-    input: { id: ORDER, customerId: OWNER, cartId: CART, items: [{ productId: P1, quantity: 1, unitPrice: 500, name: 'P1', sku: 'P1' }], currency: 'EUR', shippingAddress: null, paymentWindowMs: 6000, at },
+    input: {
+      id: ORDER,
+      customerId: OWNER,
+      cartId: CART,
+      items: [{ productId: P1, quantity: 1, unitPrice: 500, name: 'P1', sku: 'P1' }],
+      currency: 'EUR',
+      shippingAddress: null,
+      paymentWindowMs: 6000,
+      at,
+    },
   },
   at,
 });
@@ -83,7 +92,14 @@ function factsOf(journal: JournalEntry[], extra: Partial<Facts> = {}): Facts {
   const replay = replayJournal({ journal, actors: [], charges: [], reservations: [], products: [], cartKeys: new Map() });
   const actors: StoredActor[] = [...replay.byActor].map(([id, versions]) => {
     const last = versions.at(-1)!;
-    return { id, kind: journal.find((e) => e.actorId === id)!.kind, version: last.version, state: last.state, ownerId: OWNER, snapshot: { value: last.value, context: last.context } };
+    return {
+      id,
+      kind: journal.find((e) => e.actorId === id)!.kind,
+      version: last.version,
+      state: last.state,
+      ownerId: OWNER,
+      snapshot: { value: last.value, context: last.context },
+    };
   });
   return {
     journal,
@@ -110,7 +126,15 @@ const refused = (code: string): Outcome => ({ type: 'refused', code, message: co
 const unknown: Outcome = { type: 'unknown', reason: 'no ack' };
 
 /** Adds a finished operation with chosen times (relative to T0) to `history`. */
-function op(history: History, command: string, payload: unknown, from: number, to: number | undefined, outcome: Outcome, extra: Partial<Operation> = {}): Operation {
+function op(
+  history: History,
+  command: string,
+  payload: unknown,
+  from: number,
+  to: number | undefined,
+  outcome: Outcome,
+  extra: Partial<Operation> = {},
+): Operation {
   const entry: Operation = {
     id: history.ops.length + 1,
     customer: 'c00',
@@ -136,7 +160,14 @@ function cleanHistory(): History {
   op(history, 'cart:create', { requestId: 'cart-1' }, -10, 5, ok(cartView(1, 'active', [])));
   op(history, 'cart:addItem', { cartId: CART, productId: P1, quantity: 1 }, 90, 110, ok(cartView(2)));
   op(history, 'cart:checkout', { cartId: CART, requestId: 'chk-1' }, 290, 330, ok(orderView(1, 'awaitingPayment')));
-  op(history, 'order:pay', { orderId: ORDER, requestId: 'pay-1', payment: {} }, 490, 530, ok(orderView(3, 'paid', { paymentAttempts: 1, payment: { chargeId: 'chg_1' } })));
+  op(
+    history,
+    'order:pay',
+    { orderId: ORDER, requestId: 'pay-1', payment: {} },
+    490,
+    530,
+    ok(orderView(3, 'paid', { paymentAttempts: 1, payment: { chargeId: 'chg_1' } })),
+  );
   return history;
 }
 
@@ -167,16 +198,32 @@ test('a clean history passes every check', (t) => {
   t.deepEqual(checkRefusals(history, facts, replay), []);
   t.deepEqual(checkAnswers(history), []);
   t.deepEqual(checkNoDuplicates(history, facts), []);
-  t.deepEqual(checkStock(factsOf(cleanJournal(), { reservations: [], products: [{ id: P1, onHand: 5, reserved: 0, stockVersion: 2 }] }), new Map()).length, 1, 'a paid order must hold its stock');
+  t.deepEqual(
+    checkStock(factsOf(cleanJournal(), { reservations: [], products: [{ id: P1, onHand: 5, reserved: 0, stockVersion: 2 }] }), new Map()).length,
+    1,
+    'a paid order must hold its stock',
+  );
   t.deepEqual(checkStock(facts, new Map([[P1, 5]])), []);
-  t.deepEqual(checkConvergence([{ client: 'c00@A', topic: `cart:${CART}`, version: 4 }, { client: 'c00@B', topic: `product:${P1}`, version: 1 }], facts), []);
+  t.deepEqual(
+    checkConvergence(
+      [
+        { client: 'c00@A', topic: `cart:${CART}`, version: 4 },
+        { client: 'c00@B', topic: `product:${P1}`, version: 1 },
+      ],
+      facts,
+    ),
+    [],
+  );
 });
 
 test('checkJournal: a gap, a duplicate, or a journal that disagrees with the stored version', (t) => {
   const journal = cleanJournal();
   const gap = factsOf(journal);
   t.regex(messages(checkJournal({ ...gap, journal: journal.filter((e) => !(e.actorId === CART && e.version === 2)) })), /cart_1 \(stored v4\).*missing \[2\]/);
-  t.regex(messages(checkJournal({ ...gap, journal: [...journal, cartEvent(3, T0 + 301, { type: 'ADD_ITEM', productId: P2, quantity: 1, unitPrice: 1 })] })), /duplicated \[3\]/);
+  t.regex(
+    messages(checkJournal({ ...gap, journal: [...journal, cartEvent(3, T0 + 301, { type: 'ADD_ITEM', productId: P2, quantity: 1, unitPrice: 1 })] })),
+    /duplicated \[3\]/,
+  );
   t.regex(messages(checkJournal({ ...gap, actors: gap.actors.map((a) => (a.id === CART ? { ...a, version: 5 } : a)) })), /missing \[5\]/);
   t.regex(messages(checkJournal({ ...gap, actors: gap.actors.filter((a) => a.id !== ORDER) })), /order_1: journal entries without an actor/);
 });
@@ -186,7 +233,14 @@ test('replayJournal: a stored snapshot the journal does not lead to, and an even
   const tampered = facts.actors.map((a) => (a.id === CART ? { ...a, snapshot: { ...a.snapshot, context: { ...a.snapshot.context, items: [] } } } : a));
   t.regex(messages(replayJournal({ ...facts, actors: tampered }).violations), /cart_1 v4: replay gives/);
   const refusedEvent = [...cleanJournal().slice(0, 2), cartEvent(3, T0 + 200, { type: 'REMOVE_ITEM', productId: P2 })];
-  t.regex(messages(replayJournal(factsOf(refusedEvent.slice(0, 2))).violations.concat(replayJournal({ ...factsOf(refusedEvent.slice(0, 2)), journal: refusedEvent }).violations)), /does not accept the journaled/);
+  t.regex(
+    messages(
+      replayJournal(factsOf(refusedEvent.slice(0, 2))).violations.concat(
+        replayJournal({ ...factsOf(refusedEvent.slice(0, 2)), journal: refusedEvent }).violations,
+      ),
+    ),
+    /does not accept the journaled/,
+  );
   const wrongState = facts.actors.map((a) => (a.id === CART ? { ...a, state: 'active' } : a));
   t.regex(messages(replayJournal({ ...facts, actors: wrongState }).violations), /stored state column active, snapshot says checkedOut/);
 });
@@ -210,7 +264,19 @@ test('checkRealTimeOrder: a stale read after an ack, a write that did not move p
 test('checkAcknowledgedInJournal: a lost acknowledged write, an ack whose entry is another event, checkouts and payments without their entries', (t) => {
   const facts = factsOf(cleanJournal());
   const lost = cleanHistory();
-  op(lost, 'cart:addItem', { cartId: CART, productId: P2, quantity: 2 }, 600, 610, ok(cartView(5, 'active', [[P1, 1], [P2, 2]])));
+  op(
+    lost,
+    'cart:addItem',
+    { cartId: CART, productId: P2, quantity: 2 },
+    600,
+    610,
+    ok(
+      cartView(5, 'active', [
+        [P1, 1],
+        [P2, 2],
+      ]),
+    ),
+  );
   t.regex(messages(checkAcknowledgedInJournal(lost, facts)), /cart_1 v5 is not in the journal/);
 
   const wrongEvent = cleanHistory();
@@ -246,7 +312,15 @@ test('checkAnswers: a cancel answered with another reason, duplicates of one pay
   t.regex(messages(checkAnswers(warehouse)), /cancelReason "shipment cancelled by the warehouse"/);
 
   const duplicates = new History(1);
-  op(duplicates, 'order:pay', { orderId: ORDER, requestId: 'pay-1' }, 490, 530, ok(orderView(3, 'paid', { paymentAttempts: 1, payment: { chargeId: 'chg_1' } })), { group: 'g1' });
+  op(
+    duplicates,
+    'order:pay',
+    { orderId: ORDER, requestId: 'pay-1' },
+    490,
+    530,
+    ok(orderView(3, 'paid', { paymentAttempts: 1, payment: { chargeId: 'chg_1' } })),
+    { group: 'g1' },
+  );
   op(duplicates, 'order:pay', { orderId: ORDER, requestId: 'pay-1' }, 490, 520, ok(orderView(1, 'awaitingPayment')), { group: 'g1', node: 'B' });
   t.regex(messages(checkAnswers(duplicates)), /duplicates of payment g1 got different outcomes/);
   duplicates.ops[1] = { ...duplicates.ops[1]!, outcome: ok(orderView(4, 'fulfilling', { paymentAttempts: 1, payment: { chargeId: 'chg_1' } })) };
@@ -260,7 +334,10 @@ test('checkJournalExplained: a refused write that left an entry, a write before 
   op(refusedOnly, 'cart:create', { requestId: 'cart-1' }, -10, 5, ok(cartView(1, 'active', [])));
   op(refusedOnly, 'cart:addItem', { cartId: CART, productId: P1, quantity: 1 }, 90, 110, ok(cartView(2)));
   op(refusedOnly, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 190, 210, refused('OUT_OF_STOCK'));
-  t.regex(messages(checkJournalExplained(refusedOnly, facts)), /cart_1 v3 .*ADD_ITEM.* made by no acknowledged, unknown or INTERNAL operation; refused operations alike: \[".*OUT_OF_STOCK/);
+  t.regex(
+    messages(checkJournalExplained(refusedOnly, facts)),
+    /cart_1 v3 .*ADD_ITEM.* made by no acknowledged, unknown or INTERNAL operation; refused operations alike: \[".*OUT_OF_STOCK/,
+  );
 
   const explained = new History(1);
   explained.ops.push(...refusedOnly.ops.slice(0, 2));
@@ -300,7 +377,11 @@ test('checkJournalExplained: a refused write that left an entry, a write before 
   refusedCreate.ops[0] = { ...refusedCreate.ops[0]!, outcome: refused('UNAVAILABLE') };
   t.regex(messages(checkJournalExplained(refusedCreate, factsOf(cleanJournal()))), /every cart:create with its key was refused/);
 
-  const orphanOrder = factsOf(cleanJournal().map((e) => (e.event.type === 'CHECKOUT_STARTED' || e.event.type === 'CHECKOUT_COMPLETED' ? { ...e, event: { ...e.event, orderId: 'order_other' } } : e)));
+  const orphanOrder = factsOf(
+    cleanJournal().map((e) =>
+      e.event.type === 'CHECKOUT_STARTED' || e.event.type === 'CHECKOUT_COMPLETED' ? { ...e, event: { ...e.event, orderId: 'order_other' } } : e,
+    ),
+  );
   t.regex(messages(checkJournalExplained(cleanHistory(), orphanOrder)), /order order_1 exists but cart cart_1's journal never started a checkout for it/);
 });
 
@@ -326,10 +407,19 @@ test('checkRefusals: undocumented codes, faults that do not excuse INTERNAL or U
     build(history);
     return messages(checkRefusals(history, facts, replay));
   };
-  t.regex(check((h) => op(h, 'order:cancel', { orderId: ORDER }, 600, 610, refused('OUT_OF_STOCK'))), /OUT_OF_STOCK is not a documented answer of order:cancel/);
-  t.regex(check((h) => op(h, 'cart:get', { cartId: CART }, 600, 610, refused('FORBIDDEN'))), /FORBIDDEN although/);
+  t.regex(
+    check((h) => op(h, 'order:cancel', { orderId: ORDER }, 600, 610, refused('OUT_OF_STOCK'))),
+    /OUT_OF_STOCK is not a documented answer of order:cancel/,
+  );
+  t.regex(
+    check((h) => op(h, 'cart:get', { cartId: CART }, 600, 610, refused('FORBIDDEN'))),
+    /FORBIDDEN although/,
+  );
 
-  t.regex(check((h) => op(h, 'cart:get', { cartId: CART }, 600, 610, refused('INTERNAL'))), /INTERNAL while no PostgreSQL link was faulty/);
+  t.regex(
+    check((h) => op(h, 'cart:get', { cartId: CART }, 600, 610, refused('INTERNAL'))),
+    /INTERNAL while no PostgreSQL link was faulty/,
+  );
   t.is(
     check((h) => {
       h.faults.push({ id: 1, kind: 'pg-cut', nodes: ['B'], detail: '', startedAt: T0 + 550, endedAt: T0 + 580 });
@@ -338,9 +428,20 @@ test('checkRefusals: undocumented codes, faults that do not excuse INTERNAL or U
     '',
     'INTERNAL within 3 s of a pg fault',
   );
-  t.regex(check((h) => h.faults.push({ id: 1, kind: 'redis-cut', nodes: ['A'], detail: '', startedAt: T0 + 550, endedAt: T0 + 700 }) && op(h, 'cart:get', { cartId: CART }, 600, 610, refused('INTERNAL'))), /INTERNAL while no PostgreSQL/, 'a Redis fault does not excuse INTERNAL');
+  t.regex(
+    check(
+      (h) =>
+        h.faults.push({ id: 1, kind: 'redis-cut', nodes: ['A'], detail: '', startedAt: T0 + 550, endedAt: T0 + 700 }) &&
+        op(h, 'cart:get', { cartId: CART }, 600, 610, refused('INTERNAL')),
+    ),
+    /INTERNAL while no PostgreSQL/,
+    'a Redis fault does not excuse INTERNAL',
+  );
 
-  t.regex(check((h) => op(h, 'cart:get', { cartId: CART }, 600, 610, refused('UNAVAILABLE'))), /UNAVAILABLE from node A, which was not shutting down/);
+  t.regex(
+    check((h) => op(h, 'cart:get', { cartId: CART }, 600, 610, refused('UNAVAILABLE'))),
+    /UNAVAILABLE from node A, which was not shutting down/,
+  );
   t.regex(
     check((h) => {
       h.faults.push({ id: 1, kind: 'sigterm', nodes: ['B'], detail: '', startedAt: T0 + 550, endedAt: T0 + 9000, exitedAt: T0 + 800 });
@@ -358,16 +459,47 @@ test('checkRefusals: undocumented codes, faults that do not excuse INTERNAL or U
   );
 
   // Cart v2 (active, one line of P1) from +100 to +300, then checkingOut.
-  t.regex(check((h) => op(h, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 150, 160, refused('INVALID_TRANSITION'))), /cart was active at every version/);
-  t.is(check((h) => op(h, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 5_000, 5_010, refused('INVALID_TRANSITION'))), '', 'checked out by then');
-  t.regex(check((h) => op(h, 'cart:removeItem', { cartId: CART, productId: P1 }, 5_000, 5_010, refused('NOT_FOUND'))), /NOT_FOUND although prod_1 was in the cart/);
-  t.is(check((h) => op(h, 'cart:removeItem', { cartId: CART, productId: P2 }, 150, 160, refused('NOT_FOUND'))), '');
-  t.regex(check((h) => op(h, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 150, 160, refused('NOT_FOUND'))), /NOT_FOUND for cart_1, which exists/);
+  t.regex(
+    check((h) => op(h, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 150, 160, refused('INVALID_TRANSITION'))),
+    /cart was active at every version/,
+  );
+  t.is(
+    check((h) => op(h, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 5_000, 5_010, refused('INVALID_TRANSITION'))),
+    '',
+    'checked out by then',
+  );
+  t.regex(
+    check((h) => op(h, 'cart:removeItem', { cartId: CART, productId: P1 }, 5_000, 5_010, refused('NOT_FOUND'))),
+    /NOT_FOUND although prod_1 was in the cart/,
+  );
+  t.is(
+    check((h) => op(h, 'cart:removeItem', { cartId: CART, productId: P2 }, 150, 160, refused('NOT_FOUND'))),
+    '',
+  );
+  t.regex(
+    check((h) => op(h, 'cart:addItem', { cartId: CART, productId: P2, quantity: 1 }, 150, 160, refused('NOT_FOUND'))),
+    /NOT_FOUND for cart_1, which exists/,
+  );
 
-  t.regex(check((h) => op(h, 'order:pay', { orderId: ORDER, requestId: 'pay-1', payment: {} }, 505, 540, refused('INVALID_TRANSITION'), { node: 'B', group: 'pay-1' })), /its requestId was accepted at v2/);
-  t.is(check((h) => op(h, 'order:pay', { orderId: ORDER, requestId: 'pay-2', payment: {} }, 505, 540, refused('INVALID_TRANSITION'))), '', 'another requestId while authorizing');
-  t.regex(check((h) => op(h, 'cart:checkout', { cartId: CART, requestId: 'chk-1' }, 305, 330, refused('OUT_OF_STOCK'), { node: 'B' })), /its requestId started the checkout of order_1/);
-  t.regex(check((h) => op(h, 'order:cancel', { orderId: ORDER }, 5_000, 5_010, refused('INVALID_TRANSITION'))), /order was cancellable at every version/);
+  t.regex(
+    check((h) =>
+      op(h, 'order:pay', { orderId: ORDER, requestId: 'pay-1', payment: {} }, 505, 540, refused('INVALID_TRANSITION'), { node: 'B', group: 'pay-1' }),
+    ),
+    /its requestId was accepted at v2/,
+  );
+  t.is(
+    check((h) => op(h, 'order:pay', { orderId: ORDER, requestId: 'pay-2', payment: {} }, 505, 540, refused('INVALID_TRANSITION'))),
+    '',
+    'another requestId while authorizing',
+  );
+  t.regex(
+    check((h) => op(h, 'cart:checkout', { cartId: CART, requestId: 'chk-1' }, 305, 330, refused('OUT_OF_STOCK'), { node: 'B' })),
+    /its requestId started the checkout of order_1/,
+  );
+  t.regex(
+    check((h) => op(h, 'order:cancel', { orderId: ORDER }, 5_000, 5_010, refused('INVALID_TRANSITION'))),
+    /order was cancellable at every version/,
+  );
 });
 
 test('checkNoDuplicates: two orders from one cart, two answers for one checkout, double and stray charges', (t) => {
@@ -377,7 +509,9 @@ test('checkNoDuplicates: two orders from one cart, two answers for one checkout,
   t.regex(messages(checkNoDuplicates(cleanHistory(), { ...facts, actors: [...facts.actors, secondOrder] })), /cart cart_1 became 2 orders/);
 
   const twoAnswers = cleanHistory();
-  op(twoAnswers, 'cart:checkout', { cartId: CART, requestId: 'chk-1' }, 295, 335, ok({ order: { id: 'order_2', version: 1, state: 'awaitingPayment' } }), { node: 'B' });
+  op(twoAnswers, 'cart:checkout', { cartId: CART, requestId: 'chk-1' }, 295, 335, ok({ order: { id: 'order_2', version: 1, state: 'awaitingPayment' } }), {
+    node: 'B',
+  });
   t.regex(messages(checkNoDuplicates(twoAnswers, facts)), /checkout cart_1\/chk-1 answered different orders/);
 
   const charge = (id: string, key: string, status = 'succeeded'): ChargeRow => ({ id, key, kind: 'charge', orderId: ORDER, status, declineReason: null });
@@ -385,8 +519,16 @@ test('checkNoDuplicates: two orders from one cart, two answers for one checkout,
   const found = messages(checkNoDuplicates(cleanHistory(), { ...facts, charges: doubled }));
   t.regex(found, /order order_1 charged 2 times/);
   t.regex(found, /charge chg_2 .* succeeded but order order_1 .* records payment .*chg_1.*money taken outside the order/);
-  t.regex(messages(checkNoDuplicates(cleanHistory(), { ...facts, charges: [charge('chg_1', `pay:${ORDER}:pay-1`), charge('chg_1b', `pay:${ORDER}:pay-1`, 'declined')] })), /payment key pay:order_1:pay-1 charged 2 times/);
-  t.regex(messages(checkNoDuplicates(cleanHistory(), { ...facts, charges: [charge('chg_1', `pay:${ORDER}:pay-1`, 'declined')] })), /shows charge chg_1, ledger has/);
+  t.regex(
+    messages(
+      checkNoDuplicates(cleanHistory(), { ...facts, charges: [charge('chg_1', `pay:${ORDER}:pay-1`), charge('chg_1b', `pay:${ORDER}:pay-1`, 'declined')] }),
+    ),
+    /payment key pay:order_1:pay-1 charged 2 times/,
+  );
+  t.regex(
+    messages(checkNoDuplicates(cleanHistory(), { ...facts, charges: [charge('chg_1', `pay:${ORDER}:pay-1`, 'declined')] })),
+    /shows charge chg_1, ledger has/,
+  );
 });
 
 test('checkStock: reserved against reservations, stock held by orders that should not hold it or not held by those that should', (t) => {
@@ -395,10 +537,16 @@ test('checkStock: reserved against reservations, stock held by orders that shoul
   t.regex(messages(checkStock({ ...facts, products: [{ id: P1, onHand: 5, reserved: 2, stockVersion: 3 }] }, initial)), /reserved 2 != active reservations 1/);
   t.regex(messages(checkStock({ ...facts, products: [{ id: P1, onHand: 4, reserved: 1, stockVersion: 3 }] }, initial)), /on_hand 4, was 5/);
   const orphan: ReservationRow = { orderId: 'order_gone', productId: P2, quantity: 1, status: 'active' };
-  t.regex(messages(checkStock({ ...facts, reservations: [...facts.reservations, orphan], products: [] }, initial)), /order order_gone, which does not exist, still holds/);
+  t.regex(
+    messages(checkStock({ ...facts, reservations: [...facts.reservations, orphan], products: [] }, initial)),
+    /order order_gone, which does not exist, still holds/,
+  );
   const cancelled = factsOf([...cleanJournal().slice(0, 5), orderEvent(2, T0 + 500, { type: 'CANCEL', reason: 'cancelled by customer' })]);
   t.regex(messages(checkStock({ ...cancelled, products: [] }, initial)), /order order_1 is cancelled but still holds/);
-  t.regex(messages(checkStock({ ...facts, reservations: [{ orderId: ORDER, productId: P1, quantity: 2, status: 'active' }], products: [] }, initial)), /holds .*prod_1",2.*its lines are .*prod_1",1/);
+  t.regex(
+    messages(checkStock({ ...facts, reservations: [{ orderId: ORDER, productId: P1, quantity: 2, status: 'active' }], products: [] }, initial)),
+    /holds .*prod_1",2.*its lines are .*prod_1",1/,
+  );
 });
 
 test('checkConvergence: a client left behind, or following something that is not stored', (t) => {
@@ -410,7 +558,13 @@ test('checkConvergence: a client left behind, or following something that is not
 
 test('checkShipmentCancelledFirst: a fulfilling order cancelled before its shipment', (t) => {
   const SHIP = 'ship_1';
-  const shipment = (version: number, at: number, event: Record<string, unknown>): JournalEntry => ({ actorId: SHIP, kind: 'shipment', version, event: { ...(event as { type: string }), at }, at });
+  const shipment = (version: number, at: number, event: Record<string, unknown>): JournalEntry => ({
+    actorId: SHIP,
+    kind: 'shipment',
+    version,
+    event: { ...(event as { type: string }), at },
+    at,
+  });
   const journal = (shipmentCancelledAt: number) => [
     ...cleanJournal(),
     shipment(1, T0 + 600, { type: 'xstate.init', input: { id: SHIP, orderId: ORDER, customerId: OWNER, items: [], shippingAddress: null, at: T0 + 600 } }),
@@ -421,7 +575,10 @@ test('checkShipmentCancelledFirst: a fulfilling order cancelled before its shipm
   const inOrder = factsOf(journal(690));
   t.deepEqual(checkShipmentCancelledFirst(inOrder, replayJournal(inOrder)), []);
   const late = factsOf(journal(900));
-  t.regex(messages(checkShipmentCancelledFirst(late, replayJournal(late))), /order_1 v5 cancelled .* while fulfilling, but shipment ship_1 was cancelled only later, at v2 \(200 ms after\)/);
+  t.regex(
+    messages(checkShipmentCancelledFirst(late, replayJournal(late))),
+    /order_1 v5 cancelled .* while fulfilling, but shipment ship_1 was cancelled only later, at v2 \(200 ms after\)/,
+  );
   const never = factsOf(journal(900).filter((e) => !(e.actorId === SHIP && e.version === 2)));
   t.regex(messages(checkShipmentCancelledFirst(never, replayJournal(never))), /never cancelled \(pending\)/);
 });

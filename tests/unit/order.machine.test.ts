@@ -365,7 +365,10 @@ test('in a live actor on a simulated clock, the order holds no timers: only an E
   const heard: OrderEmitted[] = [];
   actor.on('*', (event) => heard.push(event));
   actor.start();
-  t.deepEqual(heard.map((event) => event.type), ['order.placed']);
+  t.deepEqual(
+    heard.map((event) => event.type),
+    ['order.placed'],
+  );
 
   const before = actor.getSnapshot();
   const deadline = before.context.paymentDeadline;
@@ -383,7 +386,10 @@ test('in a live actor on a simulated clock, the order holds no timers: only an E
   actor.send({ type: 'EXPIRE', at: clock.now() });
   t.is(actor.getSnapshot().value, 'expired');
   t.is(actor.getSnapshot().status, 'done');
-  t.deepEqual(heard.map((event) => event.type), ['order.placed', 'order.expired']);
+  t.deepEqual(
+    heard.map((event) => event.type),
+    ['order.placed', 'order.expired'],
+  );
   actor.stop();
 });
 

@@ -24,7 +24,13 @@ async function setup(t: import('ava').ExecutionContext): Promise<{ db: Db; repo:
 
 async function append(db: Db, events: ReadonlyArray<{ actorId: string; type: string; n: number }>): Promise<void> {
   for (const event of events) {
-    await db.knex('outbox').insert({ actor_id: event.actorId, kind: 'order', type: event.type, payload: JSON.stringify({ type: event.type, orderId: event.actorId, n: event.n }), created_at: 1 });
+    await db.knex('outbox').insert({
+      actor_id: event.actorId,
+      kind: 'order',
+      type: event.type,
+      payload: JSON.stringify({ type: event.type, orderId: event.actorId, n: event.n }),
+      created_at: 1,
+    });
   }
 }
 
@@ -77,18 +83,25 @@ test('a flow that fails on every event is parked after its attempts; the other f
   }
   t.deepEqual(parked.sort(), ['broken-projection:1', 'broken-projection:2', 'broken-projection:3']);
   t.deepEqual([...broken.attempts.values()], [3, 3, 3], 'three attempts each, then no more');
-  t.deepEqual((await repo.parked()).map((entry) => [entry.flow, entry.seq, entry.attempts]), [
-    ['broken-projection', 1, 3],
-    ['broken-projection', 2, 3],
-    ['broken-projection', 3, 3],
-  ]);
+  t.deepEqual(
+    (await repo.parked()).map((entry) => [entry.flow, entry.seq, entry.attempts]),
+    [
+      ['broken-projection', 1, 3],
+      ['broken-projection', 2, 3],
+      ['broken-projection', 3, 3],
+    ],
+  );
   t.is(await repo.pendingCount(), 0, 'parked deliveries settle their rows');
   t.is(saga.seen.length, 3, 'nothing was delivered twice to the saga');
 });
 
 test("within a flow an actor's events stay in commit order: a failed one holds back only that actor's later ones", async (t) => {
   const { db, repo, clock } = await setup(t);
-  const flaky = recorder('flaky', 'critical', (event, attempt) => event.actorId === 'order_x' && (event.payload as unknown as { n: number }).n === 1 && attempt === 1);
+  const flaky = recorder(
+    'flaky',
+    'critical',
+    (event, attempt) => event.actorId === 'order_x' && (event.payload as unknown as { n: number }).n === 1 && attempt === 1,
+  );
   const relay = new OutboxRelay({ outbox: repo, flows: [flaky.flow], clock: clock.read, logger: silent });
   await append(db, [
     { actorId: 'order_x', type: 'order.paid', n: 1 },
@@ -116,10 +129,13 @@ test('events no flow consumes are dispatched at once; parked deliveries can be r
   ]);
   await relay.drain();
   const rows = (await db.knex('outbox').orderBy('seq').select('type', 'dispatched_at')) as Array<{ type: string; dispatched_at: number | null }>;
-  t.deepEqual(rows.map((row) => [row.type, row.dispatched_at !== null]), [
-    ['order.placed', true],
-    ['order.paid', true],
-  ]);
+  t.deepEqual(
+    rows.map((row) => [row.type, row.dispatched_at !== null]),
+    [
+      ['order.placed', true],
+      ['order.paid', true],
+    ],
+  );
   t.is((await repo.parked('projection')).length, 1);
 
   healthy = true; // the bug was fixed and deployed: the operator requeues

@@ -1,12 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import {
-  SHIPMENT_STATES,
-  shipmentMachine,
-  type ShipmentEmitted,
-  type ShipmentEvent,
-  type ShipmentInput,
-} from '../../src/machines/shipment.machine.ts';
+import { SHIPMENT_STATES, shipmentMachine, type ShipmentEmitted, type ShipmentEvent, type ShipmentInput } from '../../src/machines/shipment.machine.ts';
 import type { OrderLine } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 
@@ -57,16 +51,7 @@ function reject(t: ExecutionContext, snapshot: ShipmentSnapshot, event: Shipment
 }
 
 /** Every event the shipment knows, stamped `at`. */
-const allEvents = (at: number): ShipmentEvent[] => [
-  pick(at),
-  pack(at),
-  ship(at),
-  inTransit(at),
-  deliver(at),
-  exception('probe', at),
-  resume(at),
-  cancel(at),
-];
+const allEvents = (at: number): ShipmentEvent[] => [pick(at), pack(at), ship(at), inTransit(at), deliver(at), exception('probe', at), resume(at), cancel(at)];
 
 type MovingState = 'picking' | 'packed' | 'shipped' | 'inTransit';
 
@@ -159,9 +144,7 @@ test('SHIP records the carrier and tracking number and emits shipment.shipped wi
   t.is(shipped.context.carrier, 'UPS');
   t.is(shipped.context.trackingNumber, '1Z999AA10123456784');
   t.deepEqual(shipped.context.history.at(-1), { state: 'shipped', at: T0 + 3 * HOUR });
-  t.deepEqual(events, [
-    { type: 'shipment.shipped', shipmentId: 'ship-1', orderId: 'order-1', carrier: 'UPS', trackingNumber: '1Z999AA10123456784' },
-  ]);
+  t.deepEqual(events, [{ type: 'shipment.shipped', shipmentId: 'ship-1', orderId: 'order-1', carrier: 'UPS', trackingNumber: '1Z999AA10123456784' }]);
 });
 
 test('a shipped parcel may be delivered without an in-transit scan', (t) => {
@@ -332,7 +315,10 @@ test('in a live actor on a simulated clock, the shipment holds no timers and sta
     [T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4],
     'the timeline uses the times carried by the events',
   );
-  t.deepEqual(heard.map((event) => event.type), ['shipment.created', 'shipment.shipped', 'shipment.delivered']);
+  t.deepEqual(
+    heard.map((event) => event.type),
+    ['shipment.created', 'shipment.shipped', 'shipment.delivered'],
+  );
   actor.stop();
 });
 

@@ -45,7 +45,16 @@ const walks: Walk[] = [
   {
     name: 'order',
     machine: orderMachine,
-    input: (at) => ({ id: 'order_1', customerId: 'cus_1', cartId: 'cart_1', items: [line], currency: 'EUR', shippingAddress: null, paymentWindowMs: 60_000, at }),
+    input: (at) => ({
+      id: 'order_1',
+      customerId: 'cus_1',
+      cartId: 'cart_1',
+      items: [line],
+      currency: 'EUR',
+      shippingAddress: null,
+      paymentWindowMs: 60_000,
+      at,
+    }),
     event: (random, at, context) =>
       pick(random, [
         () => ({ type: 'PAY_REQUESTED', requestId: pick(random, ['r1', 'r2']), providerKey: 'pay:order_1:r1', at }),

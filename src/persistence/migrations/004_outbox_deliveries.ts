@@ -18,7 +18,9 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['fanned_out_at', 'seq'], 'outbox_fan_out');
   });
   // Rows already delivered under the old relay need no deliveries.
-  await knex('outbox').whereNotNull('dispatched_at').update({ fanned_out_at: knex.ref('dispatched_at') });
+  await knex('outbox')
+    .whereNotNull('dispatched_at')
+    .update({ fanned_out_at: knex.ref('dispatched_at') });
   await knex.schema.createTable('outbox_deliveries', (t) => {
     t.bigInteger('seq').notNullable();
     t.string('flow', 64).notNullable();
