@@ -1,13 +1,12 @@
 // How the runtime knows a machine: a kind definition, registered by the composition root.
 import type { AnyStateMachine, EventFrom, SnapshotFrom } from 'xstate';
-import type { ActorKind } from '../domain/types.ts';
 import type { PersistedState } from '../persistence/actor.repo.ts';
 
 /** An event as callers send it; the runtime stamps `at` from its clock. */
 export type CommandEvent<M extends AnyStateMachine> = EventFrom<M> extends infer E ? (E extends { at: number } ? Omit<E, 'at'> : E) : never;
 
 export interface ActorKindDefinition<M extends AnyStateMachine = AnyStateMachine> {
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly machine: M;
   /** Stored with every snapshot; bump it when context or states change shape. */
   readonly machineVersion: number;

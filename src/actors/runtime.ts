@@ -2,7 +2,6 @@
 import { Subject } from 'rxjs';
 import { initialTransition, type AnyStateMachine, type InputFrom, type SnapshotFrom } from 'xstate';
 import { AppError } from '../domain/errors.ts';
-import type { ActorKind } from '../domain/types.ts';
 import type { ActorWriter } from '../persistence/actor-writer.ts';
 import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../persistence/actor.repo.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -10,12 +9,16 @@ import { createTransition, type Transition } from './transition.ts';
 import { stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
 import { Mailbox } from './mailbox.ts';
 
-export type KindMap = { readonly [K in ActorKind]: AnyStateMachine };
+/** The machines a runtime hosts, by kind name. Kinds are registered by the composition root; the runtime names none. */
+export type KindMap = Readonly<Record<string, AnyStateMachine>>;
+
+/** A kind name of `Kinds`. */
+export type KindOf<Kinds extends KindMap> = keyof Kinds & string;
 
 /** One actor as it is in memory: its row as stored and its live XState snapshot. */
 export interface LiveActor<M extends AnyStateMachine = AnyStateMachine> {
   readonly id: string;
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly version: number;
   readonly state: string;
   readonly ownerId: string | null;
@@ -38,7 +41,7 @@ export interface DomainEventRecord {
 /** Published after each commit, in commit order per actor. */
 export interface ActorChange {
   readonly actor: LiveActor;
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly id: string;
   readonly version: number;
   readonly state: string;
@@ -60,7 +63,7 @@ export interface ActorRuntimeOptions<Kinds extends KindMap> {
   readonly writer: ActorWriter;
   /** Commit changes of different actors that arrive together in one transaction. @default true */
   readonly groupCommit?: boolean;
-  readonly kinds: { readonly [K in ActorKind]: ActorKindDefinition<Kinds[K]> };
+  readonly kinds: { readonly [K in KindOf<Kinds>]: ActorKindDefinition<Kinds[K]> };
   readonly clock: () => number;
   readonly logger: RuntimeLogger;
   /** Reload-and-retry attempts after losing a compare-and-set, before `CONFLICT`. @default 5 */
@@ -95,15 +98,14 @@ export class ActorRuntime<Kinds extends KindMap> {
   private readonly mailbox = new Mailbox();
   private readonly maxRetries: number;
   private readonly commits: GroupCommit;
-  private readonly transitions: { readonly [K in ActorKind]: Transition<Kinds[K]> };
+  private readonly transitions: { readonly [K in KindOf<Kinds>]: Transition<Kinds[K]> };
 
   constructor(private readonly options: ActorRuntimeOptions<Kinds>) {
     this.maxRetries = options.maxConflictRetries ?? 5;
     this.commits = new GroupCommit(options.writer, { enabled: options.groupCommit ?? true });
-    this.transitions = {
-      cart: createTransition(options.kinds.cart.machine),
-      order: createTransition(options.kinds.order.machine),
-      shipment: createTransition(options.kinds.shipment.machine),
+    const definitions = Object.entries(options.kinds) as Array<[KindOf<Kinds>, ActorKindDefinition<AnyStateMachine>]>;
+    this.transitions = Object.fromEntries(definitions.map(([kind, definition]) => [kind, createTransition(definition.machine)])) as {
+      readonly [K in KindOf<Kinds>]: Transition<Kinds[K]>;
     };
   }
 
@@ -119,7 +121,7 @@ export class ActorRuntime<Kinds extends KindMap> {
    * Creates the actor with `input`, or returns the existing one with that id
    * (so a retried create is harmless). `created` tells which happened.
    */
-  create<K extends ActorKind>(kind: K, id: string, input: InputFrom<Kinds[K]>): Promise<{ actor: LiveActor<Kinds[K]>; created: boolean }> {
+  create<K extends KindOf<Kinds>>(kind: K, id: string, input: InputFrom<Kinds[K]>): Promise<{ actor: LiveActor<Kinds[K]>; created: boolean }> {
     return this.mailbox.run(id, async () => {
       const existing = await this.load(kind, id);
       if (existing) return { actor: existing, created: false };
@@ -167,7 +169,7 @@ export class ActorRuntime<Kinds extends KindMap> {
    *   return { type: 'REMOVE_ITEM', productId };
    * });
    */
-  send<K extends ActorKind>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
+  send<K extends KindOf<Kinds>>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
     return this.mailbox.run(id, async () => {
       let fresh = false;
       let lost = 0;
@@ -227,12 +229,12 @@ export class ActorRuntime<Kinds extends KindMap> {
    * database it is read from the database every time, so it is never older
    * than a version any node has acknowledged.
    */
-  async get<K extends ActorKind>(kind: K, id: string): Promise<LiveActor<Kinds[K]> | undefined> {
+  async get<K extends KindOf<Kinds>>(kind: K, id: string): Promise<LiveActor<Kinds[K]> | undefined> {
     return this.load(kind, id, { fresh: this.options.sharedDatabase === true });
   }
 
   /** Rebuilds a live actor from a stored row, e.g. for listings that read many rows at once. */
-  fromRow<K extends ActorKind>(kind: K, row: ActorRow): LiveActor<Kinds[K]> {
+  fromRow<K extends KindOf<Kinds>>(kind: K, row: ActorRow): LiveActor<Kinds[K]> {
     const definition = this.definition(kind);
     const persisted = this.migrated(definition, row);
     const snapshot = definition.machine.resolveState(persisted as never) as SnapshotFrom<Kinds[K]>;
@@ -255,7 +257,10 @@ export class ActorRuntime<Kinds extends KindMap> {
   async sweepDeadlines(limit = 200): Promise<number> {
     const due = await this.options.repo.due(this.options.clock(), limit);
     let delivered = 0;
-    for (const { id, kind } of due) {
+    for (const { id, kind: stored } of due) {
+      // A kind this node does not host (a newer node's, during a rolling upgrade) is left to the nodes that do.
+      if (!this.hosts(stored)) continue;
+      const kind = stored;
       try {
         const actor = await this.load(kind, id, { fresh: true });
         const deadline = actor ? this.definition(kind).deadlineOf(actor.snapshot as never) : null;
@@ -269,6 +274,11 @@ export class ActorRuntime<Kinds extends KindMap> {
       }
     }
     return delivered;
+  }
+
+  /** Whether `kind` is registered with this runtime. */
+  hosts(kind: string): kind is KindOf<Kinds> {
+    return Object.hasOwn(this.options.kinds, kind);
   }
 
   /** Drops actors idle for `idleMs` or longer from memory (`0`: every idle one); they come back from the database on next use. */
@@ -294,11 +304,11 @@ export class ActorRuntime<Kinds extends KindMap> {
     return this.mailbox.drain();
   }
 
-  private definition<K extends ActorKind>(kind: K): ActorKindDefinition<Kinds[K]> {
+  private definition<K extends KindOf<Kinds>>(kind: K): ActorKindDefinition<Kinds[K]> {
     return this.options.kinds[kind];
   }
 
-  private async load<K extends ActorKind>(kind: K, id: string, options: { fresh?: boolean } = {}): Promise<LiveActor<Kinds[K]> | undefined> {
+  private async load<K extends KindOf<Kinds>>(kind: K, id: string, options: { fresh?: boolean } = {}): Promise<LiveActor<Kinds[K]> | undefined> {
     const cached = options.fresh ? undefined : this.cache.get(id);
     if (cached) {
       cached.lastUsedAt = this.options.clock();
@@ -322,7 +332,7 @@ export class ActorRuntime<Kinds extends KindMap> {
     return definition.migrate(row.persisted, row.machineVersion);
   }
 
-  private toLive<K extends ActorKind>(
+  private toLive<K extends KindOf<Kinds>>(
     kind: K,
     id: string,
     version: number,
@@ -362,7 +372,7 @@ export class ActorRuntime<Kinds extends KindMap> {
     };
   }
 
-  private outboxEntries(kind: ActorKind, id: string, actions: readonly { type: string }[], at: number): OutboxEntry[] {
+  private outboxEntries(kind: string, id: string, actions: readonly { type: string }[], at: number): OutboxEntry[] {
     return actions
       .filter((action) => action.type === 'xstate.emit')
       .map((action) => (action as unknown as { params: { event: DomainEventRecord } }).params.event)

@@ -1,8 +1,5 @@
 // Domain value types shared by machines, services and the protocol. No I/O.
 
-/** The kinds of durable actor the runtime hosts. */
-export type ActorKind = 'cart' | 'order' | 'shipment';
-
 /** Integer minor units (cents). Money never travels as a float. */
 export type MinorUnits = number;
 

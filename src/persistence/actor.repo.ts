@@ -1,6 +1,5 @@
 // Actor snapshots with compare-and-set on version, their event journal and the outbox rows they emit.
 import type { Knex } from 'knex';
-import type { ActorKind } from '../domain/types.ts';
 
 /** What is kept of an XState snapshot: enough for `machine.resolveState`. */
 export interface PersistedState {
@@ -10,7 +9,7 @@ export interface PersistedState {
 
 export interface ActorRow {
   readonly id: string;
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly version: number;
   readonly machineVersion: number;
   readonly state: string;
@@ -24,7 +23,7 @@ export interface ActorRow {
 
 export interface JournalEntry {
   readonly actorId: string;
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly version: number;
   readonly event: unknown;
   readonly at: number;
@@ -32,7 +31,7 @@ export interface JournalEntry {
 
 export interface OutboxEntry {
   readonly actorId: string;
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly type: string;
   readonly payload: unknown;
   readonly createdAt: number;
@@ -55,7 +54,7 @@ interface ActorRecordRow {
 function fromRow(row: ActorRecordRow): ActorRow {
   return {
     id: row.id,
-    kind: row.kind as ActorKind,
+    kind: row.kind,
     version: Number(row.version),
     machineVersion: Number(row.machine_version),
     state: row.state,
@@ -139,29 +138,29 @@ export class ActorRepo {
   }
 
   /** Actors whose next deadline has passed, oldest first. */
-  async due(now: number, limit: number): Promise<Array<{ id: string; kind: ActorKind }>> {
+  async due(now: number, limit: number): Promise<Array<{ id: string; kind: string }>> {
     const rows = await this.knex('actors')
       .select('id', 'kind')
       .whereNotNull('next_deadline_at')
       .andWhere('next_deadline_at', '<=', now)
       .orderBy('next_deadline_at')
       .limit(limit);
-    return rows as Array<{ id: string; kind: ActorKind }>;
+    return rows as Array<{ id: string; kind: string }>;
   }
 
-  async listByOwner(ownerId: string, kind: ActorKind, limit = 100): Promise<ActorRow[]> {
+  async listByOwner(ownerId: string, kind: string, limit = 100): Promise<ActorRow[]> {
     const rows = (await this.knex('actors').where({ owner_id: ownerId, kind }).orderBy('created_at', 'desc').limit(limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }
 
-  async listByKind(kind: ActorKind, options: { state?: string | undefined; limit: number }): Promise<ActorRow[]> {
+  async listByKind(kind: string, options: { state?: string | undefined; limit: number }): Promise<ActorRow[]> {
     const query = this.knex('actors').where({ kind });
     if (options.state) query.andWhere({ state: options.state });
     const rows = (await query.orderBy('created_at', 'desc').limit(options.limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }
 
-  async listStale(kind: ActorKind, state: string, updatedBefore: number, limit: number): Promise<ActorRow[]> {
+  async listStale(kind: string, state: string, updatedBefore: number, limit: number): Promise<ActorRow[]> {
     const rows = (await this.knex('actors').where({ kind, state }).andWhere('updated_at', '<', updatedBefore).limit(limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }

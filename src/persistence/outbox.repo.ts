@@ -2,14 +2,13 @@
 // interested flow, and claimed, settled or parked per flow.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { ActorKind } from '../domain/types.ts';
 
 /** One outbox row as a flow receives it, with that flow's delivery record. */
 export interface DeliveryRecord {
   readonly seq: number;
   readonly flow: string;
   readonly actorId: string;
-  readonly kind: ActorKind;
+  readonly kind: string;
   readonly type: string;
   readonly payload: Record<string, unknown>;
   readonly createdAt: number;
@@ -117,7 +116,7 @@ export class OutboxRepo {
       seq: Number(row.seq),
       flow: row.flow,
       actorId: row.actor_id,
-      kind: row.kind as ActorKind,
+      kind: row.kind,
       type: row.type,
       payload: JSON.parse(row.payload) as Record<string, unknown>,
       createdAt: Number(row.created_at),

@@ -7,6 +7,8 @@ import { SHIPMENT_MACHINE_VERSION, shipmentMachine, type ShipmentMachine } from 
 
 export type AppKinds = { readonly cart: CartMachine; readonly order: OrderMachine; readonly shipment: ShipmentMachine };
 export type AppRuntime = ActorRuntime<AppKinds>;
+/** The kinds this application registers with the runtime. */
+export type AppKind = keyof AppKinds;
 export type CartActor = LiveActor<CartMachine>;
 export type OrderActor = LiveActor<OrderMachine>;
 export type ShipmentActor = LiveActor<ShipmentMachine>;

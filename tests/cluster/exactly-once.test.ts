@@ -198,8 +198,10 @@ test("a customer's cancel racing the payment saga stops the shipment before the 
       requestId: `cancel-race-${round}`,
       payment: { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' },
     });
-    // The payment saga is opening the shipment right now, on one of the nodes: cancel a little later each round.
-    await sleep(round * 4);
+    // Rounds 0-3 cancel while the payment saga is opening the shipment (a little later each round);
+    // rounds 4-7 once the order is fulfilling, so the shipment-first path runs every time.
+    if (round < 4) await sleep(round * 4);
+    else await eventually(async () => (await lab.actor(order.id))?.state === 'fulfilling', 'the order fulfilling');
     const cancelled = await emitAck(round % 2 ? viaB : viaA, 'order:cancel', { orderId: order.id }, 30_000);
     t.true(cancelled?.ok, JSON.stringify(cancelled));
     if (!cancelled?.ok) continue;
@@ -223,5 +225,5 @@ test("a customer's cancel racing the payment saga stops the shipment before the 
     }
   }
   t.log(`${linked} of 8 cancels met a fulfilling order`);
-  t.true(linked > 0, 'some cancels met a fulfilling order');
+  t.true(linked >= 4, 'at least the rounds that waited met a fulfilling order');
 });
