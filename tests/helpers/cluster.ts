@@ -223,7 +223,21 @@ export class ClusterLab {
     return this.count('select count(*) as n from outbox where dispatched_at is null');
   }
 
+  /** Saga steps refused by actors that had not taken them, summed over the live nodes (`emporium_saga_anomalies`): each is a bug. */
+  async sagaAnomalies(): Promise<number> {
+    let total = 0;
+    for (const node of this.nodes.filter((candidate) => !candidate.hasExited())) {
+      const text = await fetch(`${node.url}/metrics`, { signal: AbortSignal.timeout(2_000) })
+        .then((response) => response.text())
+        .catch(() => '');
+      for (const line of text.split('\n')) if (line.startsWith('emporium_saga_anomalies{')) total += Number(line.split(' ').pop());
+    }
+    return total;
+  }
+
+  /** Stops everything the lab started. Fails (after cleaning up) if a live node recorded a saga anomaly. */
   async dispose(): Promise<void> {
+    const anomalies = await this.sagaAnomalies().catch(() => 0);
     for (const socket of this.sockets) socket.close();
     for (const node of this.nodes) node.kill('SIGKILL');
     await Promise.all(this.nodes.map((node) => node.exited));
@@ -241,6 +255,7 @@ export class ClusterLab {
     await this.redis?.stop().catch(() => undefined);
     await this.postgres?.stop().catch(() => undefined);
     for (const dir of this.dirs) dir.cleanup();
+    if (anomalies > 0) throw new Error(`${anomalies} saga step(s) were refused by actors that had not taken them (emporium_saga_anomalies); see the node logs`);
   }
 }
 
