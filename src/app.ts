@@ -337,10 +337,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       };
       await settled('sweep', sweeping);
       await settled('actor commands', runtime.drain());
-      await settled(
-        'outbox',
-        relay!.drain().then(() => relay!.stop()),
-      );
+      await settled('outbox', relay!.drain());
+      // Stopped whatever the drain did: no later nudge may run against the closing database.
+      await settled('outbox stop', relay!.stop());
       if (sockets) await sockets.close();
       await http.close().catch(() => undefined);
       await clusterLink?.close();

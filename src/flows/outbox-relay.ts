@@ -96,7 +96,11 @@ export class OutboxRelay {
     let batch: DeliveryRecord[];
     do {
       batch = await this.o.outbox.claim(flow.name, this.o.clock(), this.o.leaseMs ?? 10_000, this.o.batchSize ?? 25);
-      for (const record of batch) await this.deliver(flow, record);
+      for (const record of batch) {
+        // The batch's lease may be running out: renew this record's, or leave it to the relay that took it over.
+        if (!(await this.o.outbox.renew(record, this.o.clock(), this.o.leaseMs ?? 10_000))) continue;
+        await this.deliver(flow, record);
+      }
     } while (batch.length > 0 && !this.stopped);
   }
 
@@ -121,16 +125,9 @@ export class OutboxRelay {
       } else {
         this.o.logger.warn(details, 'flow failed; will retry');
       }
-      await this.o.outbox.markFailed(
-        record.seq,
-        flow.name,
-        error instanceof Error ? error.message : String(error),
-        this.o.clock() + backoff,
-        park,
-        this.o.clock(),
-      );
+      await this.o.outbox.markFailed(record, error instanceof Error ? error.message : String(error), this.o.clock() + backoff, park, this.o.clock());
       return;
     }
-    await this.o.outbox.markDone(record.seq, flow.name, this.o.clock());
+    await this.o.outbox.markDone(record, this.o.clock());
   }
 }

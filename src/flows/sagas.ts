@@ -64,11 +64,15 @@ export const orderPaidOpensShipment =
 
 /** Shipment handed to the carrier: the reservation becomes a sale and the order follows. */
 export const shipmentShippedCompletesSale =
-  ({ steps, inventory }: SagaDeps): Flow =>
+  ({ runtime, steps, inventory }: SagaDeps): Flow =>
   (events$) =>
     events$.pipe(
       ofType('shipment.shipped'),
       concatMap(async ({ payload }) => {
+        // Shipped before the payment saga linked it to its order (that step is retrying): wait for the link,
+        // or the order would refuse SHIPMENT_SHIPPED and stay fulfilling for good. The delivery is retried.
+        const order = await runtime.get('order', payload.orderId);
+        if (order?.state === 'paid') throw new Error(`order ${payload.orderId} is not linked to its shipment yet; retrying`);
         await inventory.commitSale(payload.orderId);
         await steps.apply({
           step: 'shipment.shipped',

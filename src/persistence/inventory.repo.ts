@@ -172,10 +172,12 @@ export class InventoryRepo {
   async expiredOrders(now: number, limit: number): Promise<Array<{ orderId: string; cartId: string | null }>> {
     const rows = (await this.knex('reservations as r')
       .leftJoin('reservation_decisions as d', 'd.order_id', 'r.order_id')
-      .distinct('r.order_id', 'd.cart_id')
+      .select('r.order_id', 'd.cart_id')
       .where('r.status', 'active')
       .whereNotNull('r.expires_at')
       .andWhere('r.expires_at', '<=', now)
+      .groupBy('r.order_id', 'd.cart_id')
+      .orderByRaw('min(r.expires_at)')
       .limit(limit)) as Array<{ order_id: string; cart_id: string | null }>;
     return rows.map((row) => ({ orderId: row.order_id, cartId: row.cart_id }));
   }

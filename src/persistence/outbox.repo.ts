@@ -14,6 +14,8 @@ export interface DeliveryRecord {
   readonly createdAt: number;
   /** Failed attempts so far. */
   readonly attempts: number;
+  /** The claim this record was handed out under: settling it checks that the claim is still ours. */
+  readonly claim: string;
 }
 
 /** A delivery that failed too often and waits for an operator (`npm run outbox`). */
@@ -98,6 +100,11 @@ export class OutboxRepo {
           .whereRaw('e.seq < d.seq')
           .andWhere('e.state', 'pending'),
       )
+      // An earlier event of the actor that no relay has fanned out yet (another node holds it in its fan-out
+      // transaction) may be one this flow wants: wait for it, or the flow would see the actor's events out of order.
+      .whereNotExists(
+        this.knex('outbox as o').select(this.knex.raw('1')).whereRaw('o.actor_id = d.actor_id').whereRaw('o.seq < d.seq').whereNull('o.fanned_out_at'),
+      )
       .orderBy('d.seq')
       .limit(limit);
     if (this.postgres) candidates.forUpdate().skipLocked();
@@ -121,27 +128,46 @@ export class OutboxRepo {
       payload: JSON.parse(row.payload) as Record<string, unknown>,
       createdAt: Number(row.created_at),
       attempts: Number(row.attempts),
+      claim: token,
     }));
   }
 
+  /**
+   * Renews the lease of one claimed delivery just before it runs, so a batch that takes long is not taken
+   * over record by record. False when the claim is no longer ours (it lapsed and another relay took it).
+   */
+  async renew(record: DeliveryRecord, now: number, leaseMs: number): Promise<boolean> {
+    const renewed = await this.knex('outbox_deliveries')
+      .where({ seq: record.seq, flow: record.flow, claimed_by: record.claim, state: 'pending' })
+      .update({ claimed_until: now + leaseMs });
+    return renewed === 1;
+  }
+
   /** The flow is done with the row; the row is dispatched once every flow is done with it (or parked it). */
-  async markDone(seq: number, flow: string, now: number): Promise<void> {
-    await this.knex('outbox_deliveries').where({ seq, flow }).update({ state: 'done', settled_at: now, claimed_by: null, claimed_until: null });
-    await this.settleRow(seq, now);
+  async markDone(record: DeliveryRecord, now: number): Promise<void> {
+    await this.transaction(async (trx) => {
+      // Only under our claim: a relay whose lease lapsed must not overwrite what the one that took over recorded.
+      const settled = await trx('outbox_deliveries')
+        .where({ seq: record.seq, flow: record.flow, claimed_by: record.claim, state: 'pending' })
+        .update({ state: 'done', settled_at: now, claimed_by: null, claimed_until: null });
+      if (settled === 1) await this.settleRow(trx, record.seq, now);
+    });
   }
 
   /** Records a failed attempt; the next may start at `retryAt`. With `park`, no further attempt is made until an operator asks. */
-  async markFailed(seq: number, flow: string, error: string, retryAt: number, park: boolean, now: number): Promise<void> {
-    await this.knex('outbox_deliveries')
-      .where({ seq, flow })
-      .update({
-        attempts: this.knex.raw('attempts + 1'),
-        last_error: error.slice(0, 2000),
-        claimed_by: null,
-        claimed_until: park ? null : retryAt,
-        ...(park ? { state: 'parked', settled_at: now } : {}),
-      });
-    if (park) await this.settleRow(seq, now);
+  async markFailed(record: DeliveryRecord, error: string, retryAt: number, park: boolean, now: number): Promise<void> {
+    await this.transaction(async (trx) => {
+      const recorded = await trx('outbox_deliveries')
+        .where({ seq: record.seq, flow: record.flow, claimed_by: record.claim, state: 'pending' })
+        .update({
+          attempts: trx.raw('attempts + 1'),
+          last_error: error.slice(0, 2000),
+          claimed_by: null,
+          claimed_until: park ? null : retryAt,
+          ...(park ? { state: 'parked', settled_at: now } : {}),
+        });
+      if (recorded === 1 && park) await this.settleRow(trx, record.seq, now);
+    });
   }
 
   /** Deliveries of `flow` (or all) that were parked, oldest first. */
@@ -212,11 +238,12 @@ export class OutboxRepo {
     return rows.map((row) => ({ flow: row.flow, state: row.state, count: Number(row.n) }));
   }
 
-  private async settleRow(seq: number, now: number): Promise<void> {
-    await this.knex('outbox')
+  /** Marks the row dispatched once no flow owes it anything, in the same transaction as the delivery that settled last. */
+  private async settleRow(trx: Knex.Transaction, seq: number, now: number): Promise<void> {
+    await trx('outbox')
       .where({ seq })
       .whereNull('dispatched_at')
-      .whereNotExists(this.knex('outbox_deliveries').select(this.knex.raw('1')).where({ seq }).andWhere('state', 'pending'))
+      .whereNotExists(trx('outbox_deliveries').select(trx.raw('1')).where({ seq }).andWhere('state', 'pending'))
       .update({ dispatched_at: now });
   }
 }

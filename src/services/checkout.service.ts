@@ -10,8 +10,14 @@ import type { InventoryService } from './inventory.service.ts';
 import { CHECKOUT_STALL_MS, type AppRuntime, type CartActor, type OrderActor } from './kinds.ts';
 import type { SagaSteps } from './saga-steps.ts';
 
-const abandoned = (cartId: string) =>
-  new AppError('CONFLICT', `the checkout of cart ${cartId} was abandoned and its stock released; check out again with a new requestId`);
+/** The cart gave this checkout up (the orphan sweep, after a long stall): its stock is released. */
+class CheckoutAbandoned extends AppError {
+  constructor(cartId: string) {
+    super('CONFLICT', `the checkout of cart ${cartId} was abandoned and its stock released; check out again with a new requestId`);
+  }
+}
+
+const abandoned = (cartId: string) => new CheckoutAbandoned(cartId);
 
 export interface CheckoutServiceOptions {
   readonly runtime: AppRuntime;
@@ -83,23 +89,33 @@ export class CheckoutService {
   async releaseOrphanReservations(limit = 100): Promise<number> {
     let released = 0;
     for (const { orderId, cartId } of await this.o.inventory.expiredReservationOrders(limit)) {
-      const order = await this.o.runtime.get('order', orderId);
-      if (order && order.state !== 'expired' && order.state !== 'cancelled') continue;
-      if (!order && cartId) {
-        const cart = await this.o.runtime.send('cart', cartId, (actor) =>
-          actor.state === 'checkingOut' && actor.snapshot.context.checkout?.orderId === orderId
-            ? { type: 'CHECKOUT_FAILED' as const, orderId, reason: 'CHECKOUT_ABANDONED' }
-            : null,
-        );
-        if (cart.state === 'checkedOut' && cart.snapshot.context.checkout?.orderId === orderId) {
-          await this.ensureOrder(cart);
-          continue;
-        }
+      try {
+        if (await this.releaseOrphan(orderId, cartId)) released++;
+      } catch (error) {
+        // One that fails (a cart being changed elsewhere, the database away) waits for the next sweep; the others go on.
+        this.o.logger?.warn({ err: error, orderId, cartId }, 'could not settle an orphan reservation; will retry');
       }
-      await this.o.inventory.release(orderId);
-      released++;
     }
     return released;
+  }
+
+  /** Releases one orphan reservation, or makes the missing order of a cart that completed. True when stock went back. */
+  private async releaseOrphan(orderId: string, cartId: string | null): Promise<boolean> {
+    const order = await this.o.runtime.get('order', orderId);
+    if (order && order.state !== 'expired' && order.state !== 'cancelled') return false;
+    if (!order && cartId) {
+      const cart = await this.o.runtime.send('cart', cartId, (actor) =>
+        actor.state === 'checkingOut' && actor.snapshot.context.checkout?.orderId === orderId
+          ? { type: 'CHECKOUT_FAILED' as const, orderId, reason: 'CHECKOUT_ABANDONED' }
+          : null,
+      );
+      if (cart.state === 'checkedOut' && cart.snapshot.context.checkout?.orderId === orderId) {
+        await this.ensureOrder(cart);
+        return false;
+      }
+    }
+    await this.o.inventory.release(orderId);
+    return true;
   }
 
   /**
@@ -178,7 +194,8 @@ export class CheckoutService {
         throw abandoned(cart.id);
       })
       .catch(async (error: unknown) => {
-        if (error instanceof AppError && error.code === 'CONFLICT') await this.o.inventory.release(orderId);
+        // Only a checkout the cart gave up gives its stock back; a lost compare-and-set says nothing about that.
+        if (error instanceof CheckoutAbandoned) await this.o.inventory.release(orderId);
         throw error;
       });
     return this.ensureOrder(completed);

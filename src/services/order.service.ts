@@ -177,7 +177,9 @@ export class OrderService {
       if (!outcome) return key;
       if (outcome.status !== 'declined' || outcome.reason !== PAYMENT_INTERRUPTED) return undefined;
     }
-    throw new AppError('CONFLICT', `payment request ${requestId} was interrupted ${MAX_ATTEMPTS_PER_REQUEST} times; use a new requestId`);
+    throw new AppError('INVALID_TRANSITION', `payment request ${requestId} was interrupted ${MAX_ATTEMPTS_PER_REQUEST} times; use a new requestId`, {
+      details: { requestId },
+    });
   }
 
   /** Records the provider's outcome on the attempt it belongs to; an attempt already settled (by recovery, or a duplicate) is left as it is. */

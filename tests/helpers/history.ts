@@ -655,6 +655,11 @@ export function checkAcknowledgedInJournal(history: History, facts: Facts): Viol
  * checkout starts by an operation with that requestId; carts by a `cart:create` of their owner; orders
  * by their cart's checkout. An entry explained only by refused operations is a refused write that left a trace.
  */
+/** The shipment's journal has a customer's CANCEL stamped no later than `at` (itself checked against the order's cancel commands). */
+function stoppedByCustomer(shipmentJournal: readonly { event: { type: string; reason?: string }; at: number }[] | undefined, at: number): boolean {
+  return (shipmentJournal ?? []).some((entry) => entry.event.type === 'CANCEL' && entry.event.reason === CUSTOMER_CANCEL_REASON && entry.at <= at);
+}
+
 export function checkJournalExplained(history: History, facts: Facts): Violation[] {
   const violations: Violation[] = [];
   const journals = journalByActor(facts);
@@ -710,10 +715,14 @@ export function checkJournalExplained(history: History, facts: Facts): Violation
         const orderOfShipment = actorId.startsWith('ship_') ? `order_${actorId.slice('ship_'.length)}` : undefined;
         const source = customerCancel && orderOfShipment ? (opsByTarget.get(orderOfShipment) ?? []) : ops;
         const alike = source.filter((op) => op.command === command && (customerCancel || op.payload.requestId === entry.event.requestId));
-        const explained = alike.some((op) => {
-          const [from, to] = effectWindow(op);
-          return mayHaveWritten(op) && entry.at >= from && entry.at <= to;
-        });
+        const explained =
+          alike.some((op) => {
+            const [from, to] = effectWindow(op);
+            return mayHaveWritten(op) && entry.at >= from && entry.at <= to;
+          }) ||
+          // A customer's cancel stops the shipment first; if the command then failed (INTERNAL, a node lost),
+          // the stopped shipment's saga finishes the order's cancel with the customer's reason, later.
+          (customerCancel && actorId.startsWith('order_') && stoppedByCustomer(journals.get(`ship_${actorId.slice('order_'.length)}`), entry.at));
         // The stall sweep finishes a checkout, never starts one; nothing but a customer's command starts a payment.
         if (!explained) {
           violations.push({

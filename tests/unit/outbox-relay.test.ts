@@ -151,3 +151,36 @@ test('two flows may not share a name: their delivery records would mix', (t) => 
   const { flow } = recorder('same', 'critical');
   t.throws(() => new OutboxRelay({ outbox: {} as OutboxRepo, flows: [flow, flow], clock: Date.now, logger: silent }), { message: /two flows are named same/ });
 });
+
+test("a flow never takes an actor's later event while an earlier one is not fanned out yet (another node holds it)", async (t) => {
+  const { db, repo, clock } = await setup(t);
+  await append(db, [
+    { actorId: 'order_f', type: 'order.paid', n: 1 },
+    { actorId: 'order_f', type: 'order.expired', n: 2 },
+  ]);
+  // As if another relay's fan-out transaction still held row 1 while this one fanned out row 2.
+  await db.knex('outbox_deliveries').insert({ seq: 2, flow: 'saga', actor_id: 'order_f', state: 'pending' });
+  await db.knex('outbox').where({ seq: 2 }).update({ fanned_out_at: clock.now });
+  t.deepEqual(await repo.claim('saga', clock.now, 10_000, 10), [], 'row 2 waits for row 1');
+  await repo.fanOut(() => ['saga'], clock.now, 10);
+  t.deepEqual(
+    (await repo.claim('saga', clock.now, 10_000, 10)).map((record) => record.seq),
+    [1],
+  );
+});
+
+test('a relay whose lease lapsed cannot overwrite what the relay that took over recorded', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  await append(db, [{ actorId: 'order_l', type: 'order.paid', n: 1 }]);
+  await repo.fanOut(() => ['saga'], clock.now, 10);
+  const [late] = await repo.claim('saga', clock.now, 1_000, 10);
+  clock.now += 2_000; // the first relay's lease ran out; a second one takes the delivery over and finishes it
+  const [taken] = await repo.claim('saga', clock.now, 1_000, 10);
+  t.truthy(late && taken);
+  t.false(await repo.renew(late!, clock.now, 1_000), 'the first relay sees the claim is no longer its own');
+  await repo.markDone(taken!, clock.now);
+  await repo.markFailed(late!, 'too late', clock.now + 1_000, true, clock.now);
+  const row = (await db.knex('outbox_deliveries').where({ seq: 1, flow: 'saga' }).first()) as { state: string; attempts: number };
+  t.deepEqual([row.state, Number(row.attempts)], ['done', 0]);
+  t.is(await repo.pendingCount(), 0);
+});
