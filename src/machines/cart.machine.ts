@@ -23,6 +23,11 @@ export interface CartContext {
   } | null;
   /** Why the last checkout attempt failed, for the client to show. */
   readonly lastCheckoutError: string | null;
+  /**
+   * The last attempt that failed: the same `requestId` again answers with that failure instead of starting
+   * over (absent in snapshots written before it was kept).
+   */
+  readonly failedCheckout?: { readonly requestId: string; readonly orderId: string } | null;
 }
 
 export interface CartInput {
@@ -129,7 +134,14 @@ export const cartMachine = setup({
         : {},
     ),
     failCheckout: assign(({ context, event }) =>
-      event.type === 'CHECKOUT_FAILED' ? { checkout: null, lastCheckoutError: event.reason, ...touched(context, event.at) } : {},
+      event.type === 'CHECKOUT_FAILED'
+        ? {
+            checkout: null,
+            lastCheckoutError: event.reason,
+            failedCheckout: context.checkout ? { requestId: context.checkout.requestId, orderId: context.checkout.orderId } : null,
+            ...touched(context, event.at),
+          }
+        : {},
     ),
     completeCheckout: assign(({ event }) => (event.type === 'CHECKOUT_COMPLETED' ? { updatedAt: event.at } : {})),
     markExpired: assign(({ event }) => (event.type === 'EXPIRE' ? { updatedAt: event.at } : {})),

@@ -101,6 +101,13 @@ export class InventoryRepo {
     });
   }
 
+  /** The outcome recorded for `orderId`, if a `reserve` for it ever ran (read-only). */
+  async decision(orderId: string): Promise<ReserveResult | undefined> {
+    const recorded = await this.knex('reservation_decisions').where({ order_id: orderId }).first('order_id');
+    if (!recorded) return undefined;
+    return this.transaction((trx) => this.decided(trx, orderId));
+  }
+
   /** The outcome recorded for `orderId` by an earlier (or concurrent, now committed) `reserve`. */
   private async decided(trx: Knex.Transaction, orderId: string): Promise<ReserveResult> {
     const decision = (await trx('reservation_decisions').where({ order_id: orderId }).first()) as DecisionRow | undefined;

@@ -19,6 +19,11 @@ class CheckoutAbandoned extends AppError {
 
 const abandoned = (cartId: string) => new CheckoutAbandoned(cartId);
 
+const outOfStock = (shortage: { productId: string; requested: number; available: number }, name: string | undefined) =>
+  new AppError('OUT_OF_STOCK', `only ${shortage.available} of ${name ?? shortage.productId} available`, {
+    details: { productId: shortage.productId, requested: shortage.requested, available: shortage.available },
+  });
+
 export interface CheckoutServiceOptions {
   readonly runtime: AppRuntime;
   readonly actors: ActorRepo;
@@ -144,10 +149,12 @@ export class CheckoutService {
 
   private async run(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
     // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
-    const cart = await this.o.runtime.send('cart', cartId, (actor) => {
+    const cart = await this.o.runtime.send('cart', cartId, async (actor) => {
       const current = ownedBy(identity, 'cart', cartId, actor);
-      const { checkout, items } = current.snapshot.context;
+      const { checkout, items, failedCheckout } = current.snapshot.context;
       if (checkout?.requestId === requestId) return null;
+      // This request already failed (a duplicate that arrives after the failure, or a retry): same answer.
+      if (failedCheckout?.requestId === requestId) throw await this.failureOf(cartId, failedCheckout.orderId);
       if (current.state !== 'active') {
         throw new AppError('INVALID_TRANSITION', `cart ${cartId} is ${current.state}; it cannot be checked out again`, {
           details: { state: current.state, orderId: checkout?.orderId ?? null },
@@ -157,6 +164,16 @@ export class CheckoutService {
       return { type: 'CHECKOUT_STARTED' as const, orderId: newId('order'), requestId, shippingAddress };
     });
     return this.finish(cart);
+  }
+
+  /** The error a failed attempt answered with, rebuilt from its recorded reservation decision. */
+  private async failureOf(cartId: string, orderId: string): Promise<AppError> {
+    const decision = await this.o.inventory.decision(orderId);
+    if (decision && !decision.ok && decision.reason === 'OUT_OF_STOCK') {
+      const name = (await this.o.catalog.getProducts([decision.productId])).get(decision.productId)?.name;
+      return outOfStock(decision, name);
+    }
+    return abandoned(cartId);
   }
 
   private async finish(cart: CartActor): Promise<OrderActor> {
@@ -179,10 +196,7 @@ export class CheckoutService {
         isDone: (actor) => actor.snapshot.context.checkout?.orderId !== orderId,
       });
       if (reservation.reason === 'RELEASED') throw abandoned(cart.id);
-      const product = items.find((line) => line.productId === reservation.productId);
-      throw new AppError('OUT_OF_STOCK', `only ${reservation.available} of ${product?.name ?? reservation.productId} available`, {
-        details: { productId: reservation.productId, requested: reservation.requested, available: reservation.available },
-      });
+      throw outOfStock(reservation, items.find((line) => line.productId === reservation.productId)?.name);
     }
 
     const completed = await this.o.runtime

@@ -25,6 +25,11 @@ export class InventoryService {
     return result;
   }
 
+  /** The outcome the reservation of `orderId` was given, if it was ever attempted. */
+  decision(orderId: string): Promise<ReserveResult | undefined> {
+    return this.repo.decision(orderId);
+  }
+
   async release(orderId: string): Promise<void> {
     this.announce(await this.repo.release(orderId, this.clock()));
   }

@@ -4,7 +4,7 @@
 // so stock that was given back can never become an order.
 import test from 'ava';
 import { newId } from '../../src/domain/ids.ts';
-import { createProduct, startApp, type TestApp } from '../helpers/app.ts';
+import { call, createProduct, ok, registerCustomer, socketForTest, startApp, type TestApp } from '../helpers/app.ts';
 
 let app: TestApp;
 
@@ -97,4 +97,21 @@ test.serial('a checkout resumed after its reservation was released fails instead
   const again = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
   t.deepEqual(again, { ok: false, reason: 'RELEASED' });
   t.is((await inventory.level(product.id))?.reserved, 0);
+});
+
+test.serial('a checkout requestId that failed answers the same OUT_OF_STOCK again, even once stock is back; a new requestId tries again', async (t) => {
+  const { token } = await registerCustomer(app.url);
+  const store = await socketForTest(t, app.url, '/store', token);
+  const product = await createProduct(app.app, { onHand: 1, name: 'Scarce Lamp' });
+  const { cart } = await ok(store, 'cart:create', {});
+  await ok(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
+  await app.app.services.inventory.reserve('order_rival_lamp', 'cart_rival_lamp', [{ productId: product.id, quantity: 1 }], Date.now() + 60_000);
+  const first = await call(store, 'cart:checkout', { cartId: cart.id, requestId: 'lamp-1' });
+  t.false(first.ok);
+  await app.app.services.inventory.restock(product.id, 5);
+  const again = await call(store, 'cart:checkout', { cartId: cart.id, requestId: 'lamp-1' });
+  t.deepEqual(again, first, 'the same request, the same answer: never one OUT_OF_STOCK and one order');
+  if (!first.ok) t.is(first.error.message, 'only 0 of Scarce Lamp available');
+  const retried = await ok(store, 'cart:checkout', { cartId: cart.id, requestId: 'lamp-2' });
+  t.is(retried.order.state, 'awaitingPayment');
 });
