@@ -9,12 +9,9 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   [a, b] = await lab.cluster(2);
 });
-
-test.after.always(() => lab.dispose());
 
 test('a client on node A receives cart:updated, order:updated and stock:changed caused through node B', async (t) => {
   const productId = await lab.insertProduct(5, 1500);

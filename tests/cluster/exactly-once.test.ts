@@ -11,12 +11,9 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   [a, b] = await lab.cluster(2);
 });
-
-test.after.always(() => lab.dispose());
 
 type CheckoutAck = { ok: true; data: { order: { id: string } } } | { ok: false; error: { code: string } };
 

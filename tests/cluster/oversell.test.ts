@@ -10,12 +10,9 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   [a, b] = await lab.cluster(2);
 });
-
-test.after.always(() => lab.dispose());
 
 test('200 concurrent checkouts split over two nodes for 10 units make exactly 10 orders', async (t) => {
   const units = 10;

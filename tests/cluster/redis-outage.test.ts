@@ -14,12 +14,9 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   [a, b] = await lab.cluster(2);
 });
-
-test.after.always(() => lab.dispose());
 
 interface Worker {
   readonly name: string;

@@ -12,12 +12,9 @@ import { connectStore, type CartView, type EmporiumError } from '../../src/clien
 const lab = new ClusterLab();
 let a: ServerChild;
 
-test.before(async () => {
-  await lab.boot(); // its pg pool survives the outage cutting its connections (it handles 'error')
+lab.install(test, async () => {
   a = await lab.node('node-a');
 });
-
-test.after.always(() => lab.dispose());
 
 test('re-subscribes answered INTERNAL during a database outage are retried until the client follows its cart again', async (t) => {
   const admin = new pg.Client({ connectionString: lab.postgres.url });

@@ -6,7 +6,7 @@ import test from '../helpers/cluster-test.ts';
 import type { Socket } from 'socket.io-client';
 import { nextEvent, ok, TEST_CARD } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
-import { ClusterLab, emitAck, eventually, guests, sleep } from '../helpers/cluster.ts';
+import { ClusterLab, emitAck, eventually, guests, sleep, notReady } from '../helpers/cluster.ts';
 import type { Ack } from '../../src/protocol/index.ts';
 
 const SOCKETS = 40;
@@ -16,24 +16,11 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   // One node per test: each test stops its own. A's payments take 1.5 s, so one in flight holds its shutdown open.
   a = await lab.node('node-a', { PAYMENT_LATENCY_MS: '1500' });
   b = await lab.node('node-b');
 });
-
-test.after.always(() => lab.dispose());
-
-async function notReady(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(500) });
-    await response.body?.cancel();
-    return response.status === 503;
-  } catch {
-    return true; // not listening any more
-  }
-}
 
 /** Waits for the child to exit, or reports it still running after `ms`. */
 async function exitOf(child: ServerChild, ms = 30_000): Promise<unknown> {

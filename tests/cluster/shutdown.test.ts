@@ -5,29 +5,16 @@ import test from '../helpers/cluster-test.ts';
 import type { Socket } from 'socket.io-client';
 import { guestToken, nextEvent, ok, TEST_CARD } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
-import { ClusterLab, emitAck, eventually } from '../helpers/cluster.ts';
+import { ClusterLab, emitAck, eventually, notReady } from '../helpers/cluster.ts';
 
 const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   // Node A's payment provider is slow, so payments are still in flight when it is told to stop.
   [a, b] = await lab.cluster(2, (index): Record<string, string> => (index === 0 ? { PAYMENT_LATENCY_MS: '1500' } : {}));
 });
-
-test.after.always(() => lab.dispose());
-
-async function notReady(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(500) });
-    await response.body?.cancel();
-    return response.status === 503;
-  } catch {
-    return true; // not listening any more
-  }
-}
 
 test('SIGTERM: not ready at once, in-flight commands answered, clients disconnected, exit 0, outbox flushed', async (t) => {
   const productId = await lab.insertProduct(100, 1200);

@@ -12,13 +12,10 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   // A short payment window, so an unpaid order left by the killed node expires during the test (on B's sweep).
   [a, b] = await lab.cluster(2, { PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS), SWEEP_INTERVAL_MS: '500' });
 });
-
-test.after.always(() => lab.dispose());
 
 interface Op {
   readonly shopper: Shopper;

@@ -9,12 +9,9 @@ const lab = new ClusterLab();
 let a: ServerChild;
 let b: ServerChild;
 
-test.before(async () => {
-  await lab.boot();
+lab.install(test, async () => {
   [a, b] = await lab.cluster(2);
 });
-
-test.after.always(() => lab.dispose());
 
 test('40 concurrent cart:addItem split over two nodes: version = 1 + accepted, quantity = accepted, no update lost', async (t) => {
   const productId = await lab.insertProduct(1000, 100);

@@ -2,6 +2,7 @@
 // plus direct PostgreSQL queries for the checks the tests make against what is really stored.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { TestFn } from 'ava';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import type { Ack } from '../../src/protocol/index.ts';
@@ -89,6 +90,27 @@ export class ClusterLab {
     // An idle client cut off by the teardown's `drop database … with (force)` (or a PostgreSQL restart in a test)
     // reports it here; without a listener it would crash the test process.
     this.pg.on('error', () => undefined);
+  }
+
+  /**
+   * The life of a cluster test file: before its tests, boots Redis and PostgreSQL and runs `start` (which
+   * starts the nodes it needs); after them, disposes of everything (failing on saga anomalies).
+   *
+   * @example
+   * const lab = new ClusterLab();
+   * let a: ServerChild;
+   * let b: ServerChild;
+   * lab.install(test, async () => {
+   *   [a, b] = await lab.cluster(2);
+   * });
+   */
+  install(test: Pick<TestFn, 'before' | 'after'>, start: () => Promise<void>): this {
+    test.before(async () => {
+      await this.boot();
+      await start();
+    });
+    test.after.always(() => this.dispose());
+    return this;
   }
 
   /** Starts one node on the shared database and Redis. */
@@ -270,4 +292,15 @@ export async function guests(url: string, count: number): Promise<Array<{ token:
 
 export async function guestTokens(url: string, count: number): Promise<string[]> {
   return (await guests(url, count)).map((guest) => guest.token);
+}
+
+/** True once `url` answers /ready with 503, or no longer answers at all (a node shutting down). */
+export async function notReady(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(500) });
+    await response.body?.cancel();
+    return response.status === 503;
+  } catch {
+    return true; // not listening any more
+  }
 }
