@@ -174,9 +174,10 @@ export class ActorRuntime<Kinds extends KindMap> {
       let fresh = false;
       let lost = 0;
       for (;;) {
+        // Another node may have changed the actor since we cached it: whatever is not a write is judged again
+        // on the stored state (needless when this turn's copy was just read from the database).
+        const judgeAgain = !fresh && this.options.sharedDatabase === true && this.cache.has(id);
         const current = await this.load(kind, id, { fresh });
-        // Another node may have changed the actor since we cached it: whatever is not a write is judged again on the stored state.
-        const judgeAgain = !fresh && this.options.sharedDatabase === true;
         fresh = true;
         if (!current) throw new AppError('NOT_FOUND', `${kind} ${id} does not exist`);
         let event: CommandEvent<Kinds[K]> | null;
