@@ -1,5 +1,5 @@
 // knex CLI configuration: the same settings the app uses, from DATABASE_URL.
 import { loadConfig } from './src/config.ts';
-import { knexConfig } from './src/persistence/db.ts';
+import { knexConfig } from './src/kernel/db/db.ts';
 
 export default knexConfig(loadConfig().databaseUrl);

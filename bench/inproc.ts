@@ -13,8 +13,8 @@ import Database from 'better-sqlite3';
 import { initialTransition, transition } from 'xstate';
 import { createApp, type App } from '../src/app.ts';
 import { loadConfig, type Config } from '../src/config.ts';
-import { cartMachine } from '../src/machines/cart.machine.ts';
-import { migrateLatest, openDb } from '../src/persistence/db.ts';
+import { cartMachine } from '../src/modules/cart/cart.machine.ts';
+import { migrateLatest, openDb } from '../src/kernel/db/db.ts';
 import { now } from './lib/clock.ts';
 import { serve } from './lib/ipc.ts';
 

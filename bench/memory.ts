@@ -11,7 +11,7 @@ import { initialTransition } from 'xstate';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { newId } from '../src/domain/ids.ts';
-import { cartMachine } from '../src/machines/cart.machine.ts';
+import { cartMachine } from '../src/modules/cart/cart.machine.ts';
 import { heapAfterGc, mapLimit, now } from './lib/clock.ts';
 import { serve } from './lib/ipc.ts';
 

@@ -14,11 +14,16 @@ interface Rule {
   readonly allow?: readonly RegExp[];
   /** Imports forbidden from these files (checked when `allow` is not given). */
   readonly deny?: readonly RegExp[];
+  /** A rule that depends on both ends: true when `from` may import `to`. */
+  readonly may?: (from: string, to: string) => boolean;
 }
+
+/** `src/modules/cart/cart.service.ts` -> `cart`; undefined outside a module folder. */
+const moduleOf = (file: string) => /^src\/modules\/([^/]+)\//.exec(file)?.[1];
 
 const RULES: readonly Rule[] = [
   {
-    files: /^src\/machines\//,
+    files: /^src\/modules\/[^/]+\/.*\.machine\.ts$/,
     why: 'machines are pure: they import only xstate, domain value types and protocol types',
     allow: [/^xstate$/, /^src\/domain\/types\.ts$/, /^src\/protocol\//],
   },
@@ -33,19 +38,27 @@ const RULES: readonly Rule[] = [
     allow: [/^socket\.io-client$/, /^src\/protocol\//, /^src\/client\//],
   },
   {
-    files: /^src\/actors\//,
-    why: 'the actor runtime knows no domain: no services, machines, flows or gateway',
-    deny: [/^src\/(services|machines|flows|gateway)\//],
+    files: /^src\/kernel\//,
+    why: 'the kernel knows no domain: it imports no module',
+    deny: [/^src\/modules\//],
   },
   {
-    files: /^src\/gateway\//,
+    files: /^src\/kernel\/gateway\//,
     why: 'the gateway never touches the database: it calls services',
-    deny: [/^(knex|objection|better-sqlite3|pg)$/, /^src\/persistence\//],
+    deny: [/^(knex|objection|better-sqlite3|pg)$/, /^src\/kernel\/db\//],
   },
   {
-    files: /^src\/persistence\//,
-    why: 'persistence is below services, flows and the gateway',
-    deny: [/^src\/(services|flows|gateway)\//],
+    files: /^src\/kernel\/db\//,
+    why: 'the database layer is below the outbox relay and the gateway',
+    deny: [/^src\/kernel\/(outbox|gateway)\//],
+  },
+  {
+    files: /^src\/modules\/[^/]+\//,
+    why: 'a module imports another module only through its index.ts',
+    may: (from, to) => {
+      const other = moduleOf(to);
+      return other === undefined || other === moduleOf(from) || to === `src/modules/${other}/index.ts`;
+    },
   },
   {
     files: /^src\/(?!app\.ts|main\.ts|cli\/)/,
@@ -83,7 +96,11 @@ for (const file of sourceFiles(path.join(ROOT, 'src'))) {
   for (const imported of importedFiles) {
     const to = target(file, imported.fileName);
     for (const rule of rules) {
-      const allowed = rule.allow ? rule.allow.some((pattern) => pattern.test(to)) || to.startsWith('node:') : !rule.deny?.some((pattern) => pattern.test(to));
+      const allowed = rule.may
+        ? rule.may(relative, to)
+        : rule.allow
+          ? rule.allow.some((pattern) => pattern.test(to)) || to.startsWith('node:')
+          : !rule.deny?.some((pattern) => pattern.test(to));
       if (!allowed) violations.push(`${relative} imports ${imported.fileName}: ${rule.why}`);
     }
   }

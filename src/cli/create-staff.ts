@@ -2,8 +2,8 @@
 import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import { loadConfig } from '../config.ts';
-import { migrateLatest, openDb } from '../persistence/db.ts';
-import { AuthService } from '../services/auth.service.ts';
+import { migrateLatest, openDb } from '../kernel/db/db.ts';
+import { AuthService } from '../modules/identity/auth.service.ts';
 
 const usage = 'usage: npm run create-staff -- <email> <name> [--admin]   (password from STAFF_PASSWORD or prompted)';
 

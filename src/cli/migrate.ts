@@ -1,6 +1,6 @@
 // `npm run migrate`: applies pending migrations to DATABASE_URL and exits.
 import { loadConfig } from '../config.ts';
-import { migrateLatest, openDb } from '../persistence/db.ts';
+import { migrateLatest, openDb } from '../kernel/db/db.ts';
 
 const config = loadConfig();
 const db = openDb(config.databaseUrl);

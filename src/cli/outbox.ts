@@ -1,8 +1,8 @@
 // `npm run outbox -- <parked|requeue>`: lists flow deliveries parked after failing too often, and puts them back in line.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
-import { migrateLatest, openDb } from '../persistence/db.ts';
-import { OutboxRepo } from '../persistence/outbox.repo.ts';
+import { migrateLatest, openDb } from '../kernel/db/db.ts';
+import { OutboxRepo } from '../kernel/db/outbox.repo.ts';
 
 const USAGE = `usage: npm run outbox -- <command> [options]
 

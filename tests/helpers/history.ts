@@ -1,12 +1,12 @@
 // Jepsen/Elle-style history: a seeded PRNG, a recorder of operations (invoke, completion, outcome), pushes and faults,
 // what PostgreSQL holds at the end, and the checkers. Each checker is a pure function returning violations.
-import { stateName } from '../../src/actors/kinds.ts';
+import { stateName } from '../../src/kernel/actors/kinds.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { initialTransition, transition, type AnyStateMachine } from 'xstate';
-import { cartMachine } from '../../src/machines/cart.machine.ts';
-import { orderMachine } from '../../src/machines/order.machine.ts';
-import { shipmentMachine } from '../../src/machines/shipment.machine.ts';
+import { cartMachine } from '../../src/modules/cart/cart.machine.ts';
+import { orderMachine } from '../../src/modules/order/order.machine.ts';
+import { shipmentMachine } from '../../src/modules/shipment/shipment.machine.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Seeded randomness: every random choice of a run (workload and faults) comes from one seed.

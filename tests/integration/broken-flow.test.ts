@@ -4,7 +4,7 @@
 import test from 'ava';
 import { tap } from 'rxjs';
 import type { OrderView } from '../../src/protocol/index.ts';
-import { defineFlow } from '../../src/flows/domain-events.ts';
+import { defineFlow } from '../../src/kernel/outbox/flows.ts';
 import { connect, createProduct, guestToken, ok, staffToken, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
 
 let offset = 0;

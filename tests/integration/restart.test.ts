@@ -5,9 +5,9 @@ import test, { type ExecutionContext } from 'ava';
 import knexFactory, { type Knex } from 'knex';
 import type { Socket } from 'socket.io-client';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
-import type { ActorChange } from '../../src/actors/runtime.ts';
+import type { ActorChange } from '../../src/kernel/actors/runtime.ts';
 import type { Config } from '../../src/config.ts';
-import type { StockLevel } from '../../src/services/inventory.service.ts';
+import type { StockLevel } from '../../src/modules/inventory/inventory.service.ts';
 import {
   call,
   connect,

@@ -1,12 +1,12 @@
 // Type tests, run by `npm run typecheck` (tsc), never executed: the compiler holds the wire contract. Each
 // `@ts-expect-error` line must fail to compile; if a change makes one of them compile, typecheck fails.
-import { command } from '../../src/gateway/commands.ts';
-import type { AppNamespace } from '../../src/gateway/io-types.ts';
-import { storeCommandTable, type StoreCommandTable, type StoreContext } from '../../src/gateway/store.namespace.ts';
-import { warehouseCommandTable, type WarehouseCommandTable } from '../../src/gateway/warehouse.namespace.ts';
-import type { Push } from '../../src/flows/pushes.ts';
+import { command } from '../../src/kernel/gateway/commands.ts';
+import type { AppNamespace } from '../../src/kernel/gateway/io-types.ts';
+import { storeCommandTable, type StoreCommandTable, type StoreContext } from '../../src/modules/store-commands.ts';
+import { warehouseCommandTable, type WarehouseCommandTable } from '../../src/modules/warehouse-commands.ts';
+import type { Push } from '../../src/kernel/gateway/pushes.ts';
 import { storeCommands, type warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
-import type { Services } from '../../src/services/index.ts';
+import type { Services } from '../../src/modules/services.ts';
 
 declare const services: Services;
 declare const cart: CartView;

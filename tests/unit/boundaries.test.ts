@@ -27,20 +27,25 @@ test('this repository keeps its boundaries', (t) => {
   t.is(status, 0, output);
 });
 
-test('a machine doing I/O, a gateway touching knex and a runtime naming a service are each reported', (t) => {
+test('a machine doing I/O, a gateway touching knex, a kernel naming a module and a module reaching into another are each reported', (t) => {
   const root = fixture({
-    'src/machines/cart.machine.ts': "import knex from 'knex';\nimport { setup } from 'xstate';\nimport type { CartLine } from '../domain/types.ts';\n",
-    'src/gateway/http.ts': "import type { Knex } from 'knex';\nimport { OutboxRepo } from '../persistence/outbox.repo.ts';\n",
-    'src/actors/runtime.ts': "import { CartService } from '../services/cart.service.ts';\nimport { Subject } from 'rxjs';\n",
-    'src/services/cart.service.ts': "import { createApp } from '../app.ts';\n",
+    'src/modules/cart/cart.machine.ts': "import knex from 'knex';\nimport { setup } from 'xstate';\nimport type { CartLine } from '../../domain/types.ts';\n",
+    'src/kernel/gateway/http.ts': "import type { Knex } from 'knex';\nimport { OutboxRepo } from '../db/outbox.repo.ts';\n",
+    'src/kernel/actors/runtime.ts': "import { CartService } from '../../modules/cart/cart.service.ts';\nimport { Subject } from 'rxjs';\n",
+    'src/modules/cart/cart.service.ts': "import { createApp } from '../../app.ts';\nimport { cartView } from './views.ts';\n",
+    'src/modules/order/order.service.ts':
+      "import { CheckoutService } from '../cart/checkout.service.ts';\nimport type { CartModule } from '../cart/index.ts';\nimport { AppError } from '../../domain/errors.ts';\n",
   });
   const { status, output } = check(root);
   t.is(status, 1);
-  t.regex(output, /src\/machines\/cart\.machine\.ts imports knex: machines are pure/);
+  t.regex(output, /src\/modules\/cart\/cart\.machine\.ts imports knex: machines are pure/);
   t.notRegex(output, /imports xstate/);
-  t.regex(output, /src\/gateway\/http\.ts imports knex: the gateway never touches the database/);
-  t.regex(output, /src\/gateway\/http\.ts imports \.\.\/persistence\/outbox\.repo\.ts/);
-  t.regex(output, /src\/actors\/runtime\.ts imports \.\.\/services\/cart\.service\.ts: the actor runtime knows no domain/);
-  t.regex(output, /src\/services\/cart\.service\.ts imports \.\.\/app\.ts: only the composition root/);
-  t.regex(output, /5 import\(s\) cross a boundary/);
+  t.regex(output, /src\/kernel\/gateway\/http\.ts imports knex: the gateway never touches the database/);
+  t.regex(output, /src\/kernel\/gateway\/http\.ts imports \.\.\/db\/outbox\.repo\.ts/);
+  t.regex(output, /src\/kernel\/actors\/runtime\.ts imports \.\.\/\.\.\/modules\/cart\/cart\.service\.ts: the kernel knows no domain/);
+  t.regex(output, /src\/modules\/cart\/cart\.service\.ts imports \.\.\/\.\.\/app\.ts: only the composition root/);
+  t.regex(output, /src\/modules\/order\/order\.service\.ts imports \.\.\/cart\/checkout\.service\.ts: a module imports another module only through its index\.ts/);
+  t.notRegex(output, /cart\/index\.ts/);
+  t.notRegex(output, /views\.ts/);
+  t.regex(output, /6 import\(s\) cross a boundary/);
 });

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { cartMachine, type CartEmitted, type CartEvent, type CartInput } from '../../src/machines/cart.machine.ts';
+import { cartMachine, type CartEmitted, type CartEvent, type CartInput } from '../../src/modules/cart/cart.machine.ts';
 import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 

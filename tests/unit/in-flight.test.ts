@@ -1,7 +1,7 @@
 // InFlight.settle: shutdown waits for the commands running when it starts, no longer than its grace, and a
 // stream of later commands (refused while draining) cannot hold it up.
 import test from 'ava';
-import { InFlight } from '../../src/gateway/commands.ts';
+import { InFlight } from '../../src/kernel/gateway/commands.ts';
 
 const later = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { orderMachine, type OrderEmitted, type OrderEvent, type OrderInput } from '../../src/machines/order.machine.ts';
+import { orderMachine, type OrderEmitted, type OrderEvent, type OrderInput } from '../../src/modules/order/order.machine.ts';
 import type { OrderLine } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 

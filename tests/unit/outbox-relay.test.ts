@@ -2,10 +2,10 @@
 // flow, retry with backoff for the failing flow only, parking after N attempts, requeue, and dispatch once all settle.
 import test from 'ava';
 import { concatMap } from 'rxjs';
-import { defineFlow, type DomainEvent } from '../../src/flows/domain-events.ts';
-import { OutboxRelay } from '../../src/flows/outbox-relay.ts';
-import { migrateLatest, openDb, type Db } from '../../src/persistence/db.ts';
-import { OutboxRepo } from '../../src/persistence/outbox.repo.ts';
+import { defineFlow, type DomainEvent } from '../../src/kernel/outbox/flows.ts';
+import { OutboxRelay } from '../../src/kernel/outbox/relay.ts';
+import { migrateLatest, openDb, type Db } from '../../src/kernel/db/db.ts';
+import { OutboxRepo } from '../../src/kernel/db/outbox.repo.ts';
 import { tempDir } from '../helpers/app.ts';
 
 const silent = { warn: () => {}, error: () => {} };

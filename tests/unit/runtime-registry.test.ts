@@ -2,12 +2,12 @@
 // heard of (a toy counter with a deadline) is created, changed, refused, judged in its step and timed out.
 import test from 'ava';
 import { assign, emit, setup } from 'xstate';
-import { defineActorKind } from '../../src/actors/kinds.ts';
-import { ActorRuntime } from '../../src/actors/runtime.ts';
+import { defineActorKind } from '../../src/kernel/actors/kinds.ts';
+import { ActorRuntime } from '../../src/kernel/actors/runtime.ts';
 import type { AppError } from '../../src/domain/errors.ts';
-import { SqliteActorWriter } from '../../src/persistence/actor-writer.ts';
-import { ActorRepo } from '../../src/persistence/actor.repo.ts';
-import { migrateLatest, openDb } from '../../src/persistence/db.ts';
+import { SqliteActorWriter } from '../../src/kernel/db/actor-writer.ts';
+import { ActorRepo } from '../../src/kernel/db/actor.repo.ts';
+import { migrateLatest, openDb } from '../../src/kernel/db/db.ts';
 import { folderForTest } from '../helpers/app.ts';
 
 const counterMachine = setup({

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { SHIPMENT_STATES, shipmentMachine, type ShipmentEmitted, type ShipmentEvent, type ShipmentInput } from '../../src/machines/shipment.machine.ts';
+import { SHIPMENT_STATES, shipmentMachine, type ShipmentEmitted, type ShipmentEvent, type ShipmentInput } from '../../src/modules/shipment/shipment.machine.ts';
 import type { OrderLine } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 

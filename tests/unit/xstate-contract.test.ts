@@ -4,10 +4,10 @@
 // that changes the internals the helper leans on fails here, not in production.
 import test from 'ava';
 import { initialTransition, transition, type AnyStateMachine } from 'xstate';
-import { createTransition } from '../../src/actors/transition.ts';
-import { cartMachine } from '../../src/machines/cart.machine.ts';
-import { orderMachine } from '../../src/machines/order.machine.ts';
-import { shipmentMachine } from '../../src/machines/shipment.machine.ts';
+import { createTransition } from '../../src/kernel/actors/transition.ts';
+import { cartMachine } from '../../src/modules/cart/cart.machine.ts';
+import { orderMachine } from '../../src/modules/order/order.machine.ts';
+import { shipmentMachine } from '../../src/modules/shipment/shipment.machine.ts';
 import { mulberry32 } from '../helpers/history.ts';
 import { emitted } from '../helpers/machines.ts';
 

@@ -1,0 +1,147 @@
+// Declarative command tables: each Socket.IO command is a (schema, handler) pair; validation, acks and errors live here once.
+import type { z } from 'zod';
+import type { ErrorBody } from '../../domain/errors.ts';
+import type { AppSocket } from './io-types.ts';
+import { toErrorBody, validationBody, type ErrorLogger } from './errors.ts';
+import type { TokenBucket } from './rate-limit.ts';
+
+export interface Command<Ctx, S extends z.ZodType, R> {
+  readonly schema: S;
+  readonly handler: (ctx: Ctx, payload: z.output<S>) => Promise<R>;
+}
+
+export type CommandTable<Ctx> = Record<string, Command<Ctx, z.ZodType, unknown>>;
+
+/**
+ * A namespace's command table as the protocol defines it: exactly the commands
+ * of `Schemas`, each validated by its protocol schema and answering
+ * `Results[C]`. Build tables with `satisfies ProtocolTable<…>`, so a renamed
+ * or missing command, or a handler answering the wrong shape, fails
+ * `npm run typecheck` (see tests/types/wire-contract.ts).
+ */
+export type ProtocolTable<Ctx, Schemas extends Record<string, z.ZodType>, Results extends { [C in keyof Schemas]: unknown }> = {
+  readonly [C in keyof Schemas]: Command<Ctx, Schemas[C], Results[C]>;
+};
+
+/** Builds one table entry with its payload type inferred from the schema. */
+export function command<Ctx, S extends z.ZodType, R>(schema: S, handler: (ctx: Ctx, payload: z.output<S>) => Promise<R>): Command<Ctx, S, R> {
+  return { schema, handler };
+}
+
+type AckResponse = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
+
+/**
+ * The commands being handled, so shutdown can wait for them to finish and answer. Also counts answers that
+ * could not be sent because their connection was gone by then.
+ */
+export class InFlight {
+  private readonly running = new Set<Promise<unknown>>();
+  private lost = 0;
+
+  async track<T>(work: Promise<T>): Promise<T> {
+    this.running.add(work);
+    try {
+      return await work;
+    } finally {
+      this.running.delete(work);
+    }
+  }
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Answers dropped because the connection had closed before the command finished. */
+  get answersLost(): number {
+    return this.lost;
+  }
+
+  answerLost(): void {
+    this.lost++;
+  }
+
+  /**
+   * Waits for the commands running now to finish — not for any that arrive later, so a stream of new
+   * (refused) commands cannot hold it up — for at most `timeoutMs`. Resolves with how many of them are
+   * still running then.
+   */
+  async settle(timeoutMs: number): Promise<number> {
+    const now = [...this.running];
+    if (now.length === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(now), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs))))]);
+    clearTimeout(timer);
+    return now.filter((work) => this.running.has(work)).length;
+  }
+}
+
+export interface BindOptions<Ctx> {
+  readonly socket: AppSocket;
+  readonly table: CommandTable<Ctx>;
+  readonly context: Ctx;
+  readonly limiter: TokenBucket;
+  readonly logger: ErrorLogger & { warn(object: object, message: string): void; debug(object: object, message: string): void };
+  /** False while the node drains: new commands are refused with a retryable `UNAVAILABLE`. */
+  readonly accepting: () => boolean;
+  readonly inFlight: InFlight;
+}
+
+/**
+ * Routes every event of `socket` through the table. Any event name is
+ * accepted at the socket level so an unknown one gets a `VALIDATION` ack
+ * instead of silence; a missing ack callback gets the answer dropped.
+ */
+export function bindCommands<Ctx>({ socket, table, context, limiter, logger, accepting, inFlight }: BindOptions<Ctx>): void {
+  socket.onAny((name: unknown, ...args: unknown[]) => {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as (response: AckResponse) => void) : undefined;
+    const payload = ack ? args.slice(0, -1) : args;
+    void inFlight.track(dispatch(String(name), payload, ack));
+  });
+
+  async function dispatch(name: string, args: unknown[], ack: ((response: AckResponse) => void) | undefined): Promise<void> {
+    const reply = (response: AckResponse) => {
+      if (!ack) return;
+      // Shutdown disconnects a socket only once its commands are answered (or its grace ran out, which it
+      // counts); otherwise the client left first. Either way the answer has nowhere to go: count it, never hide it.
+      if (!socket.connected) {
+        inFlight.answerLost();
+        logger.debug({ socket: socket.id, command: name, ok: response.ok }, 'answer not sent: the connection is gone');
+        return;
+      }
+      ack(response);
+    };
+    if (!limiter.take()) {
+      reply({ ok: false, error: { code: 'RATE_LIMITED', message: 'too many commands; slow down' } });
+      if (limiter.flooding) {
+        logger.warn({ socket: socket.id }, 'disconnecting a flooding client');
+        socket.disconnect(true);
+      }
+      return;
+    }
+    if (!accepting()) {
+      reply({ ok: false, error: { code: 'UNAVAILABLE', message: 'this node is shutting down; reconnect and retry' } });
+      return;
+    }
+    const entry = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (!entry) {
+      reply({ ok: false, error: { code: 'VALIDATION', message: `unknown command ${JSON.stringify(name.slice(0, 64))}` } });
+      return;
+    }
+    if (args.length > 1) {
+      reply({ ok: false, error: { code: 'VALIDATION', message: `${name} takes one payload object` } });
+      return;
+    }
+    // No payload means an empty one. Socket.IO sends an `undefined` argument as null, so null counts as none too.
+    const parsed = entry.schema.safeParse(args[0] ?? {});
+    if (!parsed.success) {
+      reply({ ok: false, error: validationBody(parsed.error) });
+      return;
+    }
+    try {
+      reply({ ok: true, data: await entry.handler(context, parsed.data) });
+    } catch (error) {
+      reply({ ok: false, error: toErrorBody(error, logger, { command: name, socket: socket.id }) });
+    }
+  }
+}

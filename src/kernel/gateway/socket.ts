@@ -1,0 +1,214 @@
+// Socket.IO: namespaces, handshake auth, origin allowlist, message limits, and routing of pushes to topic rooms.
+import type { Server as HttpServer } from 'node:http';
+import type { Observable, Subscription } from 'rxjs';
+import { Server } from 'socket.io';
+import type { Config } from '../../config.ts';
+import { AppError } from '../../domain/errors.ts';
+import { isStaff } from '../../domain/identity.ts';
+import type { Push, PushEvent, PushOf } from './pushes.ts';
+import type { Services } from '../../modules/services.ts';
+import type { AppNamespace, AppServer, AppSocket, ClientToServer, InterServer, SocketData } from './io-types.ts';
+import type { ServerToClient } from '../../protocol/index.ts';
+import { bindCommands, InFlight, type CommandTable } from './commands.ts';
+import type { ErrorLogger } from './errors.ts';
+import type { ClusterLink } from './redis-adapter.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { storeCommandTable } from '../../modules/store-commands.ts';
+import { warehouseCommandTable } from '../../modules/warehouse-commands.ts';
+
+export interface SocketLogger extends ErrorLogger {
+  warn(object: object, message: string): void;
+  debug(object: object, message: string): void;
+}
+
+export interface SocketGatewayOptions {
+  readonly httpServer: HttpServer;
+  readonly config: Config;
+  readonly services: Services;
+  readonly pushes$: Observable<Push>;
+  readonly logger: SocketLogger;
+  readonly accepting: () => boolean;
+  /** Cluster mode: the Redis link between the nodes' Socket.IO servers. Unset: in-memory adapter, one node. */
+  readonly clusterLink?: ClusterLink | undefined;
+}
+
+/** What shutdown's disconnect left undone; all zero when every client took its answers and left in time. */
+export interface DisconnectReport {
+  /** Sockets (one per namespace a client joined) told `io server disconnect`. */
+  readonly sockets: number;
+  /** Connections their clients had not closed when the grace ran out; the server closes them. */
+  readonly connectionsCutOff: number;
+  /** Packets (answers, pushes, the disconnect itself) still unsent on those connections. */
+  readonly packetsUnsent: number;
+}
+
+export interface SocketGateway {
+  readonly io: Server;
+  /** Commands being handled right now. */
+  readonly inFlight: InFlight;
+  /**
+   * Shutdown, after the commands in flight were answered: refuses new connections, tells every client of
+   * this node `io server disconnect` (queued behind the answers it has not received yet), then waits —
+   * at most `graceMs` — until each client has read up to it and closed its connection.
+   */
+  disconnectAll(graceMs: number): Promise<DisconnectReport>;
+  /**
+   * Tells every node's clients (in a cluster) to re-subscribe: a node that starts may be the new life of
+   * one that died with pushes it could not publish. Alone on one node it does nothing (no client is connected yet).
+   */
+  announceStart(): void;
+  /** Stops pushes and closes the server, with any connection still open. */
+  close(): Promise<void>;
+}
+
+/** Origin check for browsers; non-browser clients send no Origin and rely on their token alone. */
+export function originAllowed(origin: string | undefined, allowlist: readonly string[]): boolean {
+  return origin === undefined || allowlist.includes('*') || allowlist.includes(origin);
+}
+
+function handshakeError(error: AppError): Error {
+  return Object.assign(new Error(error.message), { data: error.toBody() });
+}
+
+function authenticate(services: Services, requireStaff: boolean) {
+  return async (socket: AppSocket, next: (error?: Error) => void) => {
+    try {
+      const identity = await services.auth.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token);
+      if (requireStaff && !isStaff(identity)) throw new AppError('FORBIDDEN', 'the warehouse is for staff only');
+      socket.data.identity = identity;
+      next();
+    } catch (error) {
+      next(handshakeError(error instanceof AppError ? error : new AppError('UNAUTHORIZED', 'authentication failed')));
+    }
+  };
+}
+
+/** Sends a push to its topics' rooms in `namespace`; its arguments are typed by its event through the protocol's map. */
+function emitPush<E extends PushEvent>(namespace: AppNamespace, push: PushOf<E>): void {
+  namespace.to([...push.topics]).emit(push.event, ...push.payload());
+}
+
+export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
+  const { config, services, logger } = o;
+  let closing = false;
+  const io: AppServer = new Server<ClientToServer, ServerToClient, InterServer, SocketData>(o.httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: config.maxMessageBytes,
+    // Behind a plain load balancer every node must accept any client: WebSocket only when clustered.
+    transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
+    cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
+    // A node that is shutting down takes no new connections: the client retries (through the balancer, elsewhere).
+    allowRequest: (request, callback) => callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins)),
+  });
+
+  o.clusterLink?.attach(io);
+
+  // The default namespace serves nothing: refuse it so a mistyped URL fails loudly.
+  io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
+
+  const inFlight = new InFlight();
+  const mount = <Ctx>(namespace: AppNamespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: AppSocket) => Ctx) => {
+    namespace.use(authenticate(services, requireStaff));
+    namespace.on('connection', (socket) => {
+      // Its handshake was under way when the node started closing: send it on at once.
+      if (closing) {
+        socket.disconnect();
+        return;
+      }
+      bindCommands({
+        socket,
+        table,
+        context: contextOf(socket),
+        limiter: new TokenBucket(config.maxCommandsPerSecond),
+        logger,
+        accepting: o.accepting,
+        inFlight,
+      });
+    });
+  };
+
+  const identityOf = (socket: AppSocket) => socket.data.identity;
+  const store = io.of('/store');
+  const warehouse = io.of('/warehouse');
+  mount(store, storeCommandTable(services), false, (socket) => ({ identity: identityOf(socket), socket }));
+  mount(warehouse, warehouseCommandTable(services), true, (socket) => ({ identity: identityOf(socket), socket }));
+
+  const namespaces = { store, warehouse } as const;
+  /** Access is checked at subscribe time; when an actor changes owner, the previous owner's sockets leave its room. */
+  const dropNonOwners = async (namespace: AppNamespace, topics: readonly string[], owner: string) => {
+    try {
+      for (const socket of await namespace.in([...topics]).fetchSockets()) {
+        if (socket.data.identity?.sub !== owner) for (const topic of topics) socket.leave(topic);
+      }
+    } catch (error) {
+      logger.warn({ err: error, topics }, 'could not drop former owners from a topic');
+    }
+  };
+  const subscription: Subscription = o.pushes$.subscribe({
+    next: (push) => {
+      for (const audience of push.audiences) {
+        const namespace = namespaces[audience];
+        // With the in-memory adapter an empty room means nobody anywhere is watching: skip building and encoding.
+        // Clustered, other nodes may have subscribers, so the adapter must see every push.
+        if (!o.clusterLink && !push.topics.some((topic) => namespace.adapter.rooms.has(topic))) continue;
+        emitPush(namespace, push);
+        if (push.onlyOwner) void dropNonOwners(namespace, push.topics, push.onlyOwner);
+      }
+    },
+    error: (error: unknown) => logger.error({ err: error }, 'push stream failed'),
+  });
+  // Pushes from other nodes were lost while Redis was away: tell this node's clients to subscribe again.
+  const resyncs = o.clusterLink?.reconnected$.subscribe(() => {
+    for (const namespace of Object.values(namespaces)) namespace.local.emit('resync', { reason: 'cluster link restored' });
+  });
+  // This node dropped pushes while it could not publish: clients on every node may have missed them.
+  const clusterResyncs = o.clusterLink?.publishRestored$.subscribe(() => {
+    for (const namespace of Object.values(namespaces)) namespace.emit('resync', { reason: 'pushes from another node were lost' });
+  });
+
+  return {
+    io,
+    inFlight,
+    disconnectAll: async (graceMs) => {
+      closing = true;
+      // Only this node's clients (a namespace-wide call would reach every node through the adapter). Not
+      // `disconnect(true)`: closing the connection here would drop the answers still queued on it. The
+      // DISCONNECT packet goes out behind them; the client, once it has read it, closes the connection.
+      const connections = new Set<AppSocket['conn']>();
+      let count = 0;
+      for (const namespace of Object.values(namespaces)) {
+        for (const socket of [...namespace.sockets.values()]) {
+          connections.add(socket.conn);
+          socket.disconnect();
+          count++;
+        }
+      }
+      const open = () => [...connections].filter((connection) => connection.readyState !== 'closed');
+      const waiting = open();
+      if (waiting.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(waiting.map((connection) => new Promise((resolve) => connection.once('close', resolve)))),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, graceMs)))),
+        ]);
+        clearTimeout(timer);
+      }
+      const cutOff = open();
+      const packetsUnsent = cutOff.reduce((sum, connection) => sum + ((connection as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0), 0);
+      // Closed without discarding: whatever is still queued goes out first, if the client reads it at all.
+      for (const connection of cutOff) connection.close();
+      return { sockets: count, connectionsCutOff: cutOff.length, packetsUnsent };
+    },
+    announceStart: () => {
+      if (!o.clusterLink) return;
+      for (const namespace of Object.values(namespaces)) namespace.emit('resync', { reason: 'a node started' });
+    },
+    close: async () => {
+      closing = true;
+      subscription.unsubscribe();
+      resyncs?.unsubscribe();
+      clusterResyncs?.unsubscribe();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,133 @@
+// The outbox relay: fans committed domain events out to one delivery per flow and runs each flow on its own,
+// at least once (after a crash too), retrying and finally parking a delivery that keeps failing.
+import { lastValueFrom, of } from 'rxjs';
+import type { Clock } from '../../domain/identity.ts';
+import type { DeliveryRecord, OutboxRepo } from '../db/outbox.repo.ts';
+import type { Delivery, DomainEvent, DomainEventPayload, FlowDefinition } from './flows.ts';
+
+export interface RelayLogger {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface OutboxRelayOptions {
+  readonly outbox: OutboxRepo;
+  readonly flows: readonly FlowDefinition[];
+  readonly clock: Clock;
+  readonly logger: RelayLogger;
+  /** How long a claimed batch is ours before another relay may take it over. @default 10_000 */
+  readonly leaseMs?: number;
+  /** Deliveries claimed at once per flow; a node that dies holds at most this many until its lease ends. @default 25 */
+  readonly batchSize?: number;
+  /** Failed attempts after which a delivery is parked, per delivery class. @default { critical: 25, 'best-effort': 8 } */
+  readonly maxAttempts?: Readonly<Record<Delivery, number>>;
+  /** Called when a delivery is parked (for metrics). */
+  readonly onParked?: (flow: string, record: DeliveryRecord) => void;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+const DEFAULT_MAX_ATTEMPTS: Readonly<Record<Delivery, number>> = { critical: 25, 'best-effort': 8 };
+
+/**
+ * Delivers outbox rows to the flows. Each flow has its own delivery record
+ * per row and runs apart from the others: it sees each actor's events in
+ * commit order, and a failure is retried with backoff for that flow alone —
+ * other flows, and other actors in the same flow, go on. After `maxAttempts`
+ * the delivery is parked (logged, counted, listed by `npm run outbox`) instead
+ * of being retried forever. `nudge()` after a commit delivers promptly;
+ * `drain()` at start-up delivers what a crash left behind.
+ */
+export class OutboxRelay {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly flowsByType = new Map<string, string[]>();
+  private readonly maxAttempts: Readonly<Record<Delivery, number>>;
+
+  constructor(private readonly o: OutboxRelayOptions) {
+    const names = new Set<string>();
+    for (const flow of o.flows) {
+      if (names.has(flow.name)) throw new Error(`two flows are named ${flow.name}`);
+      names.add(flow.name);
+      for (const type of flow.on) this.flowsByType.set(type, [...(this.flowsByType.get(type) ?? []), flow.name]);
+    }
+    this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  }
+
+  /** Asks for a drain soon; calls while one runs fold into one more pass. */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Delivers everything deliverable now and resolves when done. */
+  async drain(): Promise<void> {
+    this.nudge();
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    while (this.running) await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        while ((await this.o.outbox.fanOut((type) => this.flowsByType.get(type) ?? [], this.o.clock(), 200)) > 0 && !this.stopped);
+        // Every flow at its own pace: a slow or failing one never delays another.
+        await Promise.all(this.o.flows.map((flow) => this.pump(flow)));
+      } catch (error) {
+        // The database is away: what is undelivered stays in the outbox for the next pass or the sweep.
+        this.o.logger.warn({ err: error }, 'outbox relay pass failed; will retry');
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async pump(flow: FlowDefinition): Promise<void> {
+    let batch: DeliveryRecord[];
+    do {
+      batch = await this.o.outbox.claim(flow.name, this.o.clock(), this.o.leaseMs ?? 10_000, this.o.batchSize ?? 25);
+      for (const record of batch) {
+        // The batch's lease may be running out: renew this record's, or leave it to the relay that took it over.
+        if (!(await this.o.outbox.renew(record, this.o.clock(), this.o.leaseMs ?? 10_000))) continue;
+        await this.deliver(flow, record);
+      }
+    } while (batch.length > 0 && !this.stopped);
+  }
+
+  private async deliver(flow: FlowDefinition, record: DeliveryRecord): Promise<void> {
+    const event: DomainEvent = {
+      seq: record.seq,
+      actorId: record.actorId,
+      type: record.type as DomainEvent['type'],
+      payload: record.payload as unknown as DomainEventPayload,
+      createdAt: record.createdAt,
+    };
+    try {
+      await lastValueFrom(flow.run(of(event)), { defaultValue: undefined });
+    } catch (error) {
+      const attempts = record.attempts + 1;
+      const park = attempts >= this.maxAttempts[flow.delivery];
+      const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** record.attempts);
+      const details = { err: error, flow: flow.name, delivery: flow.delivery, seq: record.seq, type: record.type, actorId: record.actorId, attempts };
+      if (park) {
+        this.o.logger.error(details, 'flow keeps failing on this event; delivery parked (npm run outbox -- requeue to try again)');
+        this.o.onParked?.(flow.name, record);
+      } else {
+        this.o.logger.warn(details, 'flow failed; will retry');
+      }
+      await this.o.outbox.markFailed(record, error instanceof Error ? error.message : String(error), this.o.clock() + backoff, park, this.o.clock());
+      return;
+    }
+    await this.o.outbox.markDone(record, this.o.clock());
+  }
+}

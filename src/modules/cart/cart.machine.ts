@@ -1,0 +1,193 @@
+// The cart: a customer's basket until it is checked out or left to expire.
+import { assign, emit, setup } from 'xstate';
+import { MAX_CART_LINES, MAX_LINE_QUANTITY, type CartLine, type Currency, type MinorUnits, type ShippingAddress, type Timestamp } from '../../domain/types.ts';
+
+export const CART_MACHINE_VERSION = 1;
+
+export interface CartContext {
+  readonly id: string;
+  readonly customerId: string;
+  readonly currency: Currency;
+  readonly items: readonly CartLine[];
+  /** Idle time after which the cart expires; every accepted change restarts it. */
+  readonly ttlMs: number;
+  readonly createdAt: Timestamp;
+  readonly updatedAt: Timestamp;
+  readonly expiresAt: Timestamp;
+  /** Set when checkout starts: the order this cart becomes, and the request that started it. */
+  readonly checkout: {
+    readonly orderId: string;
+    readonly requestId: string;
+    readonly startedAt: Timestamp;
+    readonly shippingAddress: ShippingAddress | null;
+  } | null;
+  /** Why the last checkout attempt failed, for the client to show. */
+  readonly lastCheckoutError: string | null;
+  /**
+   * The last attempt that failed: the same `requestId` again answers with that failure instead of starting
+   * over (absent in snapshots written before it was kept).
+   */
+  readonly failedCheckout?: { readonly requestId: string; readonly orderId: string } | null;
+}
+
+export interface CartInput {
+  readonly id: string;
+  readonly customerId: string;
+  readonly currency: Currency;
+  readonly ttlMs: number;
+  readonly at: Timestamp;
+}
+
+export type CartEvent =
+  | { type: 'ADD_ITEM'; productId: string; quantity: number; unitPrice: MinorUnits; at: Timestamp }
+  | { type: 'SET_QUANTITY'; productId: string; quantity: number; unitPrice: MinorUnits; at: Timestamp }
+  | { type: 'REMOVE_ITEM'; productId: string; at: Timestamp }
+  | { type: 'ASSIGN_CUSTOMER'; customerId: string; at: Timestamp }
+  | { type: 'CHECKOUT_STARTED'; orderId: string; requestId: string; shippingAddress?: ShippingAddress | null; at: Timestamp }
+  | { type: 'CHECKOUT_FAILED'; orderId: string; reason: string; at: Timestamp }
+  | { type: 'CHECKOUT_COMPLETED'; orderId: string; at: Timestamp }
+  | { type: 'EXPIRE'; at: Timestamp };
+
+export type CartEmitted = { type: 'cart.checkedOut'; cartId: string; orderId: string } | { type: 'cart.expired'; cartId: string };
+
+function quantityOf(items: readonly CartLine[], productId: string): number {
+  return items.find((line) => line.productId === productId)?.quantity ?? 0;
+}
+
+function withLine(items: readonly CartLine[], line: CartLine): readonly CartLine[] {
+  if (line.quantity === 0) return items.filter((existing) => existing.productId !== line.productId);
+  const index = items.findIndex((existing) => existing.productId === line.productId);
+  if (index === -1) return [...items, line];
+  return items.map((existing, i) => (i === index ? line : existing));
+}
+
+const isQuantity = (n: number) => Number.isSafeInteger(n);
+const isPrice = (n: number) => Number.isSafeInteger(n) && n >= 0;
+
+const touched = (context: CartContext, at: Timestamp) => ({ updatedAt: at, expiresAt: at + context.ttlMs });
+
+/**
+ * A cart in `active` takes changes to its lines; `checkingOut` locks it while
+ * stock is reserved for the order it becomes; `checkedOut` and `expired` are final.
+ *
+ * @example
+ * const [cart] = initialTransition(cartMachine, { id, customerId, currency: 'EUR', ttlMs: 3_600_000, at: now });
+ */
+export const cartMachine = setup({
+  types: {
+    context: {} as CartContext,
+    events: {} as CartEvent,
+    input: {} as CartInput,
+    emitted: {} as CartEmitted,
+  },
+  guards: {
+    canAddQuantity: ({ context, event }) =>
+      event.type === 'ADD_ITEM' &&
+      event.at < context.expiresAt &&
+      isQuantity(event.quantity) &&
+      isPrice(event.unitPrice) &&
+      event.quantity >= 1 &&
+      quantityOf(context.items, event.productId) + event.quantity <= MAX_LINE_QUANTITY &&
+      (quantityOf(context.items, event.productId) > 0 || context.items.length < MAX_CART_LINES),
+    isValidQuantity: ({ context, event }) =>
+      event.type === 'SET_QUANTITY' &&
+      event.at < context.expiresAt &&
+      isQuantity(event.quantity) &&
+      isPrice(event.unitPrice) &&
+      event.quantity >= 0 &&
+      event.quantity <= MAX_LINE_QUANTITY &&
+      (quantityOf(context.items, event.productId) > 0 || (event.quantity > 0 && context.items.length < MAX_CART_LINES)),
+    hasLine: ({ context, event }) => event.type === 'REMOVE_ITEM' && event.at < context.expiresAt && quantityOf(context.items, event.productId) > 0,
+    hasItems: ({ context, event }) => event.at < context.expiresAt && context.items.length > 0,
+    isFailedCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_FAILED' && context.checkout?.orderId === event.orderId,
+    isCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_COMPLETED' && context.checkout?.orderId === event.orderId,
+    isPastExpiry: ({ context, event }) => event.type === 'EXPIRE' && event.at >= context.expiresAt,
+  },
+  actions: {
+    addItem: assign(({ context, event }) => {
+      if (event.type !== 'ADD_ITEM') return {};
+      const quantity = quantityOf(context.items, event.productId) + event.quantity;
+      return {
+        items: withLine(context.items, { productId: event.productId, quantity, unitPrice: event.unitPrice }),
+        ...touched(context, event.at),
+      };
+    }),
+    setQuantity: assign(({ context, event }) => {
+      if (event.type !== 'SET_QUANTITY') return {};
+      return {
+        items: withLine(context.items, { productId: event.productId, quantity: event.quantity, unitPrice: event.unitPrice }),
+        ...touched(context, event.at),
+      };
+    }),
+    removeItem: assign(({ context, event }) => {
+      if (event.type !== 'REMOVE_ITEM') return {};
+      return { items: context.items.filter((line) => line.productId !== event.productId), ...touched(context, event.at) };
+    }),
+    assignCustomer: assign(({ context, event }) => (event.type === 'ASSIGN_CUSTOMER' ? { customerId: event.customerId, ...touched(context, event.at) } : {})),
+    startCheckout: assign(({ event }) =>
+      event.type === 'CHECKOUT_STARTED'
+        ? {
+            checkout: { orderId: event.orderId, requestId: event.requestId, startedAt: event.at, shippingAddress: event.shippingAddress ?? null },
+            updatedAt: event.at,
+            lastCheckoutError: null,
+          }
+        : {},
+    ),
+    failCheckout: assign(({ context, event }) =>
+      event.type === 'CHECKOUT_FAILED'
+        ? {
+            checkout: null,
+            lastCheckoutError: event.reason,
+            failedCheckout: context.checkout ? { requestId: context.checkout.requestId, orderId: context.checkout.orderId } : null,
+            ...touched(context, event.at),
+          }
+        : {},
+    ),
+    completeCheckout: assign(({ event }) => (event.type === 'CHECKOUT_COMPLETED' ? { updatedAt: event.at } : {})),
+    markExpired: assign(({ event }) => (event.type === 'EXPIRE' ? { updatedAt: event.at } : {})),
+    emitCheckedOut: emit(({ context }) => ({
+      type: 'cart.checkedOut' as const,
+      cartId: context.id,
+      orderId: context.checkout?.orderId ?? '',
+    })),
+    emitExpired: emit(({ context }) => ({ type: 'cart.expired' as const, cartId: context.id })),
+  },
+}).createMachine({
+  id: 'cart',
+  context: ({ input }) => ({
+    id: input.id,
+    customerId: input.customerId,
+    currency: input.currency,
+    items: [],
+    ttlMs: input.ttlMs,
+    createdAt: input.at,
+    updatedAt: input.at,
+    expiresAt: input.at + input.ttlMs,
+    checkout: null,
+    lastCheckoutError: null,
+  }),
+  initial: 'active',
+  states: {
+    active: {
+      on: {
+        ADD_ITEM: { guard: 'canAddQuantity', actions: 'addItem' },
+        SET_QUANTITY: { guard: 'isValidQuantity', actions: 'setQuantity' },
+        REMOVE_ITEM: { guard: 'hasLine', actions: 'removeItem' },
+        ASSIGN_CUSTOMER: { actions: 'assignCustomer' },
+        CHECKOUT_STARTED: { guard: 'hasItems', target: 'checkingOut', actions: 'startCheckout' },
+        EXPIRE: { guard: 'isPastExpiry', target: 'expired', actions: ['markExpired', 'emitExpired'] },
+      },
+    },
+    checkingOut: {
+      on: {
+        ASSIGN_CUSTOMER: { actions: 'assignCustomer' },
+        CHECKOUT_FAILED: { guard: 'isFailedCheckoutOrder', target: 'active', actions: 'failCheckout' },
+        CHECKOUT_COMPLETED: { guard: 'isCheckoutOrder', target: 'checkedOut', actions: ['completeCheckout', 'emitCheckedOut'] },
+      },
+    },
+    checkedOut: { type: 'final' },
+    expired: { type: 'final' },
+  },
+});
+
+export type CartMachine = typeof cartMachine;

@@ -1,0 +1,227 @@
+// Checkout: a cart becomes an order with its stock reserved, all lines or none, once per request.
+import { AppError } from '../../domain/errors.ts';
+import { newId } from '../../domain/ids.ts';
+import type { Clock, Identity } from '../../domain/identity.ts';
+import type { OrderLine, ShippingAddress } from '../../domain/types.ts';
+import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
+import { ownedBy } from '../../kernel/access.ts';
+import type { CatalogService } from '../catalog/catalog.service.ts';
+import type { InventoryService } from '../inventory/inventory.service.ts';
+import { CHECKOUT_STALL_MS, type AppRuntime, type CartActor, type OrderActor } from '../kinds.ts';
+import type { SagaSteps } from '../../kernel/outbox/saga-steps.ts';
+
+/** The cart gave this checkout up (the orphan sweep, after a long stall): its stock is released. */
+class CheckoutAbandoned extends AppError {
+  constructor(cartId: string) {
+    super('CONFLICT', `the checkout of cart ${cartId} was abandoned and its stock released; check out again with a new requestId`);
+  }
+}
+
+const abandoned = (cartId: string) => new CheckoutAbandoned(cartId);
+
+const outOfStock = (shortage: { productId: string; requested: number; available: number }, name: string | undefined) =>
+  new AppError('OUT_OF_STOCK', `only ${shortage.available} of ${name ?? shortage.productId} available`, {
+    details: { productId: shortage.productId, requested: shortage.requested, available: shortage.available },
+  });
+
+export interface CheckoutServiceOptions {
+  readonly runtime: AppRuntime;
+  readonly actors: ActorRepo;
+  readonly catalog: CatalogService;
+  readonly inventory: InventoryService;
+  readonly steps: SagaSteps;
+  readonly clock: Clock;
+  readonly paymentWindowMs: number;
+  readonly reservationGraceMs: number;
+  readonly logger?: { warn(object: object, message: string): void };
+}
+
+/**
+ * The checkout saga. The cart is its log and its arbiter: `CHECKOUT_STARTED`
+ * locks it and names the order to be, and only the cart's own step decides
+ * between `CHECKOUT_COMPLETED` and `CHECKOUT_FAILED` for that order, once. A
+ * retry (same `requestId`), a concurrent duplicate on any node, the stall
+ * sweep after a crash and the orphan sweep all drive the same checkout to the
+ * same end instead of starting another.
+ *
+ * 1. cart `CHECKOUT_STARTED { orderId, requestId }` (one winner per cart)
+ * 2. reserve every line for `orderId`: all or none, the outcome recorded once
+ *    per order id, so every duplicate gets the same answer
+ * 3. out of stock: cart `CHECKOUT_FAILED` (no order exists or ever will for it)
+ * 4. reserved: cart `CHECKOUT_COMPLETED`, then the order is created with that
+ *    id (idempotent; the `cart.checkedOut` flow creates it too if we crash here)
+ */
+export class CheckoutService {
+  private readonly inFlight = new Map<string, Promise<OrderActor>>();
+
+  constructor(private readonly o: CheckoutServiceOptions) {}
+
+  async checkout(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
+    // The caller is part of the key: someone else's duplicate must not receive this caller's order.
+    const key = `${identity.sub}:${cartId}:${requestId}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const attempt = this.run(identity, cartId, requestId, shippingAddress).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, attempt);
+    return attempt;
+  }
+
+  /** Finishes checkouts left half-done by a crash (carts stuck in `checkingOut`). */
+  async resumeStalled(limit = 50): Promise<number> {
+    const stale = await this.o.actors.listStale('cart', 'checkingOut', this.o.clock() - CHECKOUT_STALL_MS, limit);
+    let resumed = 0;
+    for (const row of stale) {
+      try {
+        // The listing may be behind: finish only the checkout the cart is in now.
+        const cart = await this.o.runtime.get('cart', row.id);
+        if (cart?.state !== 'checkingOut') continue;
+        await this.finish(cart);
+        resumed++;
+      } catch (error) {
+        if (!(error instanceof AppError)) this.o.logger?.warn({ err: error, cartId: row.id }, 'could not resume a stalled checkout; will retry');
+      }
+    }
+    return resumed;
+  }
+
+  /**
+   * Releases reservations past their expiry whose order never came to be (a
+   * checkout stuck for longer than the payment window) or has already closed.
+   * The cart decides first: a checkout it completed gets its order instead,
+   * one it is still in is abandoned (`CHECKOUT_FAILED`) before its stock goes
+   * back, so no order can be made from stock that was given back.
+   */
+  async releaseOrphanReservations(limit = 100): Promise<number> {
+    let released = 0;
+    for (const { orderId, cartId } of await this.o.inventory.expiredReservationOrders(limit)) {
+      try {
+        if (await this.releaseOrphan(orderId, cartId)) released++;
+      } catch (error) {
+        // One that fails (a cart being changed elsewhere, the database away) waits for the next sweep; the others go on.
+        this.o.logger?.warn({ err: error, orderId, cartId }, 'could not settle an orphan reservation; will retry');
+      }
+    }
+    return released;
+  }
+
+  /** Releases one orphan reservation, or makes the missing order of a cart that completed. True when stock went back. */
+  private async releaseOrphan(orderId: string, cartId: string | null): Promise<boolean> {
+    const order = await this.o.runtime.get('order', orderId);
+    if (order && order.state !== 'expired' && order.state !== 'cancelled') return false;
+    if (!order && cartId) {
+      const cart = await this.o.runtime.send('cart', cartId, (actor) =>
+        actor.state === 'checkingOut' && actor.snapshot.context.checkout?.orderId === orderId
+          ? { type: 'CHECKOUT_FAILED' as const, orderId, reason: 'CHECKOUT_ABANDONED' }
+          : null,
+      );
+      if (cart.state === 'checkedOut' && cart.snapshot.context.checkout?.orderId === orderId) {
+        await this.ensureOrder(cart);
+        return false;
+      }
+    }
+    await this.o.inventory.release(orderId);
+    return true;
+  }
+
+  /**
+   * The order of a cart that completed its checkout, created if it is not yet
+   * (same id, so every caller gets the same order). Used by the checkout itself
+   * and by the `cart.checkedOut` flow, which finishes it after a crash.
+   */
+  async ensureOrder(cart: CartActor): Promise<OrderActor> {
+    const checkout = cart.snapshot.context.checkout;
+    if (cart.state !== 'checkedOut' || !checkout)
+      throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has not been checked out`, { details: { state: cart.state } });
+    const existing = await this.o.runtime.get('order', checkout.orderId);
+    if (existing) return existing;
+    const { actor: order } = await this.o.runtime.create('order', checkout.orderId, {
+      id: checkout.orderId,
+      customerId: cart.snapshot.context.customerId,
+      cartId: cart.id,
+      items: await this.orderLines(cart),
+      currency: cart.snapshot.context.currency,
+      shippingAddress: checkout.shippingAddress,
+      paymentWindowMs: this.o.paymentWindowMs,
+      at: this.o.clock(),
+    });
+    return order;
+  }
+
+  private async run(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
+    // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
+    const cart = await this.o.runtime.send('cart', cartId, async (actor) => {
+      const current = ownedBy(identity, 'cart', cartId, actor);
+      const { checkout, items, failedCheckout } = current.snapshot.context;
+      if (checkout?.requestId === requestId) return null;
+      // This request already failed (a duplicate that arrives after the failure, or a retry): same answer.
+      if (failedCheckout?.requestId === requestId) throw await this.failureOf(cartId, failedCheckout.orderId);
+      if (current.state !== 'active') {
+        throw new AppError('INVALID_TRANSITION', `cart ${cartId} is ${current.state}; it cannot be checked out again`, {
+          details: { state: current.state, orderId: checkout?.orderId ?? null },
+        });
+      }
+      if (items.length === 0) throw new AppError('INVALID_TRANSITION', `cart ${cartId} is empty`, { details: { state: current.state } });
+      return { type: 'CHECKOUT_STARTED' as const, orderId: newId('order'), requestId, shippingAddress };
+    });
+    return this.finish(cart);
+  }
+
+  /** The error a failed attempt answered with, rebuilt from its recorded reservation decision. */
+  private async failureOf(cartId: string, orderId: string): Promise<AppError> {
+    const decision = await this.o.inventory.decision(orderId);
+    if (decision && !decision.ok && decision.reason === 'OUT_OF_STOCK') {
+      const name = (await this.o.catalog.getProducts([decision.productId])).get(decision.productId)?.name;
+      return outOfStock(decision, name);
+    }
+    return abandoned(cartId);
+  }
+
+  private async finish(cart: CartActor): Promise<OrderActor> {
+    const checkout = cart.snapshot.context.checkout;
+    if (!checkout) throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has no checkout in progress`, { details: { state: cart.state } });
+    if (cart.state === 'checkedOut') return this.ensureOrder(cart);
+    if (cart.state !== 'checkingOut') throw new AppError('INVALID_TRANSITION', `cart ${cart.id} is ${cart.state}`, { details: { state: cart.state } });
+    const { orderId } = checkout;
+
+    const items = await this.orderLines(cart);
+    const reservation = await this.o.inventory.reserve(orderId, cart.id, items, this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs);
+    if (!reservation.ok) {
+      const reason = reservation.reason === 'RELEASED' ? 'CHECKOUT_ABANDONED' : `OUT_OF_STOCK:${reservation.productId}`;
+      // No order exists for this attempt, and none can: its reservation was refused (or given back) for good.
+      await this.o.steps.apply({
+        step: 'checkout.fail',
+        kind: 'cart',
+        id: cart.id,
+        event: { type: 'CHECKOUT_FAILED', orderId, reason },
+        isDone: (actor) => actor.snapshot.context.checkout?.orderId !== orderId,
+      });
+      if (reservation.reason === 'RELEASED') throw abandoned(cart.id);
+      throw outOfStock(reservation, items.find((line) => line.productId === reservation.productId)?.name);
+    }
+
+    const completed = await this.o.runtime
+      .send('cart', cart.id, (actor) => {
+        const current = actor.snapshot.context.checkout;
+        if (current?.orderId === orderId && actor.state === 'checkedOut') return null;
+        if (current?.orderId === orderId && actor.state === 'checkingOut') return { type: 'CHECKOUT_COMPLETED' as const, orderId };
+        // The orphan sweep gave this checkout up while it was stuck; its stock goes back.
+        throw abandoned(cart.id);
+      })
+      .catch(async (error: unknown) => {
+        // Only a checkout the cart gave up gives its stock back; a lost compare-and-set says nothing about that.
+        if (error instanceof CheckoutAbandoned) await this.o.inventory.release(orderId);
+        throw error;
+      });
+    return this.ensureOrder(completed);
+  }
+
+  private async orderLines(cart: CartActor): Promise<OrderLine[]> {
+    const lines = cart.snapshot.context.items;
+    const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
+    return lines.map((line) => {
+      const product = products.get(line.productId);
+      if (!product) throw new AppError('NOT_FOUND', `product ${line.productId} is no longer sold`);
+      return { productId: line.productId, quantity: line.quantity, unitPrice: line.unitPrice, name: product.name, sku: product.sku };
+    });
+  }
+}
