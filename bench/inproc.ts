@@ -15,6 +15,7 @@ import { createApp, type App } from '../src/app.ts';
 import { loadConfig, type Config } from '../src/config.ts';
 import { cartMachine } from '../src/modules/cart/cart.machine.ts';
 import { migrateLatest, openDb } from '../src/kernel/db/db.ts';
+import { appMigrations } from '../src/modules/index.ts';
 import { now } from './lib/clock.ts';
 import { serve } from './lib/ipc.ts';
 
@@ -120,7 +121,7 @@ async function rawSameWritesMode(args: InprocArgs) {
   const dir = mkdtempSync(path.join(tmpdir(), 'emporium-bench-raw2-'));
   try {
     const file = path.join(dir, 'emporium.sqlite');
-    const knexDb = openDb(file);
+    const knexDb = openDb(file, appMigrations());
     await migrateLatest(knexDb);
     await knexDb.close();
     const db = new Database(file);

@@ -3,34 +3,25 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { merge } from 'rxjs';
 import { ActorRuntime } from './kernel/actors/runtime.ts';
 import type { Config } from './config.ts';
 import type { Clock } from './domain/identity.ts';
-import type { FlowDefinition } from './kernel/outbox/flows.ts';
-import { OutboxRelay } from './kernel/outbox/relay.ts';
-import { allPushes } from './kernel/gateway/pushes.ts';
-import { sagas } from './modules/sagas.ts';
-import { registerHttpRoutes } from './kernel/gateway/http.ts';
-import { redisClusterLink } from './kernel/gateway/redis-adapter.ts';
-import { createSocketGateway, type SocketGateway } from './kernel/gateway/socket.ts';
 import { KnexActorWriter, SqliteActorWriter } from './kernel/db/actor-writer.ts';
 import { ActorRepo } from './kernel/db/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './kernel/db/db.ts';
-import { IdempotencyRepo } from './kernel/db/idempotency.repo.ts';
-import { InventoryRepo } from './modules/inventory/inventory.repo.ts';
 import { OutboxRepo } from './kernel/db/outbox.repo.ts';
-import { AuthService } from './modules/identity/auth.service.ts';
-import { CartService } from './modules/cart/cart.service.ts';
-import { CatalogService } from './modules/catalog/catalog.service.ts';
-import { CheckoutService } from './modules/cart/checkout.service.ts';
-import { seedDemoCatalog } from './modules/catalog/demo-catalog.ts';
-import type { Services } from './modules/services.ts';
-import { InventoryService } from './modules/inventory/inventory.service.ts';
-import { actorKinds, type AppKinds, type AppRuntime } from './modules/kinds.ts';
-import { OrderService } from './modules/order/order.service.ts';
-import { SimulatedPaymentProvider, type PaymentProvider } from './modules/order/payment-provider.ts';
+import { registerHttpRoutes } from './kernel/gateway/http.ts';
+import { namespaceTable } from './kernel/gateway/namespaces.ts';
+import { redisClusterLink } from './kernel/gateway/redis-adapter.ts';
+import { createSocketGateway, type SocketGateway } from './kernel/gateway/socket.ts';
+import { migrationsOf, type AnyModule, type ModuleContext, type ModulePart } from './kernel/module.ts';
+import type { FlowDefinition } from './kernel/outbox/flows.ts';
+import { OutboxRelay } from './kernel/outbox/relay.ts';
 import { SagaAnomalies, SagaSteps } from './kernel/outbox/saga-steps.ts';
-import { ShipmentService } from './modules/shipment/shipment.service.ts';
+import type { ActorKinds, AppRuntime, Services } from './kernel/registry.ts';
+import { defaultModules } from './modules/index.ts';
+import type { PaymentProvider } from './modules/order/index.ts';
 
 export interface App {
   readonly config: Config;
@@ -52,6 +43,9 @@ export interface App {
 export interface AppOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** The modules to run, in creation order. @default defaultModules({ payments }) */
+  readonly modules?: readonly AnyModule[];
+  /** The payment provider of the default order module (tests use a failing one). */
   readonly payments?: PaymentProvider;
   /** More flows to run beside the built-in sagas (projections, notifications; tests add failing ones). */
   readonly flows?: readonly FlowDefinition[];
@@ -68,17 +62,17 @@ export interface AppOptions {
 export function createApp(config: Config, options: AppOptions = {}): App {
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
-  const db = openDb(config.databaseUrl);
+  const modules = options.modules ?? defaultModules({ payments: options.payments });
+  const db = openDb(config.databaseUrl, migrationsOf(modules));
   const actorRepo = new ActorRepo(db.knex);
   const outboxRepo = new OutboxRepo(db.knex, db.transaction);
-  const inventoryRepo = new InventoryRepo(db.knex, db.transaction);
 
   let relay: OutboxRelay | undefined;
-  const runtime: AppRuntime = new ActorRuntime<AppKinds>({
+  const runtime: AppRuntime = new ActorRuntime<ActorKinds>({
     repo: actorRepo,
     writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction),
     groupCommit: config.groupCommit,
-    kinds: actorKinds,
+    kinds: kindsOf(modules),
     clock,
     logger,
     onOutboxWritten: () => relay?.nudge(),
@@ -86,50 +80,33 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     sharedDatabase: db.dialect === 'postgres',
   });
 
-  const catalog = new CatalogService(clock, db.knex);
-  const inventory = new InventoryService(inventoryRepo, clock);
-  const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
-  const shipments = new ShipmentService({ runtime, actors: actorRepo, clock });
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const anomalies = new SagaAnomalies(logger);
   const steps = new SagaSteps(runtime, anomalies);
-  const services: Services = {
-    auth: new AuthService(config.jwtSecret, clock, db.knex),
-    catalog,
-    inventory,
-    carts: new CartService({
-      runtime,
-      actors: actorRepo,
-      idempotency: new IdempotencyRepo(db.knex, clock),
-      catalog,
-      clock,
-      cartTtlMs: config.cartTtlMs,
-      currency: 'EUR',
-    }),
-    checkout: new CheckoutService({
-      runtime,
-      actors: actorRepo,
-      catalog,
-      inventory,
-      steps,
-      clock,
-      paymentWindowMs: config.paymentWindowMs,
-      reservationGraceMs: config.reservationGraceMs,
-      logger,
-    }),
-    orders: new OrderService({ runtime, actors: actorRepo, payments, clock, logger }),
-    shipments,
-  };
+  // Filled module by module: each finds the services of the modules before it at creation, and every one later.
+  const services = {} as Services;
+  const context: ModuleContext = { config, clock, logger, db, runtime, actors: actorRepo, steps, metrics, services };
+  const parts: Array<{ readonly module: string; readonly part: ModulePart }> = [];
+  for (const module of modules) {
+    const part = module.create(context);
+    Object.assign(services, part.services);
+    parts.push({ module: module.name, part });
+  }
+  const authenticators = parts.filter(({ part }) => part.authenticate);
+  if (authenticators.length !== 1) throw new Error(`exactly one module must authenticate clients; found ${authenticators.length}`);
+  const authenticate = authenticators[0]!.part.authenticate!;
+
   const parkedDeliveries = new Counter({
     name: 'emporium_outbox_parked_total',
     help: 'Flow deliveries parked after failing too often (npm run outbox lists and requeues them), by flow',
     labelNames: ['flow'],
     registers: [metrics],
   });
+  const flows: FlowDefinition[] = [...parts.flatMap(({ part }) => part.flows ?? []), ...(options.flows ?? [])];
   relay = new OutboxRelay({
     outbox: outboxRepo,
-    flows: [...sagas({ runtime, steps, checkout: services.checkout, inventory, shipments, payments }), ...(options.flows ?? [])],
+    flows,
     clock,
     logger,
     onParked: (flow) => parkedDeliveries.inc({ flow }),
@@ -214,7 +191,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let sweeping: Promise<void> | undefined;
 
   registerHttpRoutes(http, {
-    services,
+    authenticate,
+    routes: parts.flatMap(({ part }) => (part.routes ? [part.routes] : [])),
     corsOrigins: config.corsOrigins,
     authAttemptsPerMinute: config.authAttemptsPerMinute,
     logger,
@@ -226,9 +204,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   async function sweep(): Promise<void> {
     const duties: ReadonlyArray<[string, () => Promise<unknown>]> = [
       ['deadlines', () => runtime.sweepDeadlines()],
-      ['stalled payments', () => services.orders.recoverStalledPayments()],
-      ['stalled checkouts', () => services.checkout.resumeStalled()],
-      ['orphan reservations', () => services.checkout.releaseOrphanReservations()],
+      ...parts.flatMap(({ module, part }) =>
+        Object.entries(part.sweeps ?? {}).map(([name, run]): [string, () => Promise<unknown>] => [`${module}: ${name}`, run]),
+      ),
       ['outbox', () => relay!.drain()],
     ];
     for (const [duty, run] of duties) {
@@ -253,19 +231,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     async start() {
       const applied = await migrateLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-      if (config.seedDemoData) {
-        const seeded = await seedDemoCatalog(catalog);
-        if (seeded > 0) logger.info({ products: seeded }, 'demo catalog seeded');
-      }
-      if (config.adminEmail && config.adminPassword) {
-        await services.auth.upsertAccount({ email: config.adminEmail, password: config.adminPassword, name: 'Administrator', role: 'admin' });
-      }
+      for (const { part } of parts) await part.start?.();
       // Pushes flow before recovery runs: what recovery changes reaches the clients of other nodes (and ours once they connect).
       sockets = createSocketGateway({
         httpServer: http.server,
         config,
-        services,
-        pushes$: allPushes(runtime.changes$, inventory.stockChanged$),
+        tables: { store: namespaceTable('store', parts), warehouse: namespaceTable('warehouse', parts) },
+        authenticate,
+        pushes$: merge(...parts.flatMap(({ part }) => (part.pushes ? [part.pushes] : []))),
         logger: logger.child({ part: 'socket' }),
         accepting: () => accepting,
         clusterLink,
@@ -348,4 +321,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
   };
   return app;
+}
+
+/** The runtime's kind registry: every module's kinds, each kind named once. */
+function kindsOf(modules: readonly AnyModule[]): ConstructorParameters<typeof ActorRuntime<ActorKinds>>[0]['kinds'] {
+  const kinds: Record<string, unknown> = {};
+  for (const module of modules) {
+    for (const [kind, definition] of Object.entries(module.kinds ?? {})) {
+      if (Object.hasOwn(kinds, kind)) throw new Error(`actor kind ${kind} is registered twice (again by ${module.name})`);
+      kinds[kind] = definition;
+    }
+  }
+  return kinds as ConstructorParameters<typeof ActorRuntime<ActorKinds>>[0]['kinds'];
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import { loadConfig } from '../config.ts';
 import { migrateLatest, openDb } from '../kernel/db/db.ts';
+import { appMigrations } from '../modules/index.ts';
 import { AuthService } from '../modules/identity/auth.service.ts';
 
 const usage = 'usage: npm run create-staff -- <email> <name> [--admin]   (password from STAFF_PASSWORD or prompted)';
@@ -40,7 +41,7 @@ if (!password.success) fail(password.error.issues);
 const input = { data: { ...account.data!, password: password.data! } };
 
 const config = loadConfig();
-const db = openDb(config.databaseUrl);
+const db = openDb(config.databaseUrl, appMigrations());
 try {
   await migrateLatest(db);
   const saved = await new AuthService(config.jwtSecret, Date.now, db.knex).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });

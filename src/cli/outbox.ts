@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { migrateLatest, openDb } from '../kernel/db/db.ts';
+import { appMigrations } from '../modules/index.ts';
 import { OutboxRepo } from '../kernel/db/outbox.repo.ts';
 
 const USAGE = `usage: npm run outbox -- <command> [options]
@@ -53,7 +54,7 @@ const integer = (name: string, value: string | undefined) => {
 const seq = integer('seq', values.seq);
 const limit = integer('limit', values.limit) ?? 100;
 
-const db = openDb(loadConfig().databaseUrl);
+const db = openDb(loadConfig().databaseUrl, appMigrations());
 try {
   await migrateLatest(db);
   const outbox = new OutboxRepo(db.knex, db.transaction);

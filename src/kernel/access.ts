@@ -1,7 +1,7 @@
 // Who may see and change which actor: customers only their own; staff the warehouse side.
 import { AppError } from '../domain/errors.ts';
 import type { Identity } from '../domain/identity.ts';
-import type { AppKind } from '../modules/kinds.ts';
+import type { AppKind } from './registry.ts';
 
 /** Throws `NOT_FOUND` when there is no such actor and `FORBIDDEN` when it belongs to someone else. */
 export function ownedBy<T extends { readonly ownerId: string | null }>(identity: Identity, kind: AppKind, id: string, actor: T | undefined): T {

@@ -2,46 +2,69 @@
 // `@ts-expect-error` line must fail to compile; if a change makes one of them compile, typecheck fails.
 import { command } from '../../src/kernel/gateway/commands.ts';
 import type { AppNamespace } from '../../src/kernel/gateway/io-types.ts';
-import { storeCommandTable, type StoreCommandTable, type StoreContext } from '../../src/modules/store-commands.ts';
-import { warehouseCommandTable, type WarehouseCommandTable } from '../../src/modules/warehouse-commands.ts';
 import type { Push } from '../../src/kernel/gateway/pushes.ts';
-import { storeCommands, type warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
-import type { Services } from '../../src/modules/services.ts';
+import { defineModule, type CoversProtocol, type StoreCommandTable, type WarehouseCommandTable } from '../../src/kernel/module.ts';
+import type { cartModule } from '../../src/modules/cart/index.ts';
+import type { catalogModule } from '../../src/modules/catalog/index.ts';
+import type { defaultModules } from '../../src/modules/index.ts';
+import type { identityModule } from '../../src/modules/identity/index.ts';
+import type { inventoryModule } from '../../src/modules/inventory/index.ts';
+import type { orderModule } from '../../src/modules/order/index.ts';
+import type { shipmentModule } from '../../src/modules/shipment/index.ts';
+import { storeCommands, warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
 
-declare const services: Services;
 declare const cart: CartView;
 declare const namespace: AppNamespace;
 
-// The real tables satisfy the protocol.
-export const store: StoreCommandTable = storeCommandTable(services);
-export const warehouse: WarehouseCommandTable = warehouseCommandTable(services);
+// The application's modules handle every command of the protocol, in both namespaces...
+export const covered: CoversProtocol<ReturnType<typeof defaultModules>> = true;
+// ...and without the cart module they do not (`cart:get`, `cart:addItem`, … have no handler).
+// @ts-expect-error the cart module's commands are missing
+export const withoutCart: CoversProtocol<
+  readonly [typeof catalogModule, typeof inventoryModule, typeof identityModule, ReturnType<typeof orderModule>, typeof shipmentModule]
+> = true;
+// Nor without the shipment module (the warehouse's `shipment:advance`, say).
+// @ts-expect-error the shipment module's commands are missing
+export const withoutShipment: CoversProtocol<
+  readonly [typeof catalogModule, typeof inventoryModule, typeof identityModule, typeof cartModule, ReturnType<typeof orderModule>]
+> = true;
 
 // A handler answering the protocol's shape is accepted...
 export const getCart: StoreCommandTable['cart:get'] = command(storeCommands['cart:get'], async () => ({ cart }));
 
-// ...one answering another shape is not.
+// ...one answering another shape is not, as a table entry...
 // @ts-expect-error `cart:get` answers `{ cart: CartView }`, not `{ carts: 42 }`
 export const wrongResult: StoreCommandTable['cart:get'] = command(storeCommands['cart:get'], async () => ({ carts: 42 }));
+
+// ...nor inside a module: defineModule checks every command a module serves against the protocol.
+export const wrongInModule = defineModule({
+  name: 'wrong',
+  create: () => ({
+    commands: {
+      store: {
+        // @ts-expect-error `cart:get` answers `{ cart: CartView }`
+        'cart:get': command(storeCommands['cart:get'], async () => ({ carts: 42 })),
+      },
+    },
+  }),
+});
 
 // A handler must be validated by its own command's schema (the payload it receives is that schema's output).
 // @ts-expect-error `cart:get` is not validated with the `order:get` schema
 export const wrongSchema: StoreCommandTable['cart:get'] = command(storeCommands['order:get'], async () => ({ cart }));
 
-// A table missing a command of the protocol is rejected.
-const { 'cart:get': _removed, ...withoutCartGet } = store;
-// @ts-expect-error the protocol's `cart:get` has no handler
-export const missing: StoreCommandTable = withoutCartGet;
-
-// A renamed command is rejected: the new name is not in the protocol (and the old one is then missing).
+// A renamed command is rejected: the new name is not in the protocol.
 export const renamed = {
-  ...withoutCartGet,
   // @ts-expect-error `cart:fetch` is not a command of the protocol
-  'cart:fetch': store['cart:get'],
-} satisfies StoreCommandTable;
+  'cart:fetch': getCart,
+} satisfies Partial<StoreCommandTable>;
 
-// A /store table cannot serve as the /warehouse one.
-// @ts-expect-error the store table lacks the warehouse's commands
-export const swapped: WarehouseCommandTable = store;
+// A /store command cannot be served on /warehouse.
+export const swapped = {
+  // @ts-expect-error `cart:get` is not a warehouse command
+  'cart:get': getCart,
+} satisfies Partial<WarehouseCommandTable>;
+export const advance: WarehouseCommandTable['shipment:advance']['schema'] = warehouseCommands['shipment:advance'];
 
 // Results come from the protocol, the single source the SDK reads too.
 export const result: StoreResults['cart:checkout']['order']['state'] = 'awaitingPayment';
@@ -61,6 +84,3 @@ namespace.to('cart:1').emit('cart:updated', cart);
 namespace.to('order:1').emit('order:updated', cart);
 // @ts-expect-error no such event on the wire
 namespace.to('cart:1').emit('cart:changed', cart);
-
-// Unused on purpose: only the types matter.
-export type Unused = [typeof warehouseCommands, StoreContext];

@@ -44,7 +44,10 @@ test('a machine doing I/O, a gateway touching knex, a kernel naming a module and
   t.regex(output, /src\/kernel\/gateway\/http\.ts imports \.\.\/db\/outbox\.repo\.ts/);
   t.regex(output, /src\/kernel\/actors\/runtime\.ts imports \.\.\/\.\.\/modules\/cart\/cart\.service\.ts: the kernel knows no domain/);
   t.regex(output, /src\/modules\/cart\/cart\.service\.ts imports \.\.\/\.\.\/app\.ts: only the composition root/);
-  t.regex(output, /src\/modules\/order\/order\.service\.ts imports \.\.\/cart\/checkout\.service\.ts: a module imports another module only through its index\.ts/);
+  t.regex(
+    output,
+    /src\/modules\/order\/order\.service\.ts imports \.\.\/cart\/checkout\.service\.ts: a module imports another module only through its index\.ts/,
+  );
   t.notRegex(output, /cart\/index\.ts/);
   t.notRegex(output, /views\.ts/);
   t.regex(output, /6 import\(s\) cross a boundary/);

@@ -5,6 +5,7 @@ import { concatMap } from 'rxjs';
 import { defineFlow, type DomainEvent } from '../../src/kernel/outbox/flows.ts';
 import { OutboxRelay } from '../../src/kernel/outbox/relay.ts';
 import { migrateLatest, openDb, type Db } from '../../src/kernel/db/db.ts';
+import { appMigrations } from '../../src/modules/index.ts';
 import { OutboxRepo } from '../../src/kernel/db/outbox.repo.ts';
 import { tempDir } from '../helpers/app.ts';
 
@@ -12,7 +13,7 @@ const silent = { warn: () => {}, error: () => {} };
 
 async function setup(t: import('ava').ExecutionContext): Promise<{ db: Db; repo: OutboxRepo; clock: { now: number; read: () => number } }> {
   const dir = tempDir('emporium-relay-');
-  const db = openDb(`${dir.dir}/relay.sqlite`);
+  const db = openDb(`${dir.dir}/relay.sqlite`, appMigrations());
   t.teardown(async () => {
     await db.close();
     dir.cleanup();

@@ -8,6 +8,7 @@ import type { AppError } from '../../src/domain/errors.ts';
 import { SqliteActorWriter } from '../../src/kernel/db/actor-writer.ts';
 import { ActorRepo } from '../../src/kernel/db/actor.repo.ts';
 import { migrateLatest, openDb } from '../../src/kernel/db/db.ts';
+import { appMigrations } from '../../src/modules/index.ts';
 import { folderForTest } from '../helpers/app.ts';
 
 const counterMachine = setup({
@@ -39,7 +40,7 @@ const quiet = { warn: () => {}, error: () => {} };
 
 test('a kind the runtime was never written for is hosted like any other: create, send, refuse, decide, time out', async (t) => {
   const dir = folderForTest(t, 'emporium-runtime-');
-  const db = openDb(`${dir}/runtime.sqlite`);
+  const db = openDb(`${dir}/runtime.sqlite`, appMigrations());
   t.teardown(() => db.close());
   await migrateLatest(db);
   let now = 1_000_000;

@@ -9,11 +9,15 @@ import { createTransition, type Transition } from './transition.ts';
 import { stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
 import { Mailbox } from './mailbox.ts';
 
-/** The machines a runtime hosts, by kind name. Kinds are registered by the composition root; the runtime names none. */
-export type KindMap = Readonly<Record<string, AnyStateMachine>>;
+/**
+ * The machines a runtime hosts, by kind name (`ActorRuntime<{ cart: CartMachine }>`). Kinds are registered by
+ * the modules; the runtime names none. Written as a mapped type over `Kinds` so an interface (the application's
+ * `ActorKinds` registry, which modules extend) qualifies, not only a type literal.
+ */
+export type KindMap<Kinds = Record<string, AnyStateMachine>> = { readonly [K in keyof Kinds]: AnyStateMachine };
 
 /** A kind name of `Kinds`. */
-export type KindOf<Kinds extends KindMap> = keyof Kinds & string;
+export type KindOf<Kinds extends KindMap<Kinds>> = keyof Kinds & string;
 
 /** One actor as it is in memory: its row as stored and its live XState snapshot. */
 export interface LiveActor<M extends AnyStateMachine = AnyStateMachine> {
@@ -57,7 +61,7 @@ export interface RuntimeLogger {
   error(object: object, message: string): void;
 }
 
-export interface ActorRuntimeOptions<Kinds extends KindMap> {
+export interface ActorRuntimeOptions<Kinds extends KindMap<Kinds>> {
   readonly repo: ActorRepo;
   /** Writes snapshot + journal + outbox of one or many changes in one transaction. */
   readonly writer: ActorWriter;
@@ -91,7 +95,7 @@ interface CacheEntry {
  * @example
  * const cart = await runtime.send('cart', cartId, { type: 'ADD_ITEM', productId, quantity: 1, unitPrice: 1299 });
  */
-export class ActorRuntime<Kinds extends KindMap> {
+export class ActorRuntime<Kinds extends KindMap<Kinds>> {
   /** Every committed change, for pushes, projections and the inspector. */
   readonly changes$ = new Subject<ActorChange>();
   private readonly cache = new Map<string, CacheEntry>();
@@ -355,7 +359,7 @@ export class ActorRuntime<Kinds extends KindMap> {
   }
 
   private toRow(actor: LiveActor): ActorRow {
-    const definition = this.definition(actor.kind);
+    const definition = this.definition(actor.kind as KindOf<Kinds>);
     const snapshot = actor.snapshot as SnapshotFrom<AnyStateMachine>;
     const deadline = snapshot.status === 'active' ? definition.deadlineOf(snapshot as never) : null;
     return {

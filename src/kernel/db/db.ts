@@ -5,7 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { isPostgresUrl } from '../../config.ts';
 import { ImmediateSqliteClient } from './sqlite-client.ts';
-import { migrations } from './migrations/index.ts';
+import type { Migration } from '../module.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -17,14 +17,14 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** knex settings for a database URL, shared by the app and knexfile.ts. */
-export function knexConfig(databaseUrl: string): Knex.Config {
+/** knex settings for a database URL and the application's migrations, shared by the app and knexfile.ts. */
+export function knexConfig(databaseUrl: string, migrations: readonly Migration[]): Knex.Config {
   if (isPostgresUrl(databaseUrl)) {
     return {
       client: 'pg',
       connection: databaseUrl,
       pool: { min: 0, max: 10 },
-      migrations: { migrationSource: migrationSource() },
+      migrations: { migrationSource: migrationSource(migrations) },
     };
   }
   return {
@@ -33,11 +33,16 @@ export function knexConfig(databaseUrl: string): Knex.Config {
     useNullAsDefault: true,
     // One connection: transactions in this process queue for it instead of racing for the lock.
     pool: { min: 1, max: 1, idleTimeoutMillis: 3_600_000 },
-    migrations: { migrationSource: migrationSource() },
+    migrations: { migrationSource: migrationSource(migrations) },
   };
 }
 
-function migrationSource(): Knex.MigrationSource<(typeof migrations)[number]> {
+function migrationSource(migrations: readonly Migration[]): Knex.MigrationSource<Migration> {
+  const names = new Set<string>();
+  for (const { name } of migrations) {
+    if (names.has(name)) throw new Error(`two migrations are named ${name}`);
+    names.add(name);
+  }
   return {
     getMigrations: async () => [...migrations],
     getMigrationName: (migration) => migration.name,
@@ -46,13 +51,13 @@ function migrationSource(): Knex.MigrationSource<(typeof migrations)[number]> {
 }
 
 /** Opens the database, creating the SQLite folder when needed. Models are bound per query (`Model.query(knex)`), never globally. */
-export function openDb(databaseUrl: string): Db {
+export function openDb(databaseUrl: string, migrations: readonly Migration[]): Db {
   const dialect: Dialect = isPostgresUrl(databaseUrl) ? 'postgres' : 'sqlite';
   // int8 (bigint) comes back as a string by default; every bigint here is a millisecond timestamp,
   // an amount in minor units or a sequence number, all far below 2^53.
   if (dialect === 'postgres') pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   if (dialect === 'sqlite' && databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
-  const knex = knexFactory(knexConfig(databaseUrl));
+  const knex = knexFactory(knexConfig(databaseUrl, migrations));
   return {
     knex,
     dialect,

@@ -1,4 +1,5 @@
-// REST over Fastify: auth, catalog reads, health and readiness. Thin: validate, call a service, shape the answer.
+// REST over Fastify: the error envelope, CORS, rate limiting, health, readiness, metrics and the API documents; the
+// modules add their routes (auth, catalog, …). Thin: validate, call a service, shape the answer.
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -6,8 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { AppError, type ErrorCode } from '../../domain/errors.ts';
 import type { Identity } from '../../domain/identity.ts';
-import type { Services } from '../../modules/services.ts';
-import { asyncApiDocument, loginSchema, openApiDocument, productQuerySchema, registerSchema } from '../../protocol/index.ts';
+import type { RouteHelpers } from '../module.ts';
+import { asyncApiDocument, openApiDocument } from '../../protocol/index.ts';
 import { toErrorBody, type ErrorLogger } from './errors.ts';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -24,7 +25,10 @@ const STATUS: Record<ErrorCode, number> = {
 };
 
 export interface HttpOptions {
-  readonly services: Services;
+  /** Verifies a bearer token into the caller's identity. */
+  readonly authenticate: (token: unknown) => Promise<Identity>;
+  /** The modules' routes, registered under the same error envelope, CORS and rate limiting. */
+  readonly routes: ReadonlyArray<(routes: FastifyInstance, helpers: RouteHelpers) => void>;
   /** Browser origins allowed to call the API; `*` allows any. */
   readonly corsOrigins: readonly string[];
   /** Login/registration attempts per IP per minute (password guessing, scrypt cost). */
@@ -36,7 +40,7 @@ export interface HttpOptions {
 }
 
 /** This server's version, as published in the API documents. */
-const serverVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const serverVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input ?? {});
@@ -44,15 +48,15 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   return result.data;
 }
 
-async function bearer(services: Services, request: FastifyRequest): Promise<Identity | undefined> {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(.+)$/i.exec(header);
-  if (!match) throw new AppError('UNAUTHORIZED', 'Authorization must be "Bearer <token>"');
-  return services.auth.verify(match[1]);
-}
-
-export function registerHttpRoutes(app: FastifyInstance, { services, logger, isReady, metrics, corsOrigins, authAttemptsPerMinute }: HttpOptions): void {
+export function registerHttpRoutes(app: FastifyInstance, options: HttpOptions): void {
+  const { logger, isReady, metrics, corsOrigins, authAttemptsPerMinute } = options;
+  const bearer = async (request: FastifyRequest): Promise<Identity | undefined> => {
+    const header = request.headers.authorization;
+    if (!header) return undefined;
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match) throw new AppError('UNAUTHORIZED', 'Authorization must be "Bearer <token>"');
+    return options.authenticate(match[1]);
+  };
   void app.register(cors, { origin: corsOrigins.includes('*') ? true : [...corsOrigins], methods: ['GET', 'POST'] });
   void app.register(rateLimit, {
     global: false,
@@ -92,35 +96,7 @@ export function registerHttpRoutes(app: FastifyInstance, { services, logger, isR
     routes.get('/openapi.json', async () => apiDocs().openapi);
     routes.get('/asyncapi.json', async () => apiDocs().asyncapi);
 
-    routes.post('/api/auth/guest', async () => {
-      const { token, identity } = await services.auth.guest();
-      return { token, guestId: identity.sub };
-    });
-
-    // A guest who registers or logs in keeps its carts: send the guest token as the bearer.
-    routes.post('/api/auth/register', authLimit, async (request, reply) => {
-      const guest = await bearer(services, request).catch(() => undefined);
-      const { token, customer } = await services.auth.register(parse(registerSchema, request.body));
-      const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
-      return reply.status(201).send({ token, customer, adoptedCarts });
-    });
-
-    routes.post('/api/auth/login', authLimit, async (request) => {
-      const guest = await bearer(services, request).catch(() => undefined);
-      const { token, customer } = await services.auth.login(parse(loginSchema, request.body));
-      const adoptedCarts = guest ? await services.carts.adoptGuestCarts(guest.sub, customer.id) : [];
-      return { token, customer, adoptedCarts };
-    });
-
-    routes.get('/api/me', async (request) => {
-      const identity = await bearer(services, request);
-      if (!identity) throw new AppError('UNAUTHORIZED', 'a bearer token is required');
-      const customer = identity.role === 'guest' ? null : ((await services.auth.getCustomer(identity.sub)) ?? null);
-      return { identity, customer };
-    });
-
-    routes.get('/api/categories', async () => ({ items: await services.catalog.listCategories() }));
-    routes.get('/api/products', async (request) => services.catalog.listProducts(parse(productQuerySchema, request.query)));
-    routes.get('/api/products/:id', async (request) => services.catalog.getProduct(String((request.params as { id: string }).id)));
+    const helpers: RouteHelpers = { parse, bearer, authAttempts: authLimit };
+    for (const register of options.routes) register(routes, helpers);
   });
 }

@@ -5,16 +5,15 @@ import { Server } from 'socket.io';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../domain/errors.ts';
 import { isStaff } from '../../domain/identity.ts';
+import type { Identity } from '../../domain/identity.ts';
+import type { Namespace, SocketContext } from '../module.ts';
 import type { Push, PushEvent, PushOf } from './pushes.ts';
-import type { Services } from '../../modules/services.ts';
 import type { AppNamespace, AppServer, AppSocket, ClientToServer, InterServer, SocketData } from './io-types.ts';
 import type { ServerToClient } from '../../protocol/index.ts';
 import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import type { ClusterLink } from './redis-adapter.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { storeCommandTable } from '../../modules/store-commands.ts';
-import { warehouseCommandTable } from '../../modules/warehouse-commands.ts';
 
 export interface SocketLogger extends ErrorLogger {
   warn(object: object, message: string): void;
@@ -24,7 +23,10 @@ export interface SocketLogger extends ErrorLogger {
 export interface SocketGatewayOptions {
   readonly httpServer: HttpServer;
   readonly config: Config;
-  readonly services: Services;
+  /** Each namespace's commands (see namespaceTable). */
+  readonly tables: { readonly [N in Namespace]: CommandTable<SocketContext> };
+  /** Verifies a handshake's token into the caller's identity; throws `UNAUTHORIZED` otherwise. */
+  readonly authenticate: (token: unknown) => Promise<Identity>;
   readonly pushes$: Observable<Push>;
   readonly logger: SocketLogger;
   readonly accepting: () => boolean;
@@ -70,10 +72,10 @@ function handshakeError(error: AppError): Error {
   return Object.assign(new Error(error.message), { data: error.toBody() });
 }
 
-function authenticate(services: Services, requireStaff: boolean) {
+function authenticated(authenticate: (token: unknown) => Promise<Identity>, requireStaff: boolean) {
   return async (socket: AppSocket, next: (error?: Error) => void) => {
     try {
-      const identity = await services.auth.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token);
+      const identity = await authenticate((socket.handshake.auth as { token?: unknown } | undefined)?.token);
       if (requireStaff && !isStaff(identity)) throw new AppError('FORBIDDEN', 'the warehouse is for staff only');
       socket.data.identity = identity;
       next();
@@ -89,7 +91,7 @@ function emitPush<E extends PushEvent>(namespace: AppNamespace, push: PushOf<E>)
 }
 
 export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
-  const { config, services, logger } = o;
+  const { config, logger } = o;
   let closing = false;
   const io: AppServer = new Server<ClientToServer, ServerToClient, InterServer, SocketData>(o.httpServer, {
     serveClient: false,
@@ -107,8 +109,8 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
 
   const inFlight = new InFlight();
-  const mount = <Ctx>(namespace: AppNamespace, table: CommandTable<Ctx>, requireStaff: boolean, contextOf: (socket: AppSocket) => Ctx) => {
-    namespace.use(authenticate(services, requireStaff));
+  const mount = (namespace: AppNamespace, table: CommandTable<SocketContext>, requireStaff: boolean) => {
+    namespace.use(authenticated(o.authenticate, requireStaff));
     namespace.on('connection', (socket) => {
       // Its handshake was under way when the node started closing: send it on at once.
       if (closing) {
@@ -118,7 +120,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       bindCommands({
         socket,
         table,
-        context: contextOf(socket),
+        context: { identity: socket.data.identity, socket },
         limiter: new TokenBucket(config.maxCommandsPerSecond),
         logger,
         accepting: o.accepting,
@@ -127,11 +129,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     });
   };
 
-  const identityOf = (socket: AppSocket) => socket.data.identity;
   const store = io.of('/store');
   const warehouse = io.of('/warehouse');
-  mount(store, storeCommandTable(services), false, (socket) => ({ identity: identityOf(socket), socket }));
-  mount(warehouse, warehouseCommandTable(services), true, (socket) => ({ identity: identityOf(socket), socket }));
+  mount(store, o.tables.store, false);
+  mount(warehouse, o.tables.warehouse, true);
 
   const namespaces = { store, warehouse } as const;
   /** Access is checked at subscribe time; when an actor changes owner, the previous owner's sockets leave its room. */

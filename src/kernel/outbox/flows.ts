@@ -1,11 +1,8 @@
 // Domain events as the flows see them: an outbox row, typed by its `type`.
-import { filter, type Observable, type OperatorFunction } from 'rxjs';
-import type { CartEmitted } from '../../modules/cart/cart.machine.ts';
-import type { OrderEmitted } from '../../modules/order/order.machine.ts';
-import type { ShipmentEmitted } from '../../modules/shipment/shipment.machine.ts';
+import { filter, merge, type Observable, type OperatorFunction } from 'rxjs';
+import type { DomainEventPayload, DomainEventType } from '../registry.ts';
 
-export type DomainEventPayload = CartEmitted | OrderEmitted | ShipmentEmitted;
-export type DomainEventType = DomainEventPayload['type'];
+export type { DomainEventPayload, DomainEventType } from '../registry.ts';
 
 export interface DomainEvent<P extends DomainEventPayload = DomainEventPayload> {
   /** The outbox sequence number: unique, rising, the idempotency key of the delivery. */
@@ -63,4 +60,9 @@ export function defineFlow<T extends DomainEventType>(definition: {
 /** Narrows a stream of domain events to one type. */
 export function ofType<T extends DomainEventType>(type: T): OperatorFunction<DomainEvent, DomainEvent<Extract<DomainEventPayload, { type: T }>>> {
   return filter((event): event is DomainEvent<Extract<DomainEventPayload, { type: T }>> => event.type === type);
+}
+
+/** Flows every step of which reads one actor kind's events: the relay keeps each actor's events in order within a flow. */
+export function sagaOf(name: string, on: readonly DomainEventType[], steps: readonly Flow[]): FlowDefinition {
+  return { name, delivery: 'critical', on, run: (events$) => merge(...steps.map((step) => step(events$))) };
 }

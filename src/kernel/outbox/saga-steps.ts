@@ -2,7 +2,7 @@
 import type { LiveActor } from '../actors/runtime.ts';
 import type { CommandEvent } from '../actors/kinds.ts';
 import { AppError } from '../../domain/errors.ts';
-import type { AppKinds, AppRuntime } from '../../modules/kinds.ts';
+import type { ActorKinds, AppKind, AppRuntime } from '../registry.ts';
 
 export interface AnomalyLogger {
   error(object: object, message: string): void;
@@ -36,18 +36,16 @@ export class SagaAnomalies {
   }
 }
 
-type Kind = keyof AppKinds;
-
-export interface SagaStep<K extends Kind> {
+export interface SagaStep<K extends AppKind> {
   /** Names the step in logs and metrics, e.g. `checkout.complete`. */
   readonly step: string;
   readonly kind: K;
   readonly id: string;
-  readonly event: CommandEvent<AppKinds[K]>;
+  readonly event: CommandEvent<ActorKinds[K]>;
   /** The actor has taken this step already (a redelivery, or a duplicate that ran first): nothing to apply. */
-  readonly isDone: (actor: LiveActor<AppKinds[K]>) => boolean;
+  readonly isDone: (actor: LiveActor<ActorKinds[K]>) => boolean;
   /** The actor refused for a reason the saga expects (e.g. the order was cancelled meanwhile): not an anomaly. */
-  readonly mayRefuse?: (actor: LiveActor<AppKinds[K]>) => boolean;
+  readonly mayRefuse?: (actor: LiveActor<ActorKinds[K]>) => boolean;
 }
 
 /**
@@ -66,7 +64,7 @@ export class SagaSteps {
   ) {}
 
   /** The actor after the step (also when it was already done), or undefined when it refused. */
-  async apply<K extends Kind>(step: SagaStep<K>): Promise<LiveActor<AppKinds[K]> | undefined> {
+  async apply<K extends AppKind>(step: SagaStep<K>): Promise<LiveActor<ActorKinds[K]> | undefined> {
     try {
       return await this.runtime.send(step.kind, step.id, (actor) => (step.isDone(actor) ? null : step.event));
     } catch (error) {

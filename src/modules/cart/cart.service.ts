@@ -6,8 +6,9 @@ import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../domain/types.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import type { IdempotencyRepo } from '../../kernel/db/idempotency.repo.ts';
 import { ownedBy } from '../../kernel/access.ts';
-import type { CatalogService } from '../catalog/catalog.service.ts';
-import type { AppRuntime, CartActor } from '../kinds.ts';
+import type { CatalogService } from '../catalog/index.ts';
+import type { AppRuntime } from '../../kernel/registry.ts';
+import type { CartActor } from './cart.kind.ts';
 
 const quantityInCart = (cart: CartActor, productId: string) => cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
 

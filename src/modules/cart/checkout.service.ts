@@ -5,9 +5,11 @@ import type { Clock, Identity } from '../../domain/identity.ts';
 import type { OrderLine, ShippingAddress } from '../../domain/types.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import { ownedBy } from '../../kernel/access.ts';
-import type { CatalogService } from '../catalog/catalog.service.ts';
-import type { InventoryService } from '../inventory/inventory.service.ts';
-import { CHECKOUT_STALL_MS, type AppRuntime, type CartActor, type OrderActor } from '../kinds.ts';
+import type { CatalogService } from '../catalog/index.ts';
+import type { InventoryService } from '../inventory/index.ts';
+import type { AppRuntime } from '../../kernel/registry.ts';
+import type { OrderActor } from '../order/index.ts';
+import { CHECKOUT_STALL_MS, type CartActor } from './cart.kind.ts';
 import type { SagaSteps } from '../../kernel/outbox/saga-steps.ts';
 
 /** The cart gave this checkout up (the orphan sweep, after a long stall): its stock is released. */

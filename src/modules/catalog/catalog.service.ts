@@ -4,7 +4,7 @@ import { newId } from '../../domain/ids.ts';
 import type { Clock } from '../../domain/identity.ts';
 import type { Knex } from 'knex';
 import type { CategoryView, PRODUCT_SORTS, ProductView } from '../../protocol/index.ts';
-import { CategoryModel, ProductModel } from '../../kernel/db/models.ts';
+import { CategoryModel, ProductModel } from './models.ts';
 
 export type { ProductView } from '../../protocol/index.ts';
 

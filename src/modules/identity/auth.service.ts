@@ -6,7 +6,7 @@ import type { Clock, Identity } from '../../domain/identity.ts';
 import type { Knex } from 'knex';
 import type { Role } from '../../domain/types.ts';
 import { isUniqueViolation } from '../../kernel/db/db.ts';
-import { CustomerModel } from '../../kernel/db/models.ts';
+import { CustomerModel } from './customer.model.ts';
 import { DECOY_HASH, hashPassword, verifyPassword } from './passwords.ts';
 
 export interface CustomerView {

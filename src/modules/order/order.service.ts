@@ -4,7 +4,8 @@ import type { Clock, Identity } from '../../domain/identity.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import { shipmentIdFor } from '../../domain/ids.ts';
 import { ownedBy } from '../../kernel/access.ts';
-import type { AppRuntime, OrderActor } from '../kinds.ts';
+import type { AppRuntime } from '../../kernel/registry.ts';
+import type { OrderActor } from './order.kind.ts';
 import type { CardDetails, ChargeResult, PaymentProvider } from './payment-provider.ts';
 
 export interface OrderServiceOptions {

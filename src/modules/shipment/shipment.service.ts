@@ -7,7 +7,9 @@ import type { ShipmentEvent, ShipmentState } from './shipment.machine.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import type { ADVANCE_TARGETS } from '../../protocol/index.ts';
 import { ownedBy } from '../../kernel/access.ts';
-import type { AppRuntime, OrderActor, ShipmentActor } from '../kinds.ts';
+import type { AppRuntime } from '../../kernel/registry.ts';
+import type { OrderActor } from '../order/index.ts';
+import type { ShipmentActor } from './shipment.kind.ts';
 
 export interface ShipmentServiceOptions {
   readonly runtime: AppRuntime;

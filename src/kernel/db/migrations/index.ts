@@ -1,7 +1,8 @@
-// The ordered list of migrations, applied by knex at start-up and by `npm run migrate`.
+// The kernel's migrations: actors, journal, outbox and its deliveries. `001_initial` predates the modules and also
+// creates the first domains' tables (catalog, customers, inventory, payments); it stays here, as applied
+// databases record it by name. Modules bring their later migrations themselves (`ModuleDefinition.migrations`).
 import * as initial from './001_initial.ts';
 import * as outboxActorOrder from './002_outbox_actor_order.ts';
-import * as reservationDecisions from './003_reservation_decisions.ts';
 import * as outboxDeliveries from './004_outbox_deliveries.ts';
 
-export const migrations = [initial, outboxActorOrder, reservationDecisions, outboxDeliveries] as const;
+export const kernelMigrations = [initial, outboxActorOrder, outboxDeliveries] as const;

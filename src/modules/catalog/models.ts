@@ -1,4 +1,4 @@
-// objection models for the relational parts of the domain: catalog and customers.
+// objection models of the catalog: categories and products (stock columns are written by the inventory repository).
 import { Model } from 'objection';
 
 export class CategoryModel extends Model {
@@ -40,23 +40,6 @@ export class ProductModel extends Model {
     for (const key of ['price', 'stock_version', 'created_at', 'updated_at', 'on_hand', 'reserved']) {
       if (parsed[key] !== undefined && parsed[key] !== null) parsed[key] = Number(parsed[key]);
     }
-    return parsed;
-  }
-}
-
-export class CustomerModel extends Model {
-  static override tableName = 'customers';
-  declare id: string;
-  declare email: string;
-  declare password_hash: string;
-  declare name: string;
-  declare role: 'customer' | 'staff' | 'admin';
-  declare created_at: number;
-  declare updated_at: number;
-
-  override $parseDatabaseJson(json: Record<string, unknown>) {
-    const parsed = super.$parseDatabaseJson(json);
-    for (const key of ['created_at', 'updated_at']) if (parsed[key] != null) parsed[key] = Number(parsed[key]);
     return parsed;
   }
 }

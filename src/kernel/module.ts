@@ -1,0 +1,151 @@
+// What a module is: one domain's kinds, migrations, services, commands, topics, pushes, flows, sweeps and routes,
+// in one definition. The composition root (src/app.ts) creates the modules in order and wires their parts.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Observable } from 'rxjs';
+import type { z } from 'zod';
+import type { Config } from '../config.ts';
+import type { Clock, Identity } from '../domain/identity.ts';
+import type { StoreResults, WarehouseResults, storeCommands, warehouseCommands } from '../protocol/index.ts';
+import type { ActorKindDefinition } from './actors/kinds.ts';
+import type { ActorRepo } from './db/actor.repo.ts';
+import type { Db } from './db/db.ts';
+import type { ProtocolTable } from './gateway/commands.ts';
+import type { AppSocket } from './gateway/io-types.ts';
+import type { Push } from './gateway/pushes.ts';
+import type { TopicTable } from './gateway/topics.ts';
+import type { FlowDefinition } from './outbox/flows.ts';
+import type { SagaSteps } from './outbox/saga-steps.ts';
+import type { ActorKinds, AppRuntime, Services } from './registry.ts';
+import { kernelMigrations } from './db/migrations/index.ts';
+
+/** A schema migration: a stable, unique name (knex records it once applied) and its steps. */
+export interface Migration {
+  readonly name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Who sends a socket command: the verified caller and its socket. */
+export interface SocketContext {
+  readonly identity: Identity;
+  readonly socket: AppSocket;
+}
+
+/** Every `/store` command of the protocol with its handler; modules each provide a part (`Partial<…>`). */
+export type StoreCommandTable = ProtocolTable<SocketContext, typeof storeCommands, StoreResults>;
+/** Every `/warehouse` command of the protocol with its handler; modules each provide a part. */
+export type WarehouseCommandTable = ProtocolTable<SocketContext, typeof warehouseCommands, WarehouseResults>;
+/** The commands the gateway itself serves in every namespace (topics). */
+export type GatewayCommand = 'subscribe' | 'unsubscribe';
+
+export interface NamespaceTables {
+  readonly store: StoreCommandTable;
+  readonly warehouse: WarehouseCommandTable;
+}
+export type Namespace = keyof NamespaceTables;
+
+/** What a module's REST routes get besides the Fastify instance. */
+export interface RouteHelpers {
+  /** Validates `input` with `schema`; a failure becomes a `VALIDATION` answer. */
+  parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S>;
+  /** The caller named by an `Authorization: Bearer` header, if any; a malformed or bad token is `UNAUTHORIZED`. */
+  bearer(request: FastifyRequest): Promise<Identity | undefined>;
+  /** Route options for password-guessing endpoints: rate-limited per client IP. */
+  readonly authAttempts: object;
+}
+
+/** What the kernel hands each module when the application is built. */
+export interface ModuleContext {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly db: Db;
+  readonly runtime: AppRuntime;
+  /** Actor rows, for listings by owner and state (the runtime is for one actor by id). */
+  readonly actors: ActorRepo;
+  /** Sends saga steps to actors exactly once in effect; a refusal that is not expected is an anomaly. */
+  readonly steps: SagaSteps;
+  /** The `/metrics` registry: a module registers its own counters and gauges on it. */
+  readonly metrics: Registry;
+  /**
+   * Every module's services. Modules are created in order, so a module finds those before it here at once;
+   * read the others when they are used (in a handler or a flow), not at creation.
+   */
+  readonly services: Services;
+}
+
+/** What a module adds to the running application; every part is optional. */
+export interface ModulePart {
+  /** Merged into `Services`, for the other modules, the composition root and the tests. */
+  readonly services?: Partial<Services>;
+  /** Socket commands per namespace, each typed by the protocol. A command served by two modules is an error. */
+  readonly commands?: { readonly [N in Namespace]?: Partial<NamespaceTables[N]> };
+  /** Topics its clients may follow, per namespace. */
+  readonly topics?: { readonly [N in Namespace]?: TopicTable };
+  /** What its changes push to the clients watching them. */
+  readonly pushes?: Observable<Push>;
+  /** Flows over the outbox: sagas (`critical`), projections and notifications (`best-effort`). */
+  readonly flows?: readonly FlowDefinition[];
+  /** Periodic duties (recovery of stalled effects, clean-ups), by name; each runs on its own, a failure is logged and retried. */
+  readonly sweeps?: Readonly<Record<string, () => Promise<unknown>>>;
+  /** REST routes, registered under the gateway's error envelope, CORS and rate limiting. */
+  readonly routes?: (routes: FastifyInstance, helpers: RouteHelpers) => void;
+  /** Verifies a client's token into an identity (one module, identity, provides it). */
+  readonly authenticate?: (token: unknown) => Promise<Identity>;
+  /** Runs at start, after the migrations and before recovery (demo data, a configured admin account). */
+  readonly start?: () => Promise<void>;
+}
+
+/** Any module, whatever its parts. */
+export type AnyModule = ModuleDefinition<ModulePart>;
+
+/** A domain module: its static parts (kinds, migrations) and how to create the rest. */
+export interface ModuleDefinition<P extends ModulePart = ModulePart> {
+  /** Unique; names the module in logs and errors. */
+  readonly name: string;
+  /** Its actor kinds, registered with the runtime; each must also be declared in `ActorKinds`. */
+  readonly kinds?: { readonly [K in keyof ActorKinds]?: ActorKindDefinition<ActorKinds[K]> };
+  /** Its schema migrations, applied after the kernel's and those of the modules before it. */
+  readonly migrations?: readonly Migration[];
+  readonly create: (context: ModuleContext) => P;
+}
+
+/**
+ * Declares a module, keeping the exact type of what `create` returns so the
+ * composition can check that every protocol command has a handler.
+ *
+ * @example
+ * export const shipmentModule = defineModule({
+ *   name: 'shipment',
+ *   kinds: { shipment: shipmentKind },
+ *   create: (ctx) => ({ services: { shipments: new ShipmentService(ctx) }, commands: { store: { ... } satisfies Partial<StoreCommandTable> } }),
+ * });
+ */
+export function defineModule<const P extends ModulePart>(definition: ModuleDefinition<P>): ModuleDefinition<P> {
+  return definition;
+}
+
+type CommandsIn<P, N extends Namespace> = P extends { readonly commands: { readonly [K in N]: infer T } } ? keyof T : never;
+type ProvidedBy<Modules extends readonly AnyModule[], N extends Namespace> = {
+  [I in keyof Modules]: Modules[I] extends ModuleDefinition<infer P> ? CommandsIn<P, N> : never;
+}[number];
+/** The protocol commands of namespace `N` that none of `Modules` (nor the gateway) handles. */
+export type MissingCommands<Modules extends readonly AnyModule[], N extends Namespace> = Exclude<
+  keyof NamespaceTables[N],
+  ProvidedBy<Modules, N> | GatewayCommand
+>;
+/**
+ * `true` when `Modules` handle every command of the protocol; otherwise the missing ones, so
+ * `const covered: CoversProtocol<typeof modules> = true` fails to compile and names them.
+ */
+export type CoversProtocol<Modules extends readonly AnyModule[]> = [MissingCommands<Modules, 'store'> | MissingCommands<Modules, 'warehouse'>] extends [never]
+  ? true
+  : { readonly missing: MissingCommands<Modules, 'store'> | MissingCommands<Modules, 'warehouse'> };
+
+/** Every migration of the application, in order: the kernel's, then each module's in module order. */
+export function migrationsOf(modules: readonly AnyModule[]): Migration[] {
+  return [...kernelMigrations, ...modules.flatMap((module) => module.migrations ?? [])];
+}

@@ -1,0 +1,52 @@
+// The inventory module: stock that never oversells (reserve, hold, sell, release), the warehouse's stock commands,
+// and `stock:changed` pushes on `product:<id>`.
+import { map } from 'rxjs';
+import { AppError } from '../../domain/errors.ts';
+import { command } from '../../kernel/gateway/commands.ts';
+import { once, type Push } from '../../kernel/gateway/pushes.ts';
+import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
+import { warehouseCommands as c } from '../../protocol/index.ts';
+import { InventoryRepo, type StockLevel } from './inventory.repo.ts';
+import { InventoryService } from './inventory.service.ts';
+import * as reservationDecisions from './migrations/003_reservation_decisions.ts';
+
+export { InventoryService, type StockLevel } from './inventory.service.ts';
+
+declare module '../../kernel/registry.ts' {
+  interface Services {
+    readonly inventory: InventoryService;
+  }
+}
+
+const stockView = (level: StockLevel) => ({ productId: level.productId, available: level.available, onHand: level.onHand, version: level.version });
+
+export const inventoryModule = defineModule({
+  name: 'inventory',
+  migrations: [reservationDecisions],
+  create: ({ db, clock }) => {
+    const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), clock);
+    return {
+      services: { inventory },
+      commands: {
+        warehouse: {
+          'stock:get': command(c['stock:get'], async (_ctx, p) => {
+            const level = await inventory.level(p.productId);
+            if (!level) throw new AppError('NOT_FOUND', `product ${p.productId} does not exist`);
+            return { stock: stockView(level) };
+          }),
+          'stock:restock': command(c['stock:restock'], async (_ctx, p) => ({ stock: stockView(await inventory.restock(p.productId, p.quantity)) })),
+        } satisfies Partial<WarehouseCommandTable>,
+      },
+      pushes: inventory.stockChanged$.pipe(
+        map(
+          (level): Push => ({
+            audiences: ['store', 'warehouse'],
+            topics: [`product:${level.productId}`],
+            event: 'stock:changed',
+            payload: once(() => [stockView(level)]),
+          }),
+        ),
+      ),
+    };
+  },
+});

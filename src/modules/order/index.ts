@@ -1,0 +1,67 @@
+// The order module: the order kind, payment (through a provider, exactly once per attempt) and cancellation, its
+// /store commands, topic and pushes, the order saga, and the sweep that settles payments a crash interrupted.
+import { command } from '../../kernel/gateway/commands.ts';
+import { changePushes, once } from '../../kernel/gateway/pushes.ts';
+import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
+import { storeCommands as c } from '../../protocol/index.ts';
+import { orderSaga } from './flows.ts';
+import { orderKind } from './order.kind.ts';
+import { OrderService } from './order.service.ts';
+import { SimulatedPaymentProvider, type PaymentProvider } from './payment-provider.ts';
+import { orderView } from './views.ts';
+
+export { OrderService } from './order.service.ts';
+export { SimulatedPaymentProvider, type PaymentProvider } from './payment-provider.ts';
+export type { OrderActor } from './order.kind.ts';
+export { orderView } from './views.ts';
+
+declare module '../../kernel/registry.ts' {
+  interface Services {
+    readonly orders: OrderService;
+    readonly payments: PaymentProvider;
+  }
+}
+
+export interface OrderModuleOptions {
+  /** The payment provider; the simulated one (test cards, configurable latency) by default. */
+  readonly payments?: PaymentProvider | undefined;
+}
+
+export const orderModule = (options: OrderModuleOptions = {}) =>
+  defineModule({
+    name: 'order',
+    kinds: { order: orderKind },
+    create: ({ config, clock, db, runtime, actors, steps, logger, services }) => {
+      const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
+      const orders = new OrderService({ runtime, actors, payments, clock, logger });
+      return {
+        services: { orders, payments },
+        commands: {
+          store: {
+            'order:get': command(c['order:get'], async ({ identity }, p) => ({ order: orderView(await orders.get(identity, p.orderId)) })),
+            'order:pay': command(c['order:pay'], async ({ identity }, p) => ({
+              order: orderView(
+                await orders.pay(identity, p.orderId, p.requestId, {
+                  number: p.payment.cardNumber,
+                  expMonth: p.payment.expMonth,
+                  expYear: p.payment.expYear,
+                  cvc: p.payment.cvc,
+                }),
+              ),
+            })),
+            'order:cancel': command(c['order:cancel'], async ({ identity }, p) => ({ order: orderView(await orders.cancel(identity, p.orderId)) })),
+            'orders:list': command(c['orders:list'], async ({ identity }) => ({ orders: (await orders.list(identity)).map(orderView) })),
+          } satisfies Partial<StoreCommandTable>,
+        },
+        topics: { store: { order: { view: async (identity, id) => orderView(await orders.get(identity, id)) } } },
+        pushes: changePushes(runtime.changes$, 'order', (change) => ({
+          audiences: ['store'],
+          topics: [`order:${change.id}`],
+          event: 'order:updated',
+          payload: once(() => [orderView(change.actor)]),
+        })),
+        flows: [orderSaga({ runtime, steps, services, payments })],
+        sweeps: { 'stalled payments': () => orders.recoverStalledPayments() },
+      };
+    },
+  });
