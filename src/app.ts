@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { merge } from 'rxjs';
+import { EffectRunner } from './kernel/actors/effects.ts';
 import { ActorRuntime } from './kernel/actors/runtime.ts';
 import type { Config } from './config.ts';
 import type { Clock } from './domain/identity.ts';
@@ -68,11 +69,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const outboxRepo = new OutboxRepo(db.knex, db.transaction);
 
   let relay: OutboxRelay | undefined;
+  const kinds = kindsOf(modules);
   const runtime: AppRuntime = new ActorRuntime<ActorKinds>({
     repo: actorRepo,
     writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction),
     groupCommit: config.groupCommit,
-    kinds: kindsOf(modules),
+    kinds,
     clock,
     logger,
     onOutboxWritten: () => relay?.nudge(),
@@ -103,6 +105,22 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     labelNames: ['flow'],
     registers: [metrics],
   });
+  const effectsResumed = new Counter({
+    name: 'emporium_effects_resumed_total',
+    help: 'Stalled effects (a checkout reservation, a charge) resumed by the sweep, by effect and outcome (finished, refused, failed and retried)',
+    labelNames: ['effect', 'outcome'],
+    registers: [metrics],
+  });
+  const effects = new EffectRunner({
+    runtime,
+    actors: actorRepo,
+    kinds,
+    services,
+    clock,
+    logger,
+    onResumed: (effect, outcome) => effectsResumed.inc({ effect, outcome }),
+  });
+
   const flows: FlowDefinition[] = [...parts.flatMap(({ part }) => part.flows ?? []), ...(options.flows ?? [])];
   relay = new OutboxRelay({
     outbox: outboxRepo,
@@ -204,6 +222,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   async function sweep(): Promise<void> {
     const duties: ReadonlyArray<[string, () => Promise<unknown>]> = [
       ['deadlines', () => runtime.sweepDeadlines()],
+      ['stalled effects', () => effects.resumeStalled()],
       ...parts.flatMap(({ module, part }) =>
         Object.entries(part.sweeps ?? {}).map(([name, run]): [string, () => Promise<unknown>] => [`${module}: ${name}`, run]),
       ),

@@ -79,7 +79,7 @@ test('simultaneous adds past the line quantity limit: the ones that would exceed
   )) as Outcome[];
   t.deepEqual(codes(acks), ['VALIDATION', 'ok', 'ok']);
   const refused = acks.find((ack) => !ack.ok) as Extract<Outcome, { ok: false }>;
-  t.deepEqual(refused.error.details, { productId: product.id, requested: MAX_LINE_QUANTITY + half });
+  t.deepEqual(refused.error.details, { productId: product.id, requested: MAX_LINE_QUANTITY + half, reason: 'QUANTITY_LIMIT' });
   const { cart: after } = await ok(store, 'cart:get', { cartId: cart.id });
   t.is(after.items[0].quantity, MAX_LINE_QUANTITY);
 });

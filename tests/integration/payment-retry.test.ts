@@ -4,7 +4,8 @@
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
 import type { OrderView } from '../../src/protocol/index.ts';
-import { AUTHORIZATION_STALL_MS, paymentKey } from '../../src/modules/order/order.service.ts';
+import { AUTHORIZATION_STALL_MS } from '../../src/modules/order/index.ts';
+import { paymentKey } from '../../src/modules/order/order.service.ts';
 import { SimulatedPaymentProvider, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../../src/modules/order/payment-provider.ts';
 import { call, connect, createProduct, guestToken, ok, startApp, TEST_CARD, type TestApp } from '../helpers/app.ts';
 

@@ -40,7 +40,7 @@ async function stored(app: App, id: string) {
   };
 }
 
-test.serial('an event the machine does not accept is INVALID_TRANSITION and writes nothing', async (t) => {
+test.serial('an event the machine does not accept is refused with its reason, or INVALID_TRANSITION, and writes nothing', async (t) => {
   const { app } = await started(t);
   const { id, created } = await newCart(app);
   t.true(created);
@@ -50,16 +50,18 @@ test.serial('an event the machine does not accept is INVALID_TRANSITION and writ
   t.deepEqual(before.journalVersions, [1, 2]);
 
   const rejected = [
-    // Not handled in `active` at all.
-    { type: 'CHECKOUT_COMPLETED', orderId: 'order_x' },
-    // Handled, but its guard says no: no such line, a past-expiry event before expiry, a quantity over the line maximum.
-    { type: 'REMOVE_ITEM', productId: 'prod_missing' },
-    { type: 'EXPIRE' },
-    { type: 'ADD_ITEM', productId: 'prod_a', quantity: 1_000, unitPrice: 100 },
+    // Not handled in `active` at all: the machine has no rule to name.
+    [{ type: 'CHECKOUT_COMPLETED', orderId: 'order_x' }, 'INVALID_TRANSITION', undefined],
+    // Handled, but its guard says no; the cart says why: no such line, a quantity over the line maximum.
+    [{ type: 'REMOVE_ITEM', productId: 'prod_missing' }, 'NOT_FOUND', 'LINE_NOT_FOUND'],
+    [{ type: 'ADD_ITEM', productId: 'prod_a', quantity: 1_000, unitPrice: 100 }, 'VALIDATION', 'QUANTITY_LIMIT'],
+    // A past-expiry event before expiry: a timer's event, with no rule for a customer.
+    [{ type: 'EXPIRE' }, 'INVALID_TRANSITION', undefined],
   ] as const;
-  for (const event of rejected) {
+  for (const [event, code, reason] of rejected) {
     const error = await t.throwsAsync(app.runtime.send('cart', id, event as never), { instanceOf: AppError });
-    t.is((error as AppError).code, 'INVALID_TRANSITION', event.type);
+    t.is((error as AppError).code, code, event.type);
+    t.is(((error as AppError).details as { reason?: string } | undefined)?.reason, reason, event.type);
   }
   const after = await stored(app, id);
   t.deepEqual(after, before);
@@ -139,7 +141,8 @@ test.serial('losing the compare-and-set to another node reloads and applies on t
 
   // A rejected event on the stale node is judged against the newest state, not its old copy.
   const stale = await t.throwsAsync(one.app.runtime.send('cart', id, { type: 'REMOVE_ITEM', productId: 'prod_a' }), { instanceOf: AppError });
-  t.is((stale as AppError).code, 'INVALID_TRANSITION');
+  t.is((stale as AppError).code, 'NOT_FOUND');
+  t.like((stale as AppError).details, { reason: 'LINE_NOT_FOUND' });
   t.is((await stored(one.app, id)).version, 5);
 });
 

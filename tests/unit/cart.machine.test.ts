@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { cartMachine, type CartEmitted, type CartEvent, type CartInput } from '../../src/modules/cart/cart.machine.ts';
+import { cartMachine, cartRefusal, type CartChange, type CartEmitted, type CartEvent, type CartInput } from '../../src/modules/cart/cart.machine.ts';
 import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 
@@ -502,4 +502,41 @@ test('non-integer quantities are rejected', (t) => {
   t.false(cart.can(add('p1', 1.5)), 'ADD_ITEM 1.5 should be rejected');
   t.false(cart.can(add('p2', 2.25)), 'ADD_ITEM 2.25 of a new product should be rejected');
   t.false(cart.can(setQty('p1', 2.5)), 'SET_QUANTITY 2.5 should be rejected');
+});
+
+test('cartRefusal names the rule behind every refused change, and is null exactly when the machine takes it', (t) => {
+  // Carts in each state with lines near both limits, and changes that land on either side of each rule.
+  let full = fresh();
+  for (let i = 0; i < MAX_CART_LINES; i++) full = transition(cartMachine, full, add(`p${i}`, 1))[0];
+  const nearMax = transition(cartMachine, fresh(), add('p0', MAX_LINE_QUANTITY - 1))[0];
+  const checkingOut = transition(cartMachine, nearMax, { type: 'CHECKOUT_STARTED', orderId: 'o1', requestId: 'r1', at: T0 + MINUTE })[0];
+  const carts = { empty: fresh(), full, nearMax, checkingOut };
+  const late = T0 + TTL + 1;
+  const changes: CartChange[] = [
+    add('p0', 1) as CartChange,
+    add('p0', 2) as CartChange,
+    add('new', 1) as CartChange,
+    add('new', 0) as CartChange,
+    add('p0', 1.5) as CartChange,
+    add('p0', 1, late) as CartChange,
+    setQty('p0', 0) as CartChange,
+    setQty('new', 0) as CartChange,
+    setQty('new', 3) as CartChange,
+    setQty('p0', MAX_LINE_QUANTITY + 1) as CartChange,
+    setQty('p0', -1) as CartChange,
+    remove('p0') as CartChange,
+    remove('new') as CartChange,
+    { type: 'CHECKOUT_STARTED', orderId: 'o2', requestId: 'r2', at: T0 + MINUTE },
+  ];
+  const reasons = new Set<string>();
+  for (const [name, cart] of Object.entries(carts)) {
+    for (const change of changes) {
+      const [next] = transition(cartMachine, cart, change);
+      const refusal = cartRefusal(String(cart.value), cart.context, change);
+      t.is(refusal === null, next !== cart, `${name} ${JSON.stringify(change)}: ${refusal?.reason ?? 'taken'}`);
+      if (refusal) reasons.add(refusal.reason);
+    }
+  }
+  // Every rule was met at least once by this table, so none of them can drift from the guards unnoticed.
+  t.deepEqual([...reasons].sort(), ['CART_EMPTY', 'CART_EXPIRED', 'CART_NOT_ACTIVE', 'LINE_LIMIT', 'LINE_NOT_FOUND', 'MALFORMED_LINE', 'QUANTITY_LIMIT']);
 });

@@ -6,7 +6,7 @@ import type { ActorWriter } from '../db/actor-writer.ts';
 import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../db/actor.repo.ts';
 import { GroupCommit } from './group-commit.ts';
 import { createTransition, type Transition } from './transition.ts';
-import { stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
+import { refusedBecause, stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
 import { Mailbox } from './mailbox.ts';
 
 /**
@@ -202,6 +202,9 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         const [next, actions] = snapshot.status === 'active' ? this.transitions[kind](snapshot as never, stamped) : [snapshot, []];
         if (next === snapshot) {
           if (judgeAgain) continue;
+          // The machine may say why (a business rule); otherwise the event simply does not apply in this state.
+          const why = this.definition(kind).refusal?.(snapshot as never, stamped);
+          if (why) throw refusedBecause(why);
           throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
             details: { state: current.state, event: (event as { type: string }).type },
           });

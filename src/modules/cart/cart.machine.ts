@@ -67,6 +67,56 @@ const isPrice = (n: number) => Number.isSafeInteger(n) && n >= 0;
 const touched = (context: CartContext, at: Timestamp) => ({ updatedAt: at, expiresAt: at + context.ttlMs });
 
 /**
+ * Why a cart refuses a change, by rule. Each rule is stated once, in `cartRefusal`: the machine's guards use
+ * it, the cart kind maps its reasons to protocol errors for refused events, and the cart service asks it
+ * before it looks up stock and prices, so a request breaking a rule is answered without touching the database.
+ */
+export type CartRefusal =
+  | { readonly reason: 'CART_NOT_ACTIVE'; readonly state: string }
+  | { readonly reason: 'CART_EXPIRED' }
+  | { readonly reason: 'MALFORMED_LINE'; readonly productId: string }
+  | { readonly reason: 'QUANTITY_LIMIT'; readonly productId: string; readonly requested: number }
+  | { readonly reason: 'LINE_LIMIT'; readonly productId: string }
+  | { readonly reason: 'LINE_NOT_FOUND'; readonly productId: string }
+  | { readonly reason: 'CART_EMPTY' };
+
+/** The events a customer's request turns into: the ones a cart can refuse for a reason of its own. */
+export type CartChange = Extract<CartEvent, { type: 'ADD_ITEM' | 'SET_QUANTITY' | 'REMOVE_ITEM' | 'CHECKOUT_STARTED' }>;
+
+export function isCartChange(event: CartEvent): event is CartChange {
+  return event.type === 'ADD_ITEM' || event.type === 'SET_QUANTITY' || event.type === 'REMOVE_ITEM' || event.type === 'CHECKOUT_STARTED';
+}
+
+/** A line may hold at most MAX_LINE_QUANTITY units, and a new line needs room among MAX_CART_LINES. */
+function lineRefusal(items: readonly CartLine[], productId: string, quantity: number): CartRefusal | null {
+  if (quantity > MAX_LINE_QUANTITY) return { reason: 'QUANTITY_LIMIT', productId, requested: quantity };
+  if (quantity > 0 && quantityOf(items, productId) === 0 && items.length >= MAX_CART_LINES) return { reason: 'LINE_LIMIT', productId };
+  return null;
+}
+
+/** Why a cart in `state` with `context` refuses `event`, or null when it takes it. */
+export function cartRefusal(state: string, context: CartContext, event: CartChange): CartRefusal | null {
+  if (state !== 'active') return { reason: 'CART_NOT_ACTIVE', state };
+  if (event.at >= context.expiresAt) return { reason: 'CART_EXPIRED' };
+  switch (event.type) {
+    case 'ADD_ITEM':
+      if (!isQuantity(event.quantity) || !isPrice(event.unitPrice) || event.quantity < 1) return { reason: 'MALFORMED_LINE', productId: event.productId };
+      return lineRefusal(context.items, event.productId, quantityOf(context.items, event.productId) + event.quantity);
+    case 'SET_QUANTITY':
+      if (!isQuantity(event.quantity) || !isPrice(event.unitPrice) || event.quantity < 0) return { reason: 'MALFORMED_LINE', productId: event.productId };
+      if (event.quantity === 0 && quantityOf(context.items, event.productId) === 0) return { reason: 'LINE_NOT_FOUND', productId: event.productId };
+      return lineRefusal(context.items, event.productId, event.quantity);
+    case 'REMOVE_ITEM':
+      return quantityOf(context.items, event.productId) > 0 ? null : { reason: 'LINE_NOT_FOUND', productId: event.productId };
+    case 'CHECKOUT_STARTED':
+      return context.items.length > 0 ? null : { reason: 'CART_EMPTY' };
+  }
+}
+
+/** Guards of the `active` state: the change is taken exactly when no rule refuses it. */
+const takes = (context: CartContext, event: CartEvent, type: CartChange['type']) => event.type === type && cartRefusal('active', context, event) === null;
+
+/**
  * A cart in `active` takes changes to its lines; `checkingOut` locks it while
  * stock is reserved for the order it becomes; `checkedOut` and `expired` are final.
  *
@@ -81,24 +131,10 @@ export const cartMachine = setup({
     emitted: {} as CartEmitted,
   },
   guards: {
-    canAddQuantity: ({ context, event }) =>
-      event.type === 'ADD_ITEM' &&
-      event.at < context.expiresAt &&
-      isQuantity(event.quantity) &&
-      isPrice(event.unitPrice) &&
-      event.quantity >= 1 &&
-      quantityOf(context.items, event.productId) + event.quantity <= MAX_LINE_QUANTITY &&
-      (quantityOf(context.items, event.productId) > 0 || context.items.length < MAX_CART_LINES),
-    isValidQuantity: ({ context, event }) =>
-      event.type === 'SET_QUANTITY' &&
-      event.at < context.expiresAt &&
-      isQuantity(event.quantity) &&
-      isPrice(event.unitPrice) &&
-      event.quantity >= 0 &&
-      event.quantity <= MAX_LINE_QUANTITY &&
-      (quantityOf(context.items, event.productId) > 0 || (event.quantity > 0 && context.items.length < MAX_CART_LINES)),
-    hasLine: ({ context, event }) => event.type === 'REMOVE_ITEM' && event.at < context.expiresAt && quantityOf(context.items, event.productId) > 0,
-    hasItems: ({ context, event }) => event.at < context.expiresAt && context.items.length > 0,
+    canAddQuantity: ({ context, event }) => takes(context, event, 'ADD_ITEM'),
+    isValidQuantity: ({ context, event }) => takes(context, event, 'SET_QUANTITY'),
+    hasLine: ({ context, event }) => takes(context, event, 'REMOVE_ITEM'),
+    hasItems: ({ context, event }) => takes(context, event, 'CHECKOUT_STARTED'),
     isFailedCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_FAILED' && context.checkout?.orderId === event.orderId,
     isCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_COMPLETED' && context.checkout?.orderId === event.orderId,
     isPastExpiry: ({ context, event }) => event.type === 'EXPIRE' && event.at >= context.expiresAt,

@@ -2,27 +2,18 @@
 import { AppError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import type { Clock, Identity } from '../../domain/identity.ts';
-import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../domain/types.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import type { IdempotencyRepo } from '../../kernel/db/idempotency.repo.ts';
 import { ownedBy } from '../../kernel/access.ts';
 import type { CatalogService } from '../catalog/index.ts';
 import type { AppRuntime } from '../../kernel/registry.ts';
-import type { CartActor } from './cart.kind.ts';
+import { refusedBecause } from '../../kernel/actors/kinds.ts';
+import { cartRefusalError, type CartActor } from './cart.kind.ts';
+import { cartRefusal, type CartChange } from './cart.machine.ts';
 
 const quantityInCart = (cart: CartActor, productId: string) => cart.snapshot.context.items.find((line) => line.productId === productId)?.quantity ?? 0;
 
-const notInCart = (cartId: string, productId: string) => new AppError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
-
-function checkLimits(cart: CartActor, productId: string, quantity: number): void {
-  if (quantity > MAX_LINE_QUANTITY) {
-    throw new AppError('VALIDATION', `a cart holds at most ${MAX_LINE_QUANTITY} of one product`, { details: { productId, requested: quantity } });
-  }
-  const lines = cart.snapshot.context.items;
-  if (quantity > 0 && !lines.some((line) => line.productId === productId) && lines.length >= MAX_CART_LINES) {
-    throw new AppError('VALIDATION', `a cart holds at most ${MAX_CART_LINES} different products`);
-  }
-}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface CartServiceOptions {
   readonly runtime: AppRuntime;
@@ -63,10 +54,8 @@ export class CartService {
    */
   addItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
     return this.o.runtime.send('cart', cartId, async (actor) => {
-      const cart = this.changeable(ownedBy(identity, 'cart', cartId, actor));
-      const requested = quantityInCart(cart, productId) + quantity;
-      checkLimits(cart, productId, requested);
-      const product = await this.inStock(cart, productId, requested);
+      const cart = this.judged(ownedBy(identity, 'cart', cartId, actor), { type: 'ADD_ITEM', productId, quantity, unitPrice: 0 });
+      const product = await this.inStock(cart, productId, quantityInCart(cart, productId) + quantity);
       return { type: 'ADD_ITEM' as const, productId, quantity, unitPrice: product.price };
     });
   }
@@ -74,12 +63,8 @@ export class CartService {
   /** Sets a line's quantity (0 removes it), judged like `addItem`; `NOT_FOUND` when removing a line the cart does not have. */
   setQuantity(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
     return this.o.runtime.send('cart', cartId, async (actor) => {
-      const cart = this.changeable(ownedBy(identity, 'cart', cartId, actor));
-      if (quantity === 0) {
-        if (quantityInCart(cart, productId) === 0) throw notInCart(cartId, productId);
-        return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: 0 };
-      }
-      checkLimits(cart, productId, quantity);
+      const cart = this.judged(ownedBy(identity, 'cart', cartId, actor), { type: 'SET_QUANTITY', productId, quantity, unitPrice: 0 });
+      if (quantity === 0) return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: 0 };
       const product = await this.inStock(cart, productId, quantity);
       return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: product.price };
     });
@@ -87,8 +72,7 @@ export class CartService {
 
   removeItem(identity: Identity, cartId: string, productId: string): Promise<CartActor> {
     return this.o.runtime.send('cart', cartId, (actor) => {
-      const cart = this.changeable(ownedBy(identity, 'cart', cartId, actor));
-      if (quantityInCart(cart, productId) === 0) throw notInCart(cartId, productId);
+      this.judged(ownedBy(identity, 'cart', cartId, actor), { type: 'REMOVE_ITEM', productId });
       return { type: 'REMOVE_ITEM' as const, productId };
     });
   }
@@ -115,11 +99,13 @@ export class CartService {
     return moved;
   }
 
-  /** Only an active cart takes changes; say so before looking at stock or prices. */
-  private changeable(cart: CartActor): CartActor {
-    if (cart.state !== 'active') {
-      throw new AppError('INVALID_TRANSITION', `cart ${cart.id} is ${cart.state} and can no longer be changed`, { details: { state: cart.state } });
-    }
+  /**
+   * The cart's own rules (state, expiry, limits), asked of the machine before stock and prices are looked up, so
+   * a change it would refuse is answered at once, with its reason. The machine judges again when the event arrives.
+   */
+  private judged(cart: CartActor, change: DistributiveOmit<CartChange, 'at'>): CartActor {
+    const refusal = cartRefusal(cart.state, cart.snapshot.context, { ...change, at: this.o.clock() } as CartChange);
+    if (refusal) throw refusedBecause(cartRefusalError(cart.id, refusal));
     return cart;
   }
 

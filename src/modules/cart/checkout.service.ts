@@ -9,7 +9,9 @@ import type { CatalogService } from '../catalog/index.ts';
 import type { InventoryService } from '../inventory/index.ts';
 import type { AppRuntime } from '../../kernel/registry.ts';
 import type { OrderActor } from '../order/index.ts';
-import { CHECKOUT_STALL_MS, type CartActor } from './cart.kind.ts';
+import { refusedBecause } from '../../kernel/actors/kinds.ts';
+import { cartRefusalError, type CartActor } from './cart.kind.ts';
+import { cartRefusal } from './cart.machine.ts';
 import type { SagaSteps } from '../../kernel/outbox/saga-steps.ts';
 
 /** The cart gave this checkout up (the orphan sweep, after a long stall): its stock is released. */
@@ -68,22 +70,13 @@ export class CheckoutService {
     return attempt;
   }
 
-  /** Finishes checkouts left half-done by a crash (carts stuck in `checkingOut`). */
-  async resumeStalled(limit = 50): Promise<number> {
-    const stale = await this.o.actors.listStale('cart', 'checkingOut', this.o.clock() - CHECKOUT_STALL_MS, limit);
-    let resumed = 0;
-    for (const row of stale) {
-      try {
-        // The listing may be behind: finish only the checkout the cart is in now.
-        const cart = await this.o.runtime.get('cart', row.id);
-        if (cart?.state !== 'checkingOut') continue;
-        await this.finish(cart);
-        resumed++;
-      } catch (error) {
-        if (!(error instanceof AppError)) this.o.logger?.warn({ err: error, cartId: row.id }, 'could not resume a stalled checkout; will retry');
-      }
-    }
-    return resumed;
+  /**
+   * Finishes a checkout a crash (or a stalled database) left half-done: the cart's `checkout.reserve` effect,
+   * resumed by the kernel's effect runner. Completes it when its reservation was (or now is) granted, fails
+   * it when refused; idempotent, like every step of the checkout.
+   */
+  resume(cart: CartActor): Promise<OrderActor> {
+    return this.finish(cart);
   }
 
   /**
@@ -153,17 +146,19 @@ export class CheckoutService {
     // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
     const cart = await this.o.runtime.send('cart', cartId, async (actor) => {
       const current = ownedBy(identity, 'cart', cartId, actor);
-      const { checkout, items, failedCheckout } = current.snapshot.context;
+      const { checkout, failedCheckout } = current.snapshot.context;
       if (checkout?.requestId === requestId) return null;
       // This request already failed (a duplicate that arrives after the failure, or a retry): same answer.
       if (failedCheckout?.requestId === requestId) throw await this.failureOf(cartId, failedCheckout.orderId);
-      if (current.state !== 'active') {
+      const started = { type: 'CHECKOUT_STARTED' as const, orderId: newId('order'), requestId, shippingAddress };
+      const refusal = cartRefusal(current.state, current.snapshot.context, { ...started, at: this.o.clock() });
+      if (refusal?.reason === 'CART_NOT_ACTIVE') {
         throw new AppError('INVALID_TRANSITION', `cart ${cartId} is ${current.state}; it cannot be checked out again`, {
-          details: { state: current.state, orderId: checkout?.orderId ?? null },
+          details: { state: current.state, orderId: checkout?.orderId ?? null, reason: refusal.reason },
         });
       }
-      if (items.length === 0) throw new AppError('INVALID_TRANSITION', `cart ${cartId} is empty`, { details: { state: current.state } });
-      return { type: 'CHECKOUT_STARTED' as const, orderId: newId('order'), requestId, shippingAddress };
+      if (refusal) throw refusedBecause(cartRefusalError(cartId, refusal));
+      return started;
     });
     return this.finish(cart);
   }

@@ -80,7 +80,6 @@ export const cartModule = defineModule({
       })),
       flows: [checkoutSaga({ runtime, checkout })],
       sweeps: {
-        'stalled checkouts': () => checkout.resumeStalled(),
         'orphan reservations': () => checkout.releaseOrphanReservations(),
       },
     };

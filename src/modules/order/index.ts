@@ -12,7 +12,7 @@ import { orderView } from './views.ts';
 
 export { OrderService } from './order.service.ts';
 export { SimulatedPaymentProvider, type PaymentProvider } from './payment-provider.ts';
-export type { OrderActor } from './order.kind.ts';
+export { AUTHORIZATION_STALL_MS, type OrderActor } from './order.kind.ts';
 export { orderView } from './views.ts';
 
 declare module '../../kernel/registry.ts' {
@@ -61,7 +61,6 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
           payload: once(() => [orderView(change.actor)]),
         })),
         flows: [orderSaga({ runtime, steps, services, payments })],
-        sweeps: { 'stalled payments': () => orders.recoverStalledPayments() },
       };
     },
   });

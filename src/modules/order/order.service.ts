@@ -22,9 +22,6 @@ const CUSTOMER_CANCEL = 'cancelled by customer';
 /** The order gained a shipment that was not stopped yet: stop it, then cancel. */
 class ShipmentNotStopped extends Error {}
 
-/** How long an order may sit in `authorizing` before recovery asks the provider what happened. */
-export const AUTHORIZATION_STALL_MS = 30_000;
-
 /** The decline reason recovery records for a charge a crash or a stalled provider cut off. */
 export const PAYMENT_INTERRUPTED = 'payment_interrupted';
 
@@ -115,26 +112,18 @@ export class OrderService {
     }
   }
 
-  /** Settles orders stuck in `authorizing` after a crash or a stalled provider, from the provider's record of the charge. */
-  async recoverStalledPayments(limit = 50): Promise<number> {
-    const stale = await this.o.actors.listStale('order', 'authorizing', this.o.clock() - AUTHORIZATION_STALL_MS, limit);
-    let settled = 0;
-    for (const row of stale) {
-      const order = this.o.runtime.fromRow('order', row);
-      const pending = order.snapshot.context.pendingPayment;
-      if (!pending) continue;
-      try {
-        // Closes the key at the provider: a charge still under way with it now comes back declined,
-        // so it can never succeed after we told the customer it was interrupted.
-        const providerKey = providerKeyOf(order.id, pending);
-        const outcome = await this.o.payments.closeUnsettled(providerKey, PAYMENT_INTERRUPTED);
-        await this.settle(order.id, pending.requestId, providerKey, outcome);
-        settled++;
-      } catch (error) {
-        this.o.logger?.warn({ err: error, orderId: order.id }, 'could not settle a stalled payment; will retry');
-      }
-    }
-    return settled;
+  /**
+   * Settles a payment left in `authorizing` by a crash or a stalled provider, from the provider's record of the
+   * charge: the order's `order.charge` effect, resumed by the kernel's effect runner.
+   */
+  async settleStalledPayment(order: OrderActor): Promise<OrderActor> {
+    const pending = order.snapshot.context.pendingPayment;
+    if (!pending) return order;
+    // Closes the key at the provider: a charge still under way with it now comes back declined,
+    // so it can never succeed after we told the customer it was interrupted.
+    const providerKey = providerKeyOf(order.id, pending);
+    const outcome = await this.o.payments.closeUnsettled(providerKey, PAYMENT_INTERRUPTED);
+    return this.settle(order.id, pending.requestId, providerKey, outcome);
   }
 
   private async charge(order: OrderActor, requestId: string, card: CardDetails): Promise<OrderActor> {
