@@ -15,6 +15,7 @@ import type {
   WarehouseResults,
 } from '../protocol/index.ts';
 
+import { PUSH_EVENTS, pushTopics, READ_COMMANDS, type ReadCommandName } from '../protocol/index.ts';
 import { VersionGate } from './versions.ts';
 
 export * from '../protocol/index.ts';
@@ -55,7 +56,6 @@ export interface ConnectOptions {
   readonly retry?: RetryOptions;
 }
 
-type PushEvent = keyof ServerToClient;
 type Versioned = { readonly version: number };
 
 /** Answers that will not change by asking again: the topic or read is refused, not failed. */
@@ -68,25 +68,6 @@ const REFUSALS: ReadonlySet<ErrorBody['code']> = new Set(['FORBIDDEN', 'NOT_FOUN
  */
 export function isRefusal(error: unknown): error is EmporiumError {
   return error instanceof EmporiumError && REFUSALS.has(error.code);
-}
-
-/** Commands that only read, so the SDK may send them again after a failure (`read()`). */
-export const READ_COMMANDS = ['cart:get', 'carts:list', 'order:get', 'orders:list', 'shipment:get', 'shipments:list', 'stock:get'] as const;
-export type ReadCommandName = (typeof READ_COMMANDS)[number];
-
-/** Which push event carries updates for a topic. */
-function _pushEventOf(topic: string): PushEvent | undefined {
-  if (topic.startsWith('cart:')) return 'cart:updated';
-  if (topic.startsWith('order:')) return 'order:updated';
-  if (topic.startsWith('shipment:')) return 'shipment:updated';
-  if (topic.startsWith('product:')) return 'stock:changed';
-  if (topic === 'shipments') return 'shipment:updated';
-  return undefined;
-}
-
-function topicOf(event: PushEvent, payload: { id?: string; productId?: string }): string | undefined {
-  if (event === 'stock:changed') return `product:${payload.productId}`;
-  return `${event.split(':')[0]}:${payload.id}`;
 }
 
 const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
@@ -141,12 +122,9 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
       // retry that by itself, but another node will take us: reconnect after a short pause.
       if (reason === 'io server disconnect' && !this.closed) setTimeout(() => this.closed || this.socket.connect(), 250 + Math.random() * 750);
     });
-    for (const event of ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed'] as const) {
-      this.socket.on(event, (payload: Versioned & { id?: string; productId?: string }) => {
-        const direct = topicOf(event, payload);
-        for (const topic of event === 'shipment:updated' ? [direct, 'shipments'] : [direct]) {
-          if (topic) this.deliver(topic, payload);
-        }
+    for (const event of PUSH_EVENTS) {
+      this.socket.on(event, (payload: Versioned & { id: string; productId: string }) => {
+        for (const topic of pushTopics[event](payload)) this.deliver(topic, payload);
       });
     }
   }

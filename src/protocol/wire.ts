@@ -199,3 +199,30 @@ export interface ServerToClient {
   /** Pushes may have been lost (a cluster link was down): subscribe again to every topic to converge. */
   resync: (info: { reason: string }) => void;
 }
+
+/** The push events (every server-to-client event but `resync`). */
+export type PushEventName = Exclude<keyof ServerToClient, 'resync'>;
+export const PUSH_EVENTS = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed'] as const satisfies readonly PushEventName[];
+
+/**
+ * The topics a push updates, from the fields of its payload that name them: the server sends the push to those
+ * topics' rooms, and the SDK hands it to the subscriptions of those topics. One table for both sides.
+ */
+export const pushTopics: { readonly [E in PushEventName]: (payload: TopicFields<E>) => readonly string[] } = {
+  'cart:updated': ({ id }) => [`cart:${id}`],
+  'order:updated': ({ id }) => [`order:${id}`],
+  // A shipment also moves on the warehouse's board.
+  'shipment:updated': ({ id }) => [`shipment:${id}`, 'shipments'],
+  'stock:changed': ({ productId }) => [`product:${productId}`],
+};
+/** The payload fields that name a push's topics: a product's id for stock, the actor's id otherwise. */
+type TopicFields<E extends PushEventName> = E extends 'stock:changed'
+  ? Pick<StockChanged, 'productId'>
+  : Pick<Parameters<ServerToClient[E]>[0] & { id: string }, 'id'>;
+
+/** Commands that only read: a client may send them again after a failure (the SDK's `read()`). */
+export const READ_COMMANDS = ['cart:get', 'carts:list', 'order:get', 'orders:list', 'shipment:get', 'shipments:list', 'stock:get'] as const satisfies readonly (
+  | StoreCommandName
+  | WarehouseCommandName
+)[];
+export type ReadCommandName = (typeof READ_COMMANDS)[number];

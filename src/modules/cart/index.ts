@@ -4,7 +4,7 @@ import { command } from '../../kernel/gateway/commands.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { IdempotencyRepo } from '../../kernel/db/idempotency.repo.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
-import { storeCommands as c } from '../../protocol/index.ts';
+import { storeCommands as c, pushTopics } from '../../protocol/index.ts';
 import { orderView } from '../order/index.ts';
 import { cartKind } from './cart.kind.ts';
 import { CartService } from './cart.service.ts';
@@ -72,7 +72,7 @@ export const cartModule = defineModule({
       topics: { store: { cart: { view: async (identity, id) => cartView(await carts.get(identity, id)) } } },
       pushes: changePushes(runtime.changes$, 'cart', (change) => ({
         audiences: ['store'],
-        topics: [`cart:${change.id}`],
+        topics: pushTopics['cart:updated'](change),
         event: 'cart:updated',
         payload: once(() => [cartView(change.actor)]),
         // A guest's cart adopted by an account: the guest's sockets stop following it.

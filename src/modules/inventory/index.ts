@@ -5,7 +5,7 @@ import { AppError } from '../../domain/errors.ts';
 import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
-import { warehouseCommands as c } from '../../protocol/index.ts';
+import { warehouseCommands as c, pushTopics } from '../../protocol/index.ts';
 import { InventoryRepo, type StockLevel } from './inventory.repo.ts';
 import { InventoryService } from './inventory.service.ts';
 import * as reservationDecisions from './migrations/003_reservation_decisions.ts';
@@ -41,7 +41,7 @@ export const inventoryModule = defineModule({
         map(
           (level): Push => ({
             audiences: ['store', 'warehouse'],
-            topics: [`product:${level.productId}`],
+            topics: pushTopics['stock:changed'](level),
             event: 'stock:changed',
             payload: once(() => [stockView(level)]),
           }),

@@ -3,7 +3,7 @@
 import { command } from '../../kernel/gateway/commands.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
-import { storeCommands as c } from '../../protocol/index.ts';
+import { storeCommands as c, pushTopics } from '../../protocol/index.ts';
 import { orderSaga } from './flows.ts';
 import { orderKind } from './order.kind.ts';
 import { OrderService } from './order.service.ts';
@@ -56,7 +56,7 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
         topics: { store: { order: { view: async (identity, id) => orderView(await orders.get(identity, id)) } } },
         pushes: changePushes(runtime.changes$, 'order', (change) => ({
           audiences: ['store'],
-          topics: [`order:${change.id}`],
+          topics: pushTopics['order:updated'](change),
           event: 'order:updated',
           payload: once(() => [orderView(change.actor)]),
         })),

@@ -3,7 +3,7 @@
 import { command } from '../../kernel/gateway/commands.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type StoreCommandTable, type WarehouseCommandTable } from '../../kernel/module.ts';
-import { storeCommands, warehouseCommands } from '../../protocol/index.ts';
+import { storeCommands, warehouseCommands, pushTopics } from '../../protocol/index.ts';
 import { shipmentSaga } from './flows.ts';
 import { shipmentKind } from './shipment.kind.ts';
 import { ShipmentService } from './shipment.service.ts';
@@ -47,7 +47,7 @@ export const shipmentModule = defineModule({
       },
       pushes: changePushes(runtime.changes$, 'shipment', (change) => ({
         audiences: ['store', 'warehouse'],
-        topics: [`shipment:${change.id}`, 'shipments'],
+        topics: pushTopics['shipment:updated'](change),
         event: 'shipment:updated',
         payload: once(() => [shipmentView(change.actor)]),
       })),
