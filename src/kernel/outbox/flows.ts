@@ -1,5 +1,5 @@
 // Domain events as the flows see them: an outbox row, typed by its `type`.
-import { filter, merge, type Observable, type OperatorFunction } from 'rxjs';
+import { concatMap, filter, merge, of, type Observable, type OperatorFunction } from 'rxjs';
 import type { DomainEventPayload, DomainEventType } from '../registry.ts';
 
 export type { DomainEventPayload, DomainEventType } from '../registry.ts';
@@ -62,7 +62,11 @@ export function ofType<T extends DomainEventType>(type: T): OperatorFunction<Dom
   return filter((event): event is DomainEvent<Extract<DomainEventPayload, { type: T }>> => event.type === type);
 }
 
-/** Flows every step of which reads one actor kind's events: the relay keeps each actor's events in order within a flow. */
+/**
+ * A critical flow made of steps over one actor kind's events. Events go through the steps one at a time, in the
+ * order they come (the relay hands over each actor's events in commit order): a step for `shipment.delivered`
+ * never starts before the one for an earlier `shipment.shipped` has finished, however the events are batched.
+ */
 export function sagaOf(name: string, on: readonly DomainEventType[], steps: readonly Flow[]): FlowDefinition {
-  return { name, delivery: 'critical', on, run: (events$) => merge(...steps.map((step) => step(events$))) };
+  return { name, delivery: 'critical', on, run: (events$) => events$.pipe(concatMap((event) => merge(...steps.map((step) => step(of(event)))))) };
 }
