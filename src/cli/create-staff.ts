@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { loadConfig } from '../config.ts';
 import { migrateLatest, openDb } from '../kernel/db/db.ts';
 import { appMigrations } from '../modules/index.ts';
+import { AccountRepo } from '../modules/identity/account.repo.ts';
 import { AuthService } from '../modules/identity/auth.service.ts';
 
 const usage = 'usage: npm run create-staff -- <email> <name> [--admin]   (password from STAFF_PASSWORD or prompted)';
@@ -44,7 +45,7 @@ const config = loadConfig();
 const db = openDb(config.databaseUrl, appMigrations());
 try {
   await migrateLatest(db);
-  const saved = await new AuthService(config.jwtSecret, Date.now, db.knex).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });
+  const saved = await new AuthService(config.jwtSecret, Date.now, new AccountRepo(db.knex)).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });
   process.stdout.write(`${saved.role} account ready: ${saved.email} (${saved.id})\n`);
 } finally {
   await db.close();

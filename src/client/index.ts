@@ -3,7 +3,6 @@ import { io, type Socket } from 'socket.io-client';
 import type {
   Ack,
   ErrorBody,
-  ServerToClient,
   StoreClientToServer,
   StoreCommandName,
   StorePayload,

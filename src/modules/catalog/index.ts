@@ -1,6 +1,7 @@
 // The catalog module: categories and products (read over REST), the `product:<id>` topic, and the demo catalog.
 import { defineModule } from '../../kernel/module.ts';
 import { productQuerySchema } from '../../protocol/index.ts';
+import { CatalogRepo } from './catalog.repo.ts';
 import { CatalogService } from './catalog.service.ts';
 import { seedDemoCatalog } from './demo-catalog.ts';
 
@@ -15,7 +16,7 @@ declare module '../../kernel/registry.ts' {
 export const catalogModule = defineModule({
   name: 'catalog',
   create: ({ clock, db, config, logger }) => {
-    const catalog = new CatalogService(clock, db.knex);
+    const catalog = new CatalogService(clock, new CatalogRepo(db.knex));
     /** A product topic's view: the product with `version` set to its stock version, as `stock:changed` carries it. */
     const productTopic = {
       view: async (_identity: unknown, id: string) => {

@@ -3,10 +3,8 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { AppError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import type { Clock, Identity } from '../../domain/identity.ts';
-import type { Knex } from 'knex';
 import type { Role } from '../../domain/types.ts';
-import { isUniqueViolation } from '../../kernel/db/db.ts';
-import { CustomerModel } from './customer.model.ts';
+import type { AccountRepo, AccountRow } from './account.repo.ts';
 import { DECOY_HASH, hashPassword, verifyPassword } from './passwords.ts';
 
 export interface CustomerView {
@@ -19,7 +17,7 @@ export interface CustomerView {
 
 const TOKEN_TTL = { guest: '30d', customer: '7d', staff: '12h', admin: '12h' } as const satisfies Record<Role, string>;
 
-function customerView(row: CustomerModel): CustomerView {
+function customerView(row: AccountRow): CustomerView {
   return { id: row.id, email: row.email, name: row.name, role: row.role, createdAt: Number(row.created_at) };
 }
 
@@ -28,11 +26,10 @@ const normalizeEmail = (email: string) => email.trim().toLowerCase();
 export class AuthService {
   private readonly key: Uint8Array;
 
-  /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
   constructor(
     secret: string,
     private readonly clock: Clock,
-    private readonly knex: Knex,
+    private readonly accounts: AccountRepo,
   ) {
     this.key = new TextEncoder().encode(secret);
   }
@@ -45,29 +42,25 @@ export class AuthService {
 
   async register(input: { email: string; password: string; name: string }): Promise<{ token: string; customer: CustomerView }> {
     const email = normalizeEmail(input.email);
-    if (await CustomerModel.query(this.knex).findOne({ email })) throw new AppError('CONFLICT', 'an account with this email already exists');
+    if (await this.accounts.findByEmail(email)) throw new AppError('CONFLICT', 'an account with this email already exists');
     const now = this.clock();
-    const row = await CustomerModel.query(this.knex)
-      .insert({
-        id: newId('cus'),
-        email,
-        name: input.name.trim(),
-        password_hash: await hashPassword(input.password),
-        role: 'customer',
-        created_at: now,
-        updated_at: now,
-      })
-      .catch((error: unknown) => {
-        // Two registrations raced past the check above; the unique index decided.
-        if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'an account with this email already exists');
-        throw error;
-      });
+    const row = await this.accounts.insert({
+      id: newId('cus'),
+      email,
+      name: input.name.trim(),
+      password_hash: await hashPassword(input.password),
+      role: 'customer',
+      created_at: now,
+      updated_at: now,
+    });
+    // Two registrations raced past the check above; the unique index decided.
+    if (!row) throw new AppError('CONFLICT', 'an account with this email already exists');
     const customer = customerView(row);
     return { token: await this.issue(this.identityOf(customer)), customer };
   }
 
   async login(input: { email: string; password: string }): Promise<{ token: string; customer: CustomerView }> {
-    const row = await CustomerModel.query(this.knex).findOne({ email: normalizeEmail(input.email) });
+    const row = await this.accounts.findByEmail(normalizeEmail(input.email));
     const valid = await verifyPassword(input.password, row?.password_hash ?? DECOY_HASH);
     if (!row || !valid) throw new AppError('UNAUTHORIZED', 'email or password is wrong');
     const customer = customerView(row);
@@ -75,7 +68,7 @@ export class AuthService {
   }
 
   async getCustomer(id: string): Promise<CustomerView | undefined> {
-    const row = await CustomerModel.query(this.knex).findById(id);
+    const row = await this.accounts.findById(id);
     return row ? customerView(row) : undefined;
   }
 
@@ -83,22 +76,11 @@ export class AuthService {
   async upsertAccount(input: { email: string; password: string; name: string; role: Exclude<Role, 'guest'> }): Promise<CustomerView> {
     const email = normalizeEmail(input.email);
     const now = this.clock();
-    const passwordHash = await hashPassword(input.password);
-    const existing = await CustomerModel.query(this.knex).findOne({ email });
-    if (existing) {
-      const updated = await CustomerModel.query(this.knex).patchAndFetchById(existing.id, {
-        password_hash: passwordHash,
-        role: input.role,
-        name: input.name,
-        updated_at: now,
-      });
-      return customerView(updated);
-    }
-    const row = await CustomerModel.query(this.knex).insert({
+    const row = await this.accounts.upsertByEmail({
       id: newId('cus'),
       email,
       name: input.name,
-      password_hash: passwordHash,
+      password_hash: await hashPassword(input.password),
       role: input.role,
       created_at: now,
       updated_at: now,

@@ -3,6 +3,7 @@
 import { AppError } from '../../domain/errors.ts';
 import { defineModule } from '../../kernel/module.ts';
 import { loginSchema, registerSchema } from '../../protocol/index.ts';
+import { AccountRepo } from './account.repo.ts';
 import { AuthService } from './auth.service.ts';
 
 export { AuthService } from './auth.service.ts';
@@ -16,7 +17,7 @@ declare module '../../kernel/registry.ts' {
 export const identityModule = defineModule({
   name: 'identity',
   create: ({ config, clock, db, services }) => {
-    const auth = new AuthService(config.jwtSecret, clock, db.knex);
+    const auth = new AuthService(config.jwtSecret, clock, new AccountRepo(db.knex));
     return {
       services: { auth },
       authenticate: (token) => auth.verify(token),
