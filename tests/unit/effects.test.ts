@@ -153,3 +153,28 @@ test("a refused event answers with the machine's reason; one the machine cannot 
   t.deepEqual(unexplained.details, { state: 'idle', event: 'FINISH' });
   t.is((await runtime.get('job', 'job_1'))?.version, 1, 'nothing was written');
 });
+
+test("attempt returns the machine's refusal as a value, with the state it was judged on; send throws the same error", async (t) => {
+  const { runtime } = await setupJobs(t);
+  await runtime.create('job', 'job_2', { owner: 'ann' });
+  const refused = await runtime.attempt('job', 'job_2', { type: 'STEP', by: -2 });
+  t.false(refused.ok);
+  if (refused.ok) return;
+  t.is(refused.actor.state, 'idle');
+  t.is(refused.actor.version, 1);
+  t.deepEqual(refused.refusal.toBody(), { code: 'VALIDATION', message: 'a step moves forward', details: { by: -2, reason: 'STEP_NOT_POSITIVE' } });
+  const thrown = await t.throwsAsync(runtime.send('job', 'job_2', { type: 'STEP', by: -2 }), { instanceOf: AppError });
+  t.deepEqual(thrown.toBody(), refused.refusal.toBody());
+
+  const taken = await runtime.attempt('job', 'job_2', { type: 'STEP', by: 3 });
+  t.true(taken.ok);
+  t.is(taken.actor.snapshot.context.steps, 3);
+  t.is(taken.actor.version, 2);
+  // A refusal by the decide function is not the machine's: it still rejects.
+  await t.throwsAsync(
+    runtime.attempt('job', 'job_2', () => {
+      throw new AppError('FORBIDDEN', 'not yours');
+    }),
+    { message: 'not yours' },
+  );
+});

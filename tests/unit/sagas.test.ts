@@ -408,7 +408,18 @@ test('a saga step the actor refuses although it never took it is recorded as an 
   t.deepEqual([...s.anomalies.byStep()], [['shipment.delivered', 1]]);
   t.deepEqual(s.logged, [
     {
-      object: { step: 'shipment.delivered', kind: 'order', id: orderId, event: 'SHIPMENT_DELIVERED', state: 'awaitingPayment' },
+      object: {
+        step: 'shipment.delivered',
+        kind: 'order',
+        id: orderId,
+        event: 'SHIPMENT_DELIVERED',
+        state: 'awaitingPayment',
+        refusal: {
+          code: 'INVALID_TRANSITION',
+          message: 'order in state awaitingPayment does not accept SHIPMENT_DELIVERED',
+          details: { state: 'awaitingPayment', event: 'SHIPMENT_DELIVERED' },
+        },
+      },
       message: 'saga step refused by an actor that had not taken it',
     },
   ]);

@@ -37,6 +37,11 @@ export interface LiveActor<M extends AnyStateMachine = AnyStateMachine> {
  */
 export type Decide<M extends AnyStateMachine> = (actor: LiveActor<M>) => CommandEvent<M> | null | Promise<CommandEvent<M> | null>;
 
+/** What `attempt` returns: the actor after the event, or the machine's refusal and the actor it was judged on. */
+export type Attempt<M extends AnyStateMachine> =
+  | { readonly ok: true; readonly actor: LiveActor<M> }
+  | { readonly ok: false; readonly actor: LiveActor<M>; readonly refusal: AppError };
+
 export interface DomainEventRecord {
   readonly type: string;
   readonly [field: string]: unknown;
@@ -173,8 +178,20 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
    *   return { type: 'REMOVE_ITEM', productId };
    * });
    */
-  send<K extends KindOf<Kinds>>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
-    return this.mailbox.run(id, async () => {
+  async send<K extends KindOf<Kinds>>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<LiveActor<Kinds[K]>> {
+    const outcome = await this.attempt(kind, id, eventOrDecide);
+    if (!outcome.ok) throw outcome.refusal;
+    return outcome.actor;
+  }
+
+  /**
+   * `send`, with the machine's refusal returned as a value instead of thrown: an expected outcome for a caller
+   * that has something to do about it (a saga step checks whether the refusal was one it expects). `refusal`
+   * is the error `send` would throw (the machine's reason, or `INVALID_TRANSITION`); `actor` is the state it
+   * was judged on. A refusal by `decide`, `NOT_FOUND` and `CONFLICT` still reject.
+   */
+  attempt<K extends KindOf<Kinds>>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<Attempt<Kinds[K]>> {
+    return this.mailbox.run(id, async (): Promise<Attempt<Kinds[K]>> => {
       let fresh = false;
       let lost = 0;
       for (;;) {
@@ -193,7 +210,7 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         }
         if (event === null) {
           if (judgeAgain) continue;
-          return current;
+          return { ok: true, actor: current };
         }
         const at = this.options.clock();
         const stamped = { ...(event as object), at } as never;
@@ -204,10 +221,12 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
           if (judgeAgain) continue;
           // The machine may say why (a business rule); otherwise the event simply does not apply in this state.
           const why = this.definition(kind).refusal?.(snapshot as never, stamped);
-          if (why) throw refusedBecause(why);
-          throw new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
-            details: { state: current.state, event: (event as { type: string }).type },
-          });
+          const refusal = why
+            ? refusedBecause(why)
+            : new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
+                details: { state: current.state, event: (event as { type: string }).type },
+              });
+          return { ok: false, actor: current, refusal };
         }
         const actor = this.toLive(kind, id, current.version + 1, next as SnapshotFrom<AnyStateMachine>, current.createdAt, at);
         const outbox = this.outboxEntries(kind, id, actions, at);
@@ -227,7 +246,7 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         }
         this.remember(actor);
         this.published(actor, stamped, outbox, at);
-        return actor;
+        return { ok: true, actor };
       }
     });
   }

@@ -1,7 +1,6 @@
 // Saga steps sent to actors exactly once in effect: a redelivered step is recognised, a refused one is never swallowed.
 import type { LiveActor } from '../actors/runtime.ts';
 import type { CommandEvent } from '../actors/kinds.ts';
-import { AppError } from '../../domain/errors.ts';
 import type { ActorKinds, AppKind, AppRuntime } from '../registry.ts';
 
 export interface AnomalyLogger {
@@ -65,14 +64,17 @@ export class SagaSteps {
 
   /** The actor after the step (also when it was already done), or undefined when it refused. */
   async apply<K extends AppKind>(step: SagaStep<K>): Promise<LiveActor<ActorKinds[K]> | undefined> {
-    try {
-      return await this.runtime.send(step.kind, step.id, (actor) => (step.isDone(actor) ? null : step.event));
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === 'INVALID_TRANSITION')) throw error;
-      const actor = await this.runtime.get(step.kind, step.id);
-      if (actor && step.mayRefuse?.(actor)) return undefined;
-      this.anomalies.record(step.step, { kind: step.kind, id: step.id, event: (step.event as { type: string }).type, state: actor?.state ?? null });
-      return undefined;
-    }
+    const outcome = await this.runtime.attempt(step.kind, step.id, (actor) => (step.isDone(actor) ? null : step.event));
+    if (outcome.ok) return outcome.actor;
+    // Judged on the stored state (in a cluster, on a fresh read): the refusal is the actor's answer as it is now.
+    if (step.mayRefuse?.(outcome.actor)) return undefined;
+    this.anomalies.record(step.step, {
+      kind: step.kind,
+      id: step.id,
+      event: (step.event as { type: string }).type,
+      state: outcome.actor.state,
+      refusal: outcome.refusal.toBody(),
+    });
+    return undefined;
   }
 }
