@@ -156,8 +156,8 @@ function operations(channel: string, commands: readonly string[], pushes: readon
 
 /** The Socket.IO namespaces as an AsyncAPI 3.0 document, from the server's point of view. */
 export function asyncApiDocument(info: ApiDocInfo): JsonSchema {
-  const storePushes = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed', 'resync'] as const;
-  const warehousePushes = ['shipment:updated', 'stock:changed', 'resync'] as const;
+  const storePushes = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed', 'product:updated', 'resync'] as const;
+  const warehousePushes = ['shipment:updated', 'stock:changed', 'product:updated', 'resync'] as const;
   return {
     asyncapi: '3.0.0',
     info: {

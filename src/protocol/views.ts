@@ -108,8 +108,14 @@ export const productViewSchema = z
     price: minorUnits,
     currency: z.string(),
     available: z.number().int().describe('on_hand - reserved: what can be bought right now'),
-    stockVersion: z.number().int().describe('rises with every stock change; compare it to drop stale stock:changed pushes'),
-    imageUrl: z.string().nullable(),
+    version: z.number().int().describe("the product's version: rises with every change to it, its stock and its catalog entry alike"),
+    stockVersion: z.number().int().describe('the same number as `version` (its older name); compare it to drop stale stock:changed pushes'),
+    imageUrl: z.string().nullable().describe('the first image, if any'),
+    images: z.array(z.string()).readonly(),
+    attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).describe('free-form facts: origin, weight, colour…'),
+    archived: z.boolean().describe('no longer sold: absent from listings and search, still shown on the orders that hold it'),
+    createdAt: epochMs,
+    updatedAt: epochMs,
   })
   .readonly();
 
@@ -123,7 +129,16 @@ export const stockChangedSchema = z
   })
   .readonly();
 
-export const categoryViewSchema = z.object({ id: z.string(), slug: z.string(), name: z.string(), description: z.string() }).readonly();
+export const categoryViewSchema = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    parentId: z.string().nullable().describe('the parent category: categories form a tree'),
+    position: z.number().int().describe('order among its siblings'),
+  })
+  .readonly();
 
 export const customerViewSchema = z
   .object({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['guest', 'customer', 'staff', 'admin']), createdAt: epochMs })

@@ -3,12 +3,15 @@ import { z } from 'zod';
 import { MAX_LINE_QUANTITY, SHIPMENT_STATES } from '../domain/types.ts';
 import {
   cartViewSchema,
+  categoryViewSchema,
   orderViewSchema,
+  productViewSchema,
   shipmentViewSchema,
   stockChangedSchema,
   topicViewSchema,
   type CartView,
   type OrderView,
+  type ProductView,
   type ShipmentView,
   type StockChanged,
 } from './views.ts';
@@ -77,6 +80,52 @@ export const storeCommands = {
 export { SHIPMENT_STATES } from '../domain/types.ts';
 export const ADVANCE_TARGETS = ['picking', 'packed', 'shipped', 'inTransit', 'delivered', 'exception', 'cancelled'] as const;
 
+/** A category's or a product's stable, readable key in URLs and import files. */
+export const slugSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'lowercase letters and digits, words joined by single hyphens');
+
+/** A category, created or changed by its slug; `parent` (a slug, or null for a top-level category) places it in the tree. */
+export const categoryInputSchema = z
+  .object({
+    slug: slugSchema,
+    name: z.string().trim().min(1).max(200),
+    description: z.string().trim().max(2_000).optional(),
+    parent: slugSchema.nullable().optional().describe("the parent category's slug; null or absent for a top-level category"),
+    position: z.number().int().min(0).max(1_000_000).optional(),
+  })
+  .strict();
+
+const attributeKey = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,39}$/, 'letters, digits and underscores, starting with a letter');
+const attributeValue = z.union([z.string().trim().max(200), z.number().finite(), z.boolean()]);
+
+/** A product, created or changed by its SKU. Its stock is the warehouse's (`stock:restock`), not set here. */
+export const productInputSchema = z
+  .object({
+    sku: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dots, underscores and hyphens (at most 64)'),
+    name: z.string().trim().min(1).max(200),
+    description: z.string().trim().max(5_000).optional(),
+    price: z.number().int().min(0).max(100_000_000).describe('integer minor units of `currency`'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR')
+      .default('EUR'),
+    category: z.string().trim().min(1).max(64).describe("the category's slug (or id)"),
+    images: z.array(z.string().trim().url().max(500)).max(10).optional(),
+    attributes: z
+      .record(attributeKey, attributeValue)
+      .refine((attributes) => Object.keys(attributes).length <= 30, 'at most 30 attributes')
+      .optional(),
+    expectedVersion: z.number().int().min(0).optional().describe('refuse with CONFLICT unless the product is at this version (lost-update guard for editors)'),
+  })
+  .strict();
+
 export const warehouseCommands = {
   'shipments:list': z.object({ state: z.enum(SHIPMENT_STATES).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
   'shipment:get': z.object({ shipmentId: idSchema }).strict(),
@@ -97,6 +146,9 @@ export const warehouseCommands = {
     .strict(),
   'stock:get': z.object({ productId: idSchema }).strict(),
   'stock:restock': z.object({ productId: idSchema, quantity: z.number().int().min(1).max(1_000_000) }).strict(),
+  'catalog:upsertCategory': categoryInputSchema,
+  'catalog:upsertProduct': productInputSchema,
+  'catalog:archiveProduct': z.object({ productId: idSchema }).strict(),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -165,6 +217,13 @@ export const warehouseResults = {
   'shipment:advance': z.object({ shipment: shipmentViewSchema }),
   'stock:get': z.object({ stock: stockChangedSchema }),
   'stock:restock': z.object({ stock: stockChangedSchema }),
+  'catalog:upsertCategory': z.object({ category: categoryViewSchema, created: z.boolean() }),
+  'catalog:upsertProduct': z.object({
+    product: productViewSchema,
+    created: z.boolean(),
+    changed: z.boolean().describe('false when the entry was already exactly this: no new version, no push'),
+  }),
+  'catalog:archiveProduct': z.object({ product: productViewSchema }),
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in WarehouseCommandName]: z.ZodType };
@@ -178,6 +237,7 @@ export const pushEvents = {
   'order:updated': orderViewSchema,
   'shipment:updated': shipmentViewSchema,
   'stock:changed': stockChangedSchema,
+  'product:updated': productViewSchema,
   resync: z.object({ reason: z.string() }).readonly(),
 } as const;
 
@@ -196,13 +256,21 @@ export interface ServerToClient {
   'order:updated': (order: OrderView) => void;
   'shipment:updated': (shipment: ShipmentView) => void;
   'stock:changed': (stock: StockChanged) => void;
+  /** A product's catalog entry changed (staff edited or archived it); `version` orders it with `stock:changed`. */
+  'product:updated': (product: ProductView) => void;
   /** Pushes may have been lost (a cluster link was down): subscribe again to every topic to converge. */
   resync: (info: { reason: string }) => void;
 }
 
 /** The push events (every server-to-client event but `resync`). */
 export type PushEventName = Exclude<keyof ServerToClient, 'resync'>;
-export const PUSH_EVENTS = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed'] as const satisfies readonly PushEventName[];
+export const PUSH_EVENTS = [
+  'cart:updated',
+  'order:updated',
+  'shipment:updated',
+  'stock:changed',
+  'product:updated',
+] as const satisfies readonly PushEventName[];
 
 /**
  * The topics a push updates, from the fields of its payload that name them: the server sends the push to those
@@ -214,6 +282,7 @@ export const pushTopics: { readonly [E in PushEventName]: (payload: TopicFields<
   // A shipment also moves on the warehouse's board.
   'shipment:updated': ({ id }) => [`shipment:${id}`, 'shipments'],
   'stock:changed': ({ productId }) => [`product:${productId}`],
+  'product:updated': ({ id }) => [`product:${id}`],
 };
 /** The payload fields that name a push's topics: a product's id for stock, the actor's id otherwise. */
 type TopicFields<E extends PushEventName> = E extends 'stock:changed'

@@ -42,16 +42,22 @@ test('/openapi.json is OpenAPI 3.1 and every documented route is really served',
   t.false(register.additionalProperties);
   const page = body.paths['/api/products'].get.responses['200'].content['application/json'].schema;
   t.deepEqual(Object.keys(page.properties.items.items.properties).sort(), [
+    'archived',
+    'attributes',
     'available',
     'categoryId',
+    'createdAt',
     'currency',
     'description',
     'id',
     'imageUrl',
+    'images',
     'name',
     'price',
     'sku',
     'stockVersion',
+    'updatedAt',
+    'version',
   ]);
 });
 

@@ -77,7 +77,13 @@ const catalog: Pick<CatalogService, 'getProducts'> = {
         price: line.unitPrice,
         currency: 'EUR',
         available: 10,
+        version: 1,
         stockVersion: 1,
+        images: [],
+        attributes: {},
+        archived: false,
+        createdAt: T0,
+        updatedAt: T0,
         imageUrl: null,
       }),
     );

@@ -43,6 +43,8 @@ export type CartEvent =
   | { type: 'SET_QUANTITY'; productId: string; quantity: number; unitPrice: MinorUnits; at: Timestamp }
   | { type: 'REMOVE_ITEM'; productId: string; at: Timestamp }
   | { type: 'ASSIGN_CUSTOMER'; customerId: string; at: Timestamp }
+  /** The catalog's prices changed since the lines were added: the lines take the new ones (checkout does this). */
+  | { type: 'REPRICE'; prices: ReadonlyArray<{ readonly productId: string; readonly unitPrice: MinorUnits }>; at: Timestamp }
   | { type: 'CHECKOUT_STARTED'; orderId: string; requestId: string; shippingAddress?: ShippingAddress | null; at: Timestamp }
   | { type: 'CHECKOUT_FAILED'; orderId: string; reason: string; at: Timestamp }
   | { type: 'CHECKOUT_COMPLETED'; orderId: string; at: Timestamp }
@@ -138,6 +140,11 @@ export const cartMachine = setup({
     isFailedCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_FAILED' && context.checkout?.orderId === event.orderId,
     isCheckoutOrder: ({ context, event }) => event.type === 'CHECKOUT_COMPLETED' && context.checkout?.orderId === event.orderId,
     isPastExpiry: ({ context, event }) => event.type === 'EXPIRE' && event.at >= context.expiresAt,
+    changesPrices: ({ context, event }) =>
+      event.type === 'REPRICE' &&
+      event.at < context.expiresAt &&
+      event.prices.every((price) => isPrice(price.unitPrice)) &&
+      event.prices.some((price) => context.items.some((line) => line.productId === price.productId && line.unitPrice !== price.unitPrice)),
   },
   actions: {
     addItem: assign(({ context, event }) => {
@@ -158,6 +165,11 @@ export const cartMachine = setup({
     removeItem: assign(({ context, event }) => {
       if (event.type !== 'REMOVE_ITEM') return {};
       return { items: context.items.filter((line) => line.productId !== event.productId), ...touched(context, event.at) };
+    }),
+    reprice: assign(({ context, event }) => {
+      if (event.type !== 'REPRICE') return {};
+      const prices = new Map(event.prices.map((price) => [price.productId, price.unitPrice]));
+      return { items: context.items.map((line) => ({ ...line, unitPrice: prices.get(line.productId) ?? line.unitPrice })), updatedAt: event.at };
     }),
     assignCustomer: assign(({ context, event }) => (event.type === 'ASSIGN_CUSTOMER' ? { customerId: event.customerId, ...touched(context, event.at) } : {})),
     startCheckout: assign(({ event }) =>
@@ -210,6 +222,7 @@ export const cartMachine = setup({
         SET_QUANTITY: { guard: 'isValidQuantity', actions: 'setQuantity' },
         REMOVE_ITEM: { guard: 'hasLine', actions: 'removeItem' },
         ASSIGN_CUSTOMER: { actions: 'assignCustomer' },
+        REPRICE: { guard: 'changesPrices', actions: 'reprice' },
         CHECKOUT_STARTED: { guard: 'hasItems', target: 'checkingOut', actions: 'startCheckout' },
         EXPIRE: { guard: 'isPastExpiry', target: 'expired', actions: ['markExpired', 'emitExpired'] },
       },

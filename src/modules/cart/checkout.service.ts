@@ -9,9 +9,9 @@ import type { CatalogService } from '../catalog/index.ts';
 import type { InventoryService } from '../inventory/index.ts';
 import type { AppRuntime } from '../../kernel/registry.ts';
 import type { OrderActor } from '../order/index.ts';
-import { refusedBecause } from '../../kernel/actors/kinds.ts';
+import { refusedBecause, type CommandEvent } from '../../kernel/actors/kinds.ts';
 import { cartRefusalError, type CartActor } from './cart.kind.ts';
-import { cartRefusal } from './cart.machine.ts';
+import { cartRefusal, type CartMachine } from './cart.machine.ts';
 import type { SagaSteps } from '../../kernel/outbox/saga-steps.ts';
 
 /** The cart gave this checkout up (the orphan sweep, after a long stall): its stock is released. */
@@ -55,6 +55,15 @@ export interface CheckoutServiceOptions {
  * 4. reserved: cart `CHECKOUT_COMPLETED`, then the order is created with that
  *    id (idempotent; the `cart.checkedOut` flow creates it too if we crash here)
  */
+/** A line whose price the catalog changed since it was added. */
+export interface PriceChange {
+  readonly productId: string;
+  readonly was: number;
+  readonly now: number;
+}
+
+type CartCommand = CommandEvent<CartMachine>;
+
 export class CheckoutService {
   private readonly inFlight = new Map<string, Promise<OrderActor>>();
 
@@ -143,8 +152,9 @@ export class CheckoutService {
   }
 
   private async run(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
+    let repriced: PriceChange[] = [];
     // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
-    const cart = await this.o.runtime.send('cart', cartId, async (actor) => {
+    const cart = await this.o.runtime.send('cart', cartId, async (actor): Promise<CartCommand | null> => {
       const current = ownedBy(identity, 'cart', cartId, actor);
       const { checkout, failedCheckout } = current.snapshot.context;
       if (checkout?.requestId === requestId) return null;
@@ -158,8 +168,21 @@ export class CheckoutService {
         });
       }
       if (refusal) throw refusedBecause(cartRefusalError(cartId, refusal));
+      // The lines keep the price they were added at until now: a price the catalog changed since is taken
+      // instead of checking out, and the customer, told so, checks out again at the prices shown.
+      repriced = await this.priceChanges(current);
+      if (repriced.length > 0) return { type: 'REPRICE', prices: repriced.map(({ productId, now }) => ({ productId, unitPrice: now })) };
       return started;
     });
+    if (repriced.length > 0) {
+      throw new AppError(
+        'CONFLICT',
+        `prices changed since ${repriced.length === 1 ? 'a line was' : 'the lines were'} added; the cart shows the new ones: check out again`,
+        {
+          details: { reason: 'PRICES_CHANGED', changes: repriced, cart: { id: cart.id, version: cart.version } },
+        },
+      );
+    }
     return this.finish(cart);
   }
 
@@ -210,6 +233,26 @@ export class CheckoutService {
         throw error;
       });
     return this.ensureOrder(completed);
+  }
+
+  /**
+   * The lines whose product the catalog now prices differently. A product no longer sold (archived, or gone)
+   * refuses the checkout: the customer removes it first.
+   */
+  private async priceChanges(cart: CartActor): Promise<PriceChange[]> {
+    const lines = cart.snapshot.context.items;
+    const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
+    const changes: PriceChange[] = [];
+    for (const line of lines) {
+      const product = products.get(line.productId);
+      if (!product || product.archived) {
+        throw new AppError('NOT_FOUND', `product ${line.productId} is no longer sold; remove it from the cart`, {
+          details: { productId: line.productId, reason: 'ARCHIVED' },
+        });
+      }
+      if (product.price !== line.unitPrice) changes.push({ productId: line.productId, was: line.unitPrice, now: product.price });
+    }
+    return changes;
   }
 
   private async orderLines(cart: CartActor): Promise<OrderLine[]> {

@@ -12,6 +12,7 @@ export interface CategoryRow {
   readonly name: string;
   readonly description: string;
   readonly position: number;
+  readonly parent_id: string | null;
 }
 
 /**
@@ -30,12 +31,28 @@ export interface ProductRow {
   readonly reserved: number;
   readonly stock_version: number;
   readonly image_url: string | null;
+  /** JSON: an array of image URLs. */
+  readonly images: string;
+  /** JSON: an object of attribute values. */
+  readonly attributes: string;
+  readonly archived_at: number | null;
+  readonly created_at: number;
+  readonly updated_at: number;
 }
 
 /** A new `products` row: every column (stock columns are the inventory's to change afterwards). */
-export interface NewProductRow extends ProductRow {
-  readonly created_at: number;
-  readonly updated_at: number;
+export type NewProductRow = Omit<ProductRow, 'images' | 'attributes' | 'archived_at'> & Partial<Pick<ProductRow, 'images' | 'attributes' | 'archived_at'>>;
+
+/** The catalog entry of a product: what staff change (never its stock). */
+export interface ProductFields {
+  readonly name: string;
+  readonly description: string;
+  readonly category_id: string;
+  readonly price: number;
+  readonly currency: string;
+  readonly image_url: string | null;
+  readonly images: string;
+  readonly attributes: string;
 }
 
 /** What `listProducts` filters on; every filter given must hold. */
@@ -59,11 +76,20 @@ const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, 
 
 export class CatalogRepo {
   /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly transact: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>,
+  ) {}
+
+  /** Runs `work` in one transaction, with a repository bound to it (on SQLite it holds the write lock from the start). */
+  transaction<T>(work: (repo: CatalogRepo) => Promise<T>): Promise<T> {
+    return this.transact((trx) => work(new CatalogRepo(trx, (inner) => inner(trx))));
+  }
 
   /** One page of the products that match `filter`, and how many match in all. */
   async listProducts(filter: ProductFilter): Promise<{ rows: ProductRow[]; total: number }> {
-    const base = ProductModel.query(this.knex);
+    // Archived products are no longer sold: never listed.
+    const base = ProductModel.query(this.knex).whereNull('archived_at');
     if (filter.categoryId !== undefined) base.where('category_id', filter.categoryId);
     if (filter.text) {
       const pattern = likePattern(filter.text);
@@ -122,7 +148,44 @@ export class CatalogRepo {
     return CategoryModel.query(this.knex).orderBy('position').orderBy('name');
   }
 
-  async insertCategory(row: CategoryRow): Promise<CategoryRow> {
+  async insertCategory(row: CategoryRow & { readonly updated_at?: number }): Promise<CategoryRow> {
     return CategoryModel.query(this.knex).insert(row);
+  }
+
+  async categoryBySlug(slug: string): Promise<CategoryRow | undefined> {
+    return CategoryModel.query(this.knex).where('slug', slug).first();
+  }
+
+  async updateCategory(
+    id: string,
+    fields: Pick<CategoryRow, 'name' | 'description' | 'parent_id' | 'position'> & { readonly updated_at: number },
+  ): Promise<CategoryRow> {
+    await CategoryModel.query(this.knex).where('id', id).patch(fields);
+    return (await CategoryModel.query(this.knex).findById(id))!;
+  }
+
+  /** The product with this SKU, archived or not (a plain knex read). */
+  async productBySku(sku: string): Promise<ProductRow | undefined> {
+    return (await this.knex('products').where({ sku }).first()) as ProductRow | undefined;
+  }
+
+  /**
+   * Changes a product's catalog entry and raises its version (the same counter stock changes raise, so one
+   * version orders every push of the product's topic). `archived_at` null brings an archived product back.
+   */
+  async updateProduct(id: string, fields: ProductFields & { readonly archived_at: number | null; readonly updated_at: number }): Promise<ProductRow> {
+    await this.knex('products')
+      .where({ id })
+      .update({ ...fields, stock_version: this.knex.raw('stock_version + 1') });
+    return (await this.getProduct(id))!;
+  }
+
+  /** Archives a product (if it is not already) and raises its version. */
+  async archiveProduct(id: string, at: number): Promise<ProductRow | undefined> {
+    await this.knex('products')
+      .where({ id })
+      .whereNull('archived_at')
+      .update({ archived_at: at, updated_at: at, stock_version: this.knex.raw('stock_version + 1') });
+    return this.getProduct(id);
   }
 }

@@ -1,9 +1,16 @@
-// The catalog: categories and products with live availability, listing with filters and pagination.
+// The catalog: categories (a tree) and products with live availability; staff create, change and archive them, and
+// every change is announced (`productChanged$`) for the `product:updated` push.
+import { Subject } from 'rxjs';
+import type { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import type { Clock } from '../../domain/identity.ts';
-import type { CategoryView, ProductView } from '../../protocol/index.ts';
-import type { CatalogRepo, CategoryRow, ProductRow, ProductSort } from './catalog.repo.ts';
+import { isUniqueViolation } from '../../kernel/db/db.ts';
+import type { CategoryView, categoryInputSchema, ProductView, productInputSchema } from '../../protocol/index.ts';
+import type { CatalogRepo, CategoryRow, ProductFields, ProductRow, ProductSort } from './catalog.repo.ts';
+
+export type CategoryInput = z.output<typeof categoryInputSchema>;
+export type ProductInput = z.output<typeof productInputSchema>;
 
 export type { ProductView } from '../../protocol/index.ts';
 
@@ -31,6 +38,7 @@ export interface Page<T> {
 
 /** A product's view from its row (a model instance or a plain knex row, whose bigints may be strings). */
 export function productView(row: ProductRow): ProductView {
+  const version = Number(row.stock_version);
   return {
     id: row.id,
     sku: row.sku,
@@ -40,14 +48,52 @@ export function productView(row: ProductRow): ProductView {
     price: Number(row.price),
     currency: row.currency,
     available: Number(row.on_hand) - Number(row.reserved),
-    stockVersion: Number(row.stock_version),
+    version,
+    stockVersion: version,
     imageUrl: row.image_url,
+    images: parseJson<string[]>(row.images, []),
+    attributes: parseJson<Record<string, string | number | boolean>>(row.attributes, {}),
+    archived: row.archived_at !== null && row.archived_at !== undefined,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
   };
 }
 
-const categoryView = (row: CategoryRow): CategoryView => ({ id: row.id, slug: row.slug, name: row.name, description: row.description });
+/**
+ * Runs `work` again once if it lost a race to create the same slug or SKU on another connection (PostgreSQL reads
+ * committed: both saw none and both inserted); the second run finds the row and changes it instead.
+ */
+async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return work();
+  }
+}
+
+function parseJson<T>(text: string | null | undefined, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+const categoryView = (row: CategoryRow): CategoryView => ({
+  id: row.id,
+  slug: row.slug,
+  name: row.name,
+  description: row.description,
+  parentId: row.parent_id ?? null,
+  position: Number(row.position),
+});
 
 export class CatalogService {
+  /** Every committed change to a product's catalog entry, for the `product:updated` push (and the search index). */
+  readonly productChanged$ = new Subject<ProductView>();
+
   constructor(
     private readonly clock: Clock,
     private readonly repo: CatalogRepo,
@@ -96,8 +142,123 @@ export class CatalogService {
       name: input.name,
       description: input.description ?? '',
       position: input.position ?? 0,
+      parent_id: null,
     });
     return categoryView(row);
+  }
+
+  /**
+   * Creates the category with this slug, or changes it. `parent` (a slug) must exist and must not be the
+   * category itself or one of its descendants: the categories stay a tree.
+   */
+  upsertCategory(input: CategoryInput): Promise<{ category: CategoryView; created: boolean }> {
+    const now = this.clock();
+    return onceMoreIfRaced(() =>
+      this.repo.transaction(async (repo) => {
+        const existing = await repo.categoryBySlug(input.slug);
+        let parentId: string | null = null;
+        if (input.parent) {
+          const parent = await repo.categoryBySlug(input.parent);
+          if (!parent) throw new AppError('NOT_FOUND', `category ${input.parent} does not exist`, { details: { parent: input.parent } });
+          if (existing) {
+            const byId = new Map((await repo.listCategories()).map((row) => [row.id, row]));
+            for (let at: CategoryRow | undefined = parent; at; at = at.parent_id ? byId.get(at.parent_id) : undefined) {
+              if (at.id === existing.id) {
+                throw new AppError('VALIDATION', `category ${input.slug} cannot be placed under ${input.parent}: that is inside it`, {
+                  details: { slug: input.slug, parent: input.parent },
+                });
+              }
+            }
+          }
+          parentId = parent.id;
+        }
+        if (existing) {
+          const row = await repo.updateCategory(existing.id, {
+            name: input.name,
+            description: input.description ?? existing.description,
+            parent_id: input.parent === undefined ? existing.parent_id : parentId,
+            position: input.position ?? existing.position,
+            updated_at: now,
+          });
+          return { category: categoryView(row), created: false };
+        }
+        const row = await repo.insertCategory({
+          id: `cat_${input.slug}`,
+          slug: input.slug,
+          name: input.name,
+          description: input.description ?? '',
+          position: input.position ?? 0,
+          parent_id: parentId,
+          updated_at: now,
+        });
+        return { category: categoryView(row), created: true };
+      }),
+    );
+  }
+
+  /**
+   * Creates the product with this SKU, or changes its catalog entry (never its stock: that is the warehouse's).
+   * A change raises the product's version and is pushed as `product:updated`; an archived product that is
+   * upserted again is sold again. `expectedVersion` guards an editor against overwriting a change it has not seen.
+   */
+  async upsertProduct(input: ProductInput): Promise<{ product: ProductView; created: boolean; changed: boolean }> {
+    const now = this.clock();
+    const outcome = await onceMoreIfRaced(() =>
+      this.repo.transaction(async (repo) => {
+        const category = await repo.findCategory(input.category);
+        if (!category) throw new AppError('NOT_FOUND', `category ${input.category} does not exist`, { details: { category: input.category } });
+        const existing = await repo.productBySku(input.sku);
+        if (input.expectedVersion !== undefined && Number(existing?.stock_version ?? 0) !== input.expectedVersion) {
+          throw new AppError('CONFLICT', `product ${input.sku} has changed since version ${input.expectedVersion}; read it again`, {
+            details: { sku: input.sku, expectedVersion: input.expectedVersion, version: existing ? Number(existing.stock_version) : null },
+          });
+        }
+        const images = input.images ?? (existing ? parseJson<string[]>(existing.images, []) : []);
+        const fields: ProductFields = {
+          name: input.name,
+          description: input.description ?? existing?.description ?? '',
+          category_id: category.id,
+          price: input.price,
+          currency: input.currency,
+          image_url: images[0] ?? null,
+          images: JSON.stringify(images),
+          attributes: JSON.stringify(input.attributes ?? (existing ? parseJson(existing.attributes, {}) : {})),
+        };
+        if (existing) {
+          // The same entry again (a re-run import, a double submit): nothing to write, no new version, no push.
+          const same =
+            existing.archived_at == null && (Object.keys(fields) as (keyof ProductFields)[]).every((key) => String(existing[key]) === String(fields[key]));
+          if (same) return { row: existing, created: false, changed: false };
+          return { row: await repo.updateProduct(existing.id, { ...fields, archived_at: null, updated_at: now }), created: false, changed: true };
+        }
+        const row = await repo.insertProduct({
+          id: newId('prod'),
+          sku: input.sku,
+          ...fields,
+          on_hand: 0,
+          reserved: 0,
+          stock_version: 1,
+          created_at: now,
+          updated_at: now,
+        });
+        return { row, created: true, changed: true };
+      }),
+    );
+    const product = productView(outcome.row);
+    if (outcome.changed) this.productChanged$.next(product);
+    return { product, created: outcome.created, changed: outcome.changed };
+  }
+
+  /** Stops selling a product: it leaves listings and search; carts cannot take it; orders keep their lines. Idempotent. */
+  async archiveProduct(id: string): Promise<ProductView> {
+    const now = this.clock();
+    const before = await this.repo.getProduct(id);
+    if (!before) throw new AppError('NOT_FOUND', `product ${id} does not exist`);
+    if (before.archived_at !== null && before.archived_at !== undefined) return productView(before);
+    const row = await this.repo.transaction((repo) => repo.archiveProduct(id, now));
+    const product = productView(row!);
+    this.productChanged$.next(product);
+    return product;
   }
 
   async createProduct(input: {
@@ -123,6 +284,7 @@ export class CatalogService {
       reserved: 0,
       stock_version: 0,
       image_url: input.imageUrl ?? null,
+      images: JSON.stringify(input.imageUrl ? [input.imageUrl] : []),
       created_at: now,
       updated_at: now,
     });

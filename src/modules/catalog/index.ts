@@ -1,9 +1,13 @@
 // The catalog module: categories and products (read over REST), the `product:<id>` topic, and the demo catalog.
-import { defineModule } from '../../kernel/module.ts';
-import { productQuerySchema } from '../../protocol/index.ts';
+import { map } from 'rxjs';
+import { command } from '../../kernel/gateway/commands.ts';
+import { once, type Push } from '../../kernel/gateway/pushes.ts';
+import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
+import { productQuerySchema, pushTopics, warehouseCommands as w } from '../../protocol/index.ts';
 import { CatalogRepo } from './catalog.repo.ts';
 import { CatalogService } from './catalog.service.ts';
 import { seedDemoCatalog } from './demo-catalog.ts';
+import * as catalogManagement from './migrations/005_catalog_management.ts';
 
 export { CatalogService, productView } from './catalog.service.ts';
 
@@ -15,8 +19,9 @@ declare module '../../kernel/registry.ts' {
 
 export const catalogModule = defineModule({
   name: 'catalog',
+  migrations: [catalogManagement],
   create: ({ clock, db, config, logger }) => {
-    const catalog = new CatalogService(clock, new CatalogRepo(db.knex));
+    const catalog = new CatalogService(clock, new CatalogRepo(db.knex, db.transaction));
     /** A product topic's view: the product with `version` set to its stock version, as `stock:changed` carries it. */
     const productTopic = {
       view: async (_identity: unknown, id: string) => {
@@ -27,6 +32,24 @@ export const catalogModule = defineModule({
     return {
       services: { catalog },
       topics: { store: { product: productTopic }, warehouse: { product: productTopic } },
+      // Staff only (the /warehouse namespace): a customer has no catalog command at all.
+      commands: {
+        warehouse: {
+          'catalog:upsertCategory': command(w['catalog:upsertCategory'], (_ctx, p) => catalog.upsertCategory(p)),
+          'catalog:upsertProduct': command(w['catalog:upsertProduct'], (_ctx, p) => catalog.upsertProduct(p)),
+          'catalog:archiveProduct': command(w['catalog:archiveProduct'], async (_ctx, p) => ({ product: await catalog.archiveProduct(p.productId) })),
+        } satisfies Partial<WarehouseCommandTable>,
+      },
+      pushes: catalog.productChanged$.pipe(
+        map(
+          (product): Push => ({
+            audiences: ['store', 'warehouse'],
+            topics: pushTopics['product:updated'](product),
+            event: 'product:updated',
+            payload: once(() => [product]),
+          }),
+        ),
+      ),
       routes: (routes, { parse }) => {
         routes.get('/api/categories', async () => ({ items: await catalog.listCategories() }));
         routes.get('/api/products', async (request) => catalog.listProducts(parse(productQuerySchema, request.query)));

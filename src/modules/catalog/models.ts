@@ -8,6 +8,8 @@ export class CategoryModel extends Model {
   declare name: string;
   declare description: string;
   declare position: number;
+  declare parent_id: string | null;
+  declare updated_at: number;
 }
 
 export class ProductModel extends Model {
@@ -23,6 +25,9 @@ export class ProductModel extends Model {
   declare reserved: number;
   declare stock_version: number;
   declare image_url: string | null;
+  declare images: string;
+  declare attributes: string;
+  declare archived_at: number | null;
   declare created_at: number;
   declare updated_at: number;
 
@@ -37,7 +42,7 @@ export class ProductModel extends Model {
   // PostgreSQL returns bigint columns as strings; the domain wants numbers.
   override $parseDatabaseJson(json: Record<string, unknown>) {
     const parsed = super.$parseDatabaseJson(json);
-    for (const key of ['price', 'stock_version', 'created_at', 'updated_at', 'on_hand', 'reserved']) {
+    for (const key of ['price', 'stock_version', 'created_at', 'updated_at', 'on_hand', 'reserved', 'archived_at']) {
       if (parsed[key] !== undefined && parsed[key] !== null) parsed[key] = Number(parsed[key]);
     }
     return parsed;
