@@ -16,7 +16,7 @@ import { registerHttpRoutes } from './kernel/gateway/http.ts';
 import { namespaceTable } from './kernel/gateway/namespaces.ts';
 import { redisClusterLink } from './kernel/gateway/redis-adapter.ts';
 import { createSocketGateway, type SocketGateway } from './kernel/gateway/socket.ts';
-import { migrationsOf, type AnyModule, type ModuleContext, type ModulePart } from './kernel/module.ts';
+import { migrationsOf, type AnyModule, type ClientControl, type ModuleContext, type ModulePart } from './kernel/module.ts';
 import type { FlowDefinition } from './kernel/outbox/flows.ts';
 import { OutboxRelay } from './kernel/outbox/relay.ts';
 import { SagaAnomalies, SagaSteps } from './kernel/outbox/saga-steps.ts';
@@ -88,7 +88,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const steps = new SagaSteps(runtime, anomalies);
   // Filled module by module: each finds the services of the modules before it at creation, and every one later.
   const services = {} as Services;
-  const context: ModuleContext = { config, clock, logger, db, runtime, actors: actorRepo, steps, metrics, services };
+  // Sockets exist once the app starts; a disconnect asked for before (nobody can be connected then) does nothing.
+  const clients: ClientControl = { disconnect: (rooms) => sockets?.disconnectRooms(rooms) };
+  const eraseCustomer = async (customerId: string) => {
+    for (const { part } of parts) await part.erasure?.check?.(customerId);
+    for (const { part } of parts) await part.erasure?.erase(customerId);
+  };
+  const context: ModuleContext = { config, clock, logger, db, runtime, actors: actorRepo, steps, metrics, services, clients, eraseCustomer };
   const parts: Array<{ readonly module: string; readonly part: ModulePart }> = [];
   for (const module of modules) {
     const part = module.create(context);
@@ -260,6 +266,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         pushes$: merge(...parts.flatMap(({ part }) => (part.pushes ? [part.pushes] : []))),
         logger: logger.child({ part: 'socket' }),
         accepting: () => accepting,
+        clock,
         clusterLink,
       });
       // What a crash left behind: undelivered domain events first, then due deadlines and half-done sagas.

@@ -43,6 +43,12 @@ export interface Config {
   /** Login and registration attempts per client IP per minute, then HTTP 429 `RATE_LIMITED`. @default 20 */
   readonly authAttemptsPerMinute: number;
   /**
+   * Lifetime of new tokens, in seconds, by role; a role left out keeps its default (guest 30 days, customer
+   * 7 days, staff and admin 12 hours). A socket is disconnected when its token expires.
+   * @default { customer: CUSTOMER_TOKEN_TTL_SECONDS (604_800) }
+   */
+  readonly tokenTtlSeconds: Readonly<Partial<Record<'guest' | 'customer' | 'staff' | 'admin', number>>>;
+  /**
    * Shutdown (SIGTERM/SIGINT): the longest a stopping node waits for the commands it is running to finish
    * and be answered, and then, again at most this long, for its clients to read their answers and the
    * disconnect and close their connections. What is still running or unread then is cut off and counted
@@ -80,6 +86,7 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
   SEED_DEMO_DATA: flag.default(true),
   AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().int().positive().default(20),
+  CUSTOMER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
   GROUP_COMMIT: flag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ID: z.string().min(1).optional(),
@@ -126,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     seedDemoData: e.SEED_DEMO_DATA,
     authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
+    tokenTtlSeconds: { customer: e.CUSTOMER_TOKEN_TTL_SECONDS },
     groupCommit: e.GROUP_COMMIT,
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${process.env.HOSTNAME ?? 'node'}:${process.pid}`,

@@ -70,11 +70,24 @@ export interface ModuleContext {
   readonly steps: SagaSteps;
   /** The `/metrics` registry: a module registers its own counters and gauges on it. */
   readonly metrics: Registry;
+  /** The connected clients, on every node: a module may disconnect a principal's or a token's sockets (logout). */
+  readonly clients: ClientControl;
+  /**
+   * Erases a customer's personal data from every module (`ModulePart.erasure`): first every module may refuse
+   * (an order still on its way), then each erases what it holds. Used by account deletion.
+   */
+  readonly eraseCustomer: (customerId: string) => Promise<void>;
   /**
    * Every module's services. Modules are created in order, so a module finds those before it here at once;
    * read the others when they are used (in a handler or a flow), not at creation.
    */
   readonly services: Services;
+}
+
+/** Control over the connected clients, cluster-wide (through the Socket.IO adapter). */
+export interface ClientControl {
+  /** Disconnects, on every node and in every namespace, the sockets in any of `rooms` (`principalRoom`, `tokenRoom`). */
+  disconnect(rooms: readonly string[]): void;
 }
 
 /** What a module adds to the running application; every part is optional. */
@@ -97,6 +110,11 @@ export interface ModulePart {
   readonly authenticate?: (token: unknown) => Promise<Identity>;
   /** Runs at start, after the migrations and before recovery (demo data, a configured admin account). */
   readonly start?: () => Promise<void>;
+  /** How the module forgets a customer (account deletion): `check` may refuse with an `AppError`; `erase` must be idempotent. */
+  readonly erasure?: {
+    readonly check?: (customerId: string) => Promise<void>;
+    readonly erase: (customerId: string) => Promise<void>;
+  };
 }
 
 /** Any module, whatever its parts. */

@@ -12,20 +12,33 @@ export const registerSchema = z
 
 export const loginSchema = z.object({ email: z.string().trim().min(1).max(320), password: z.string().min(1).max(200) }).strict();
 
-export const PRODUCT_SORTS = ['name', 'price', '-price', 'newest'] as const;
+/**
+ * How a product listing is ordered; each value names the order a shopper expects: `relevance` best match first (the
+ * default with `q`), `name` A to Z (the default without), `price` cheapest first, `-price` dearest first, `newest`
+ * newest first, `rating` best rated first. Ties are broken by id, so pages never overlap.
+ */
+export const PRODUCT_SORTS = ['name', 'price', '-price', 'newest', 'relevance', 'rating'] as const;
 
 const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 export const productQuerySchema = z
   .object({
-    category: z.string().min(1).max(100).optional().describe('a category id or slug'),
-    q: z.string().trim().min(1).max(100).optional().describe('matches name, SKU, description and category name'),
+    category: z.string().min(1).max(100).optional().describe('a category id or slug: the products in it and in all its sub-categories'),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('words to find in the name, SKU, category, attributes and description, all of them; the last one may be the start of a word'),
     minPrice: z.coerce.number().int().min(0).optional(),
     maxPrice: z.coerce.number().int().min(0).optional(),
+    minRating: z.coerce.number().int().min(1).max(5).optional().describe('only products whose average rating is at least this many stars'),
     inStock: booleanQuery.optional(),
-    sort: z.enum(PRODUCT_SORTS).optional(),
+    sort: z.enum(PRODUCT_SORTS).optional().describe('default: relevance with q, name without'),
     page: z.coerce.number().int().min(1).max(10_000).default(1),
     pageSize: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().min(1).max(1000).optional().describe("a previous answer's nextCursor: the page after it (page is then ignored)"),
   })
   // Unknown parameters (cache-busters, tracking tags) are ignored, as browsers and CDNs expect.
   .strip();
@@ -41,4 +54,59 @@ export const meAnswerSchema = z.object({
   customer: customerViewSchema.nullable(),
 });
 export const categoriesAnswerSchema = z.object({ items: z.array(categoryViewSchema) });
-export const productPageSchema = z.object({ items: z.array(productViewSchema), page: z.number().int(), pageSize: z.number().int(), total: z.number().int() });
+
+const facetCount = z.number().int().min(0);
+/** Counts over every product that matches the query (all its filters applied), not only the page. */
+export const productFacetsSchema = z.object({
+  categories: z
+    .array(z.object({ id: z.string(), slug: z.string(), name: z.string(), count: facetCount }))
+    .describe('the categories the matches are in, each product counted in its own category only: the counts add up to total'),
+  price: z
+    .array(z.object({ min: z.number().int(), max: z.number().int().nullable(), count: facetCount }))
+    .describe('fixed price buckets, min <= price < max (max null: no upper bound), every bucket even when empty: the counts add up to total'),
+  rating: z
+    .array(z.object({ min: z.number().int().min(1).max(4), count: facetCount }))
+    .describe('how many matches are rated at least min stars on average, for min 4, 3, 2 and 1'),
+});
+export const productPageSchema = z.object({
+  items: z.array(productViewSchema),
+  page: z.number().int(),
+  pageSize: z.number().int(),
+  total: z.number().int().describe('how many products match, across all pages'),
+  nextCursor: z.string().nullable().describe('pass as cursor for the page after this one; null on the last page'),
+  facets: productFacetsSchema,
+});
+export type ProductFacets = z.infer<typeof productFacetsSchema>;
+export type ProductPage = z.infer<typeof productPageSchema>;
+
+/** `GET /api/search/suggest`: what a search box shows while the shopper types. */
+export const searchSuggestQuerySchema = z
+  .object({ q: z.string().trim().max(100).default('').describe('what has been typed so far; the last word may be unfinished') })
+  .strip();
+export const searchSuggestAnswerSchema = z.object({
+  items: z.array(z.object({ id: z.string(), name: z.string() })).describe('at most 8 products on sale, best match first'),
+});
+export type SearchSuggestions = z.infer<typeof searchSuggestAnswerSchema>;
+
+/** `PATCH /api/me`: a new name, or a new e-mail (with the current password). */
+export const profileUpdateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    email: z.string().trim().email().max(320).optional(),
+    currentPassword: z.string().min(1).max(200).optional().describe('required to change the e-mail'),
+  })
+  .strict()
+  .refine((body) => body.name !== undefined || body.email !== undefined, 'give a name or an email to change');
+export const profileAnswerSchema = z.object({
+  customer: customerViewSchema,
+  token: z.string().describe('carries the new name and e-mail; older tokens stay valid'),
+});
+
+/** `POST /api/me/password`. */
+export const passwordChangeSchema = z
+  .object({ currentPassword: z.string().min(1).max(200), newPassword: z.string().min(8, 'password must be at least 8 characters').max(200) })
+  .strict();
+export const passwordAnswerSchema = z.object({ token: z.string().describe('the only token that still works: every other session ended') });
+
+/** `DELETE /api/me`. */
+export const accountDeletionSchema = z.object({ password: z.string().min(1).max(200) }).strict();

@@ -98,6 +98,17 @@ export const shipmentViewSchema = z
   })
   .readonly();
 
+const starCount = z.number().int().min(0);
+
+/** What customers think of a product: the mean of their 1–5 star ratings and how they spread. */
+export const productRatingSchema = z
+  .object({
+    average: z.number().nullable().describe('the mean of the ratings, 1–5, rounded to 2 decimals; null while nobody has rated it'),
+    count: starCount.describe('how many ratings'),
+    histogram: z.tuple([starCount, starCount, starCount, starCount, starCount]).readonly().describe('how many ratings gave 1, 2, 3, 4 and 5 stars'),
+  })
+  .readonly();
+
 export const productViewSchema = z
   .object({
     id: z.string(),
@@ -108,12 +119,13 @@ export const productViewSchema = z
     price: minorUnits,
     currency: z.string(),
     available: z.number().int().describe('on_hand - reserved: what can be bought right now'),
-    version: z.number().int().describe("the product's version: rises with every change to it, its stock and its catalog entry alike"),
+    version: z.number().int().describe("the product's version: rises with every change to it, its stock, its catalog entry and its rating alike"),
     stockVersion: z.number().int().describe('the same number as `version` (its older name); compare it to drop stale stock:changed pushes'),
     imageUrl: z.string().nullable().describe('the first image, if any'),
     images: z.array(z.string()).readonly(),
     attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).describe('free-form facts: origin, weight, colour…'),
     archived: z.boolean().describe('no longer sold: absent from listings and search, still shown on the orders that hold it'),
+    rating: productRatingSchema,
     createdAt: epochMs,
     updatedAt: epochMs,
   })
@@ -140,6 +152,12 @@ export const categoryViewSchema = z
   })
   .readonly();
 
+/** An entry of a customer's address book. */
+export const addressViewSchema = shippingAddressViewSchema
+  .unwrap()
+  .extend({ id: z.string(), label: z.string(), isDefault: z.boolean().describe('used by a checkout that names no address') })
+  .readonly();
+
 export const customerViewSchema = z
   .object({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['guest', 'customer', 'staff', 'admin']), createdAt: epochMs })
   .readonly();
@@ -151,9 +169,11 @@ export type OrderView = z.infer<typeof orderViewSchema>;
 export type ShipmentView = z.infer<typeof shipmentViewSchema>;
 export type ShipmentStateName = (typeof SHIPMENT_STATES)[number];
 export type ProductView = z.infer<typeof productViewSchema>;
+export type ProductRating = z.infer<typeof productRatingSchema>;
 export type StockChanged = z.infer<typeof stockChangedSchema>;
 export type CategoryView = z.infer<typeof categoryViewSchema>;
 export type CustomerView = z.infer<typeof customerViewSchema>;
+export type AddressView = z.infer<typeof addressViewSchema>;
 
 /** What `subscribe` answers: the topic's current view, to start from and compare push versions against. */
 export const topicViewSchema = z.union([

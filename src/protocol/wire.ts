@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import { MAX_LINE_QUANTITY, SHIPMENT_STATES } from '../domain/types.ts';
 import {
+  ORDER_STATES,
+  addressViewSchema,
   cartViewSchema,
   categoryViewSchema,
   orderViewSchema,
@@ -71,8 +73,23 @@ export const storeCommands = {
   'order:get': z.object({ orderId: idSchema }).strict(),
   'order:pay': z.object({ orderId: idSchema, requestId: requestIdSchema, payment: cardSchema }).strict(),
   'order:cancel': z.object({ orderId: idSchema }).strict(),
-  'orders:list': empty,
+  'orders:list': z
+    .object({
+      state: z.enum(ORDER_STATES).optional(),
+      limit: z.number().int().min(1).max(100).optional().describe('default 50'),
+      before: z.string().min(1).max(200).optional().describe("the previous page's nextCursor"),
+    })
+    .strict(),
   'shipment:get': z.object({ shipmentId: idSchema }).strict(),
+  'addresses:list': empty,
+  'address:save': shippingAddressSchema
+    .extend({
+      id: idSchema.optional().describe('the address to replace; absent to add one'),
+      label: z.string().trim().max(60).optional().describe('"Home", "Office"…'),
+      makeDefault: z.boolean().optional(),
+    })
+    .strict(),
+  'address:delete': z.object({ addressId: idSchema }).strict(),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -191,6 +208,7 @@ export type Ack<T> = { readonly ok: true; readonly data: T } | { readonly ok: fa
 export const errorBodySchema = z.object({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown().optional() }).readonly();
 
 const topicAnswer = z.object({ topic: z.string() }).readonly();
+const addressBook = z.object({ addresses: z.array(addressViewSchema).describe('oldest first; exactly one is the default when any exist') });
 
 /** What each `/store` command answers in `data`. */
 export const storeResults = {
@@ -204,8 +222,14 @@ export const storeResults = {
   'order:get': z.object({ order: orderViewSchema }),
   'order:pay': z.object({ order: orderViewSchema }),
   'order:cancel': z.object({ order: orderViewSchema }),
-  'orders:list': z.object({ orders: z.array(orderViewSchema) }),
+  'orders:list': z.object({
+    orders: z.array(orderViewSchema).describe('newest first'),
+    nextCursor: z.string().nullable().describe('pass as `before` for the next page; null on the last'),
+  }),
   'shipment:get': z.object({ shipment: shipmentViewSchema }),
+  'addresses:list': addressBook,
+  'address:save': addressBook,
+  'address:delete': addressBook,
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in StoreCommandName]: z.ZodType };

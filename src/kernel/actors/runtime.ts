@@ -252,6 +252,53 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
   }
 
   /**
+   * Erases personal data from one actor, in any state (final ones too): its context is rewritten by
+   * `redactContext` — not through its machine, which has no event for it — as a new version with the journal
+   * event `emporium.redacted`, and every earlier journal event is rewritten by `redactEvent`. Watchers get the
+   * redacted view. Undefined when there is no such actor.
+   */
+  redact<K extends KindOf<Kinds>>(
+    kind: K,
+    id: string,
+    redactContext: (context: SnapshotFrom<Kinds[K]>['context']) => SnapshotFrom<Kinds[K]>['context'],
+    redactEvent: (event: unknown) => unknown,
+  ): Promise<LiveActor<Kinds[K]> | undefined> {
+    return this.mailbox.run(id, async () => {
+      for (let lost = 0; ; ) {
+        const current = await this.load(kind, id, { fresh: true });
+        if (!current) return undefined;
+        const definition = this.definition(kind);
+        const snapshot = current.snapshot as SnapshotFrom<AnyStateMachine>;
+        const next = definition.machine.resolveState({
+          value: snapshot.value,
+          context: redactContext(snapshot.context),
+        } as never) as SnapshotFrom<AnyStateMachine>;
+        const at = this.options.clock();
+        const actor = this.toLive(kind, id, current.version + 1, next, current.createdAt, at);
+        const event = { type: 'emporium.redacted', at };
+        const outcome = await this.commits.submit({
+          op: 'update',
+          actor: this.toRow(actor),
+          expectedVersion: current.version,
+          journal: { actorId: id, kind, version: actor.version, event, at },
+          outbox: [],
+        });
+        if (outcome instanceof Error) throw outcome;
+        if (outcome === 'conflict') {
+          this.conflicts++;
+          this.cache.delete(id);
+          if (++lost > this.maxRetries) throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
+          continue;
+        }
+        this.remember(actor);
+        this.published(actor, event, [], at);
+        await this.options.repo.redactJournal(id, redactEvent);
+        return actor;
+      }
+    });
+  }
+
+  /**
    * The actor as last committed; undefined when there is none. With a shared
    * database it is read from the database every time, so it is never older
    * than a version any node has acknowledged.

@@ -114,6 +114,23 @@ export class ActorRepo {
     return true;
   }
 
+  /**
+   * Rewrites every journal event of one actor through `redact` (erasing personal data an event carried). The
+   * journal is otherwise append-only; this is the one exception, and it keeps each row's version and time.
+   */
+  async redactJournal(actorId: string, redact: (event: unknown) => unknown): Promise<number> {
+    const rows = (await this.knex('actor_journal').where({ actor_id: actorId }).select('version', 'event')) as Array<{ version: number; event: string }>;
+    let changed = 0;
+    for (const row of rows) {
+      const before = typeof row.event === 'string' ? row.event : JSON.stringify(row.event);
+      const after = JSON.stringify(redact(JSON.parse(before)));
+      if (after === before) continue;
+      await this.knex('actor_journal').where({ actor_id: actorId, version: row.version }).update({ event: after });
+      changed++;
+    }
+    return changed;
+  }
+
   private async appendJournal(trx: Knex.Transaction, entry: JournalEntry): Promise<void> {
     await trx('actor_journal').insert({
       actor_id: entry.actorId,
@@ -148,8 +165,29 @@ export class ActorRepo {
     return rows as Array<{ id: string; kind: string }>;
   }
 
-  async listByOwner(ownerId: string, kind: string, limit = 100): Promise<ActorRow[]> {
-    const rows = (await this.knex('actors').where({ owner_id: ownerId, kind }).orderBy('created_at', 'desc').limit(limit)) as ActorRecordRow[];
+  /**
+   * An owner's actors of `kind`, newest first (ties by id, descending). `state` filters; `before` continues after
+   * the actor with that creation time and id (keyset paging: pages neither repeat nor skip while new ones arrive).
+   */
+  async listByOwner(
+    ownerId: string,
+    kind: string,
+    limitOrOptions:
+      | number
+      | {
+          readonly limit: number;
+          readonly state?: string | undefined;
+          readonly before?: { readonly createdAt: number; readonly id: string } | undefined;
+        } = 100,
+  ): Promise<ActorRow[]> {
+    const options = typeof limitOrOptions === 'number' ? { limit: limitOrOptions } : limitOrOptions;
+    const query = this.knex('actors').where({ owner_id: ownerId, kind });
+    if (options.state) query.andWhere({ state: options.state });
+    if (options.before) {
+      const { createdAt, id } = options.before;
+      query.andWhere((w) => w.where('created_at', '<', createdAt).orWhere((same) => same.where('created_at', createdAt).andWhere('id', '<', id)));
+    }
+    const rows = (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }
 

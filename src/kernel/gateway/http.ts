@@ -67,6 +67,17 @@ export function registerHttpRoutes(app: FastifyInstance, options: HttpOptions): 
     }),
   });
   const authLimit = { config: { rateLimit: { max: authAttemptsPerMinute, timeWindow: 60_000 } } };
+  // A JSON request with an empty body (a bodiless POST /api/auth/logout sent with the usual JSON header) has no
+  // payload, as if it had no body at all; anything else is parsed as Fastify does (prototype poisoning refused).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    json(request, text, done);
+  });
   app.setErrorHandler((error, request, reply: FastifyReply) => {
     const fastifyError = error as { statusCode?: number; validation?: unknown; code?: string; message?: string };
     // Fastify's own 4xx (bad JSON, body too large, wrong content type) are the client's fault: say so plainly.

@@ -5,7 +5,7 @@ import { Server } from 'socket.io';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../domain/errors.ts';
 import { isStaff } from '../../domain/identity.ts';
-import type { Identity } from '../../domain/identity.ts';
+import { principalRoom, tokenRoom, type Identity } from '../../domain/identity.ts';
 import type { Namespace, SocketContext } from '../module.ts';
 import type { Push, PushEvent, PushOf } from './pushes.ts';
 import type { AppNamespace, AppServer, AppSocket, ClientToServer, InterServer, SocketData } from './io-types.ts';
@@ -30,6 +30,8 @@ export interface SocketGatewayOptions {
   readonly pushes$: Observable<Push>;
   readonly logger: SocketLogger;
   readonly accepting: () => boolean;
+  /** The application's clock, for token expiry. @default Date.now */
+  readonly clock?: () => number;
   /** Cluster mode: the Redis link between the nodes' Socket.IO servers. Unset: in-memory adapter, one node. */
   readonly clusterLink?: ClusterLink | undefined;
 }
@@ -59,6 +61,8 @@ export interface SocketGateway {
    * one that died with pushes it could not publish. Alone on one node it does nothing (no client is connected yet).
    */
   announceStart(): void;
+  /** Disconnects the sockets in any of `rooms`, on every node and in both namespaces. */
+  disconnectRooms(rooms: readonly string[]): void;
   /** Stops pushes and closes the server, with any connection still open. */
   close(): Promise<void>;
 }
@@ -116,6 +120,24 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       if (closing) {
         socket.disconnect();
         return;
+      }
+      // Rooms of the principal and of its token: logout, a password change or an account deletion disconnects them.
+      const identity = socket.data.identity;
+      void socket.join([principalRoom(identity.sub), ...(identity.tokenId ? [tokenRoom(identity.tokenId)] : [])]);
+      // A socket lives no longer than its token: disconnected when the token expires (re-armed past setTimeout's range).
+      if (identity.expiresAt !== undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const arm = () => {
+          const left = identity.expiresAt! - (o.clock ?? Date.now)();
+          if (left <= 0) {
+            socket.disconnect(true);
+            return;
+          }
+          timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+          timer.unref();
+        };
+        arm();
+        socket.once('disconnect', () => clearTimeout(timer));
       }
       bindCommands({
         socket,
@@ -199,6 +221,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       // Closed without discarding: whatever is still queued goes out first, if the client reads it at all.
       for (const connection of cutOff) connection.close();
       return { sockets: count, connectionsCutOff: cutOff.length, packetsUnsent };
+    },
+    disconnectRooms: (rooms) => {
+      if (rooms.length === 0) return;
+      for (const namespace of Object.values(namespaces)) namespace.in([...rooms]).disconnectSockets(true);
     },
     announceStart: () => {
       if (!o.clusterLink) return;

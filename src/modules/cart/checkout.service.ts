@@ -38,6 +38,8 @@ export interface CheckoutServiceOptions {
   readonly paymentWindowMs: number;
   readonly reservationGraceMs: number;
   readonly logger?: { warn(object: object, message: string): void };
+  /** A signed-in customer's default shipping address, used by a checkout that names none. */
+  readonly defaultAddress?: (customerId: string) => Promise<ShippingAddress | null>;
 }
 
 /**
@@ -151,8 +153,10 @@ export class CheckoutService {
     return order;
   }
 
-  private async run(identity: Identity, cartId: string, requestId: string, shippingAddress: ShippingAddress | null): Promise<OrderActor> {
+  private async run(identity: Identity, cartId: string, requestId: string, named: ShippingAddress | null): Promise<OrderActor> {
     let repriced: PriceChange[] = [];
+    // No address given: a customer's default one from the address book (a guest has none).
+    const shippingAddress = named ?? (identity.role === 'customer' && this.o.defaultAddress ? await this.o.defaultAddress(identity.sub) : null);
     // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
     const cart = await this.o.runtime.send('cart', cartId, async (actor): Promise<CartCommand | null> => {
       const current = ownedBy(identity, 'cart', cartId, actor);

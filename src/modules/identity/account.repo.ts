@@ -12,6 +12,25 @@ export interface AccountRow {
   readonly role: 'customer' | 'staff' | 'admin';
   readonly created_at: number;
   readonly updated_at: number;
+  /** Tokens issued before this instant (epoch ms) are refused. */
+  readonly tokens_valid_after?: number;
+  readonly deleted_at?: number | null;
+}
+
+/** An `addresses` row. */
+export interface AddressRow {
+  readonly id: string;
+  readonly customer_id: string;
+  readonly label: string;
+  readonly name: string;
+  readonly line1: string;
+  readonly line2: string | null;
+  readonly city: string;
+  readonly postal_code: string;
+  readonly country: string;
+  readonly is_default: boolean | number;
+  readonly created_at: number;
+  readonly updated_at: number;
 }
 
 export class AccountRepo {
@@ -48,5 +67,66 @@ export class AccountRepo {
       });
     }
     return CustomerModel.query(this.knex).insert(row);
+  }
+
+  async update(
+    id: string,
+    fields: Partial<Pick<AccountRow, 'email' | 'name' | 'password_hash' | 'tokens_valid_after'>> & { readonly updated_at: number },
+  ): Promise<AccountRow> {
+    return CustomerModel.query(this.knex).patchAndFetchById(id, fields);
+  }
+
+  /** Revokes one token until it would have expired. Revoking it again is harmless. */
+  async revoke(tokenId: string, subject: string, expiresAt: number): Promise<void> {
+    await this.knex('revoked_tokens').insert({ token_id: tokenId, subject, expires_at: expiresAt }).onConflict('token_id').ignore();
+  }
+
+  async isRevoked(tokenId: string): Promise<boolean> {
+    return (await this.knex('revoked_tokens').where({ token_id: tokenId }).first('token_id')) !== undefined;
+  }
+
+  /** Forgets revocations of tokens that have expired anyway. */
+  async pruneRevoked(now: number): Promise<number> {
+    return this.knex('revoked_tokens').where('expires_at', '<', now).delete();
+  }
+
+  async addresses(customerId: string): Promise<AddressRow[]> {
+    return (await this.knex('addresses').where({ customer_id: customerId }).orderBy('created_at').orderBy('id')) as AddressRow[];
+  }
+
+  /** Inserts or replaces the address (by id, within its customer); with `makeDefault`, it becomes the only default. */
+  async saveAddress(row: AddressRow, makeDefault: boolean): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      if (makeDefault) await trx('addresses').where({ customer_id: row.customer_id }).update({ is_default: false });
+      const existing = await trx('addresses').where({ id: row.id, customer_id: row.customer_id }).first('id');
+      if (existing) {
+        const { id: _id, customer_id: _customer, created_at: _created, ...fields } = row;
+        await trx('addresses').where({ id: row.id }).update(fields);
+      } else {
+        await trx('addresses').insert(row);
+      }
+    });
+  }
+
+  /** Deletes the address; true when it existed (and belonged to this customer). */
+  async deleteAddress(customerId: string, id: string): Promise<boolean> {
+    return (await this.knex('addresses').where({ id, customer_id: customerId }).delete()) > 0;
+  }
+
+  /** Removes the account's personal data: addresses gone, e-mail and name replaced, password unusable, sessions ended. */
+  async anonymize(id: string, at: number, passwordHash: string): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      await trx('addresses').where({ customer_id: id }).delete();
+      await trx('customers')
+        .where({ id })
+        .update({
+          email: `deleted+${id}@invalid`,
+          name: 'Deleted customer',
+          password_hash: passwordHash,
+          deleted_at: at,
+          tokens_valid_after: at,
+          updated_at: at,
+        });
+    });
   }
 }

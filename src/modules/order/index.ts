@@ -1,6 +1,8 @@
 // The order module: the order kind, payment (through a provider, exactly once per attempt) and cancellation, its
 // /store commands, topic and pushes, the order saga, and the sweep that settles payments a crash interrupted.
+import { AppError } from '../../domain/errors.ts';
 import { command } from '../../kernel/gateway/commands.ts';
+import { erasingKeys, ownedActors } from '../../kernel/privacy.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
 import { storeCommands as c, pushTopics } from '../../protocol/index.ts';
@@ -21,6 +23,9 @@ declare module '../../kernel/registry.ts' {
     readonly payments: PaymentProvider;
   }
 }
+
+const eraseAddress = erasingKeys(['shippingAddress']);
+const FINAL_ORDER_STATES: ReadonlySet<string> = new Set(['delivered', 'cancelled', 'expired']);
 
 export interface OrderModuleOptions {
   /** The payment provider; the simulated one (test cards, configurable latency) by default. */
@@ -50,7 +55,10 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
               ),
             })),
             'order:cancel': command(c['order:cancel'], async ({ identity }, p) => ({ order: orderView(await orders.cancel(identity, p.orderId)) })),
-            'orders:list': command(c['orders:list'], async ({ identity }) => ({ orders: (await orders.list(identity)).map(orderView) })),
+            'orders:list': command(c['orders:list'], async ({ identity }, p) => {
+              const page = await orders.history(identity, p);
+              return { orders: page.orders.map(orderView), nextCursor: page.nextCursor };
+            }),
           } satisfies Partial<StoreCommandTable>,
         },
         topics: { store: { order: { view: async (identity, id) => orderView(await orders.get(identity, id)) } } },
@@ -61,6 +69,20 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
           payload: once(() => [orderView(change.actor)]),
         })),
         flows: [orderSaga({ runtime, steps, services, payments })],
+        // An account is deleted only once its orders are over; their shipping addresses are then erased.
+        erasure: {
+          check: async (customerId) => {
+            const open = (await ownedActors(actors, customerId, 'order')).filter((row) => !FINAL_ORDER_STATES.has(row.state));
+            if (open.length > 0) {
+              throw new AppError('INVALID_TRANSITION', `orders in progress (${open.length}); cancel them or wait until they are delivered`, {
+                details: { orders: open.map((row) => ({ id: row.id, state: row.state })) },
+              });
+            }
+          },
+          erase: async (customerId) => {
+            for (const row of await ownedActors(actors, customerId, 'order')) await runtime.redact('order', row.id, eraseAddress, eraseAddress);
+          },
+        },
       };
     },
   });

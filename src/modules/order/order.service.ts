@@ -37,6 +37,18 @@ const MAX_ATTEMPTS_PER_REQUEST = 20;
 type PendingPayment = NonNullable<OrderActor['snapshot']['context']['pendingPayment']>;
 const providerKeyOf = (orderId: string, pending: PendingPayment) => pending.providerKey ?? paymentKey(orderId, pending.requestId);
 
+/** A history cursor: the creation time and id of the last order of a page, opaque to clients. */
+function decodeCursor(cursor: string | undefined): { createdAt: number; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'number' && Number.isSafeInteger(createdAt) && typeof id === 'string' && id.length <= 100) return { createdAt, id };
+  } catch {
+    // Falls through to the refusal below.
+  }
+  throw new AppError('VALIDATION', 'before: not a cursor this server gave out');
+}
+
 export class OrderService {
   private readonly inFlight = new Map<string, Promise<OrderActor>>();
 
@@ -47,8 +59,22 @@ export class OrderService {
   }
 
   async list(identity: Identity, limit = 50): Promise<OrderActor[]> {
-    const rows = await this.o.actors.listByOwner(identity.sub, 'order', limit);
-    return rows.map((row) => this.o.runtime.fromRow('order', row));
+    return (await this.history(identity, { limit })).orders;
+  }
+
+  /** A customer's orders, newest first, a page at a time (`before` is the previous page's `nextCursor`), optionally in one state. */
+  async history(
+    identity: Identity,
+    query: { readonly limit?: number | undefined; readonly state?: string | undefined; readonly before?: string | undefined },
+  ): Promise<{ orders: OrderActor[]; nextCursor: string | null }> {
+    const limit = query.limit ?? 50;
+    const rows = await this.o.actors.listByOwner(identity.sub, 'order', { limit: limit + 1, state: query.state, before: decodeCursor(query.before) });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      orders: page.map((row) => this.o.runtime.fromRow('order', row)),
+      nextCursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString('base64url') : null,
+    };
   }
 
   /**
