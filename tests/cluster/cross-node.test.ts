@@ -1,7 +1,7 @@
 // Two real nodes on one PostgreSQL and one Redis: a push caused on one node reaches clients of the other,
 // for storefront topics (cart, order, product stock) and for the warehouse board (shipments).
 import test from '../helpers/cluster-test.ts';
-import { call, guestToken, nextEvent, ok, TEST_CARD } from '../helpers/app.ts';
+import { call, getJson, guestToken, nextEvent, ok, postJson, registerCustomer, TEST_CARD } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
 import { ClusterLab } from '../helpers/cluster.ts';
 
@@ -82,4 +82,19 @@ test('a warehouse client on node A sees shipment:updated for a shipment advanced
   }
   const row = await lab.actor(shipmentId);
   t.is(row?.state, 'shipped');
+});
+
+test('logging out through node A disconnects the sockets that token opened on node B; another session stays', async (t) => {
+  const customer = await registerCustomer(a.url);
+  const other = (await postJson<{ token: string }>(`${b.url}/api/auth/login`, { email: customer.email, password: customer.password })).body.token;
+  const onB = await lab.store(b, customer.token);
+  const otherOnB = await lab.store(b, other);
+  const gone = new Promise<string>((resolve) => onB.once('disconnect', (reason) => resolve(reason)));
+
+  const response = await fetch(`${a.url}/api/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${customer.token}` } });
+  t.is(response.status, 204);
+  t.is(await gone, 'io server disconnect');
+  t.is((await getJson(`${b.url}/api/me`, customer.token)).status, 401, 'the revocation holds on every node');
+  t.true(otherOnB.connected);
+  t.is((await ok(otherOnB, 'carts:list', {})).carts.length, 0);
 });
