@@ -185,3 +185,55 @@ test('a relay whose lease lapsed cannot overwrite what the relay that took over 
   t.deepEqual([row.state, Number(row.attempts)], ['done', 0]);
   t.is(await repo.pendingCount(), 0);
 });
+
+test('a flow stuck on a slow effect never delays another: the saga delivers later events while the slow flow still works', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const slowSeen: string[] = [];
+  const slow = defineFlow({
+    name: 'slow-mail',
+    delivery: 'best-effort',
+    on: ['order.paid', 'order.expired'],
+    run: (events$) =>
+      events$.pipe(
+        concatMap(async (event) => {
+          await gate; // an SMTP server that takes its time
+          slowSeen.push(event.actorId);
+        }),
+      ),
+  });
+  const saga = recorder('money-saga', 'critical');
+  const relay = new OutboxRelay({ outbox: repo, flows: [slow, saga.flow], clock: clock.read, logger: silent });
+  t.teardown(() => {
+    release();
+    return relay.stop();
+  });
+
+  await append(db, [{ actorId: 'order_a', type: 'order.paid', n: 1 }]);
+  relay.nudge();
+  await until(() => saga.seen.length === 1);
+  // While the slow flow still holds the first event, later events reach the saga at once.
+  await append(db, [
+    { actorId: 'order_b', type: 'order.paid', n: 1 },
+    { actorId: 'order_c', type: 'order.expired', n: 1 },
+  ]);
+  relay.nudge();
+  await until(() => saga.seen.length === 3);
+  t.deepEqual(saga.seen, ['order_a#1', 'order_b#1', 'order_c#1']);
+  t.deepEqual(slowSeen, [], 'the slow flow is still on its first event');
+
+  release();
+  await relay.drain();
+  t.deepEqual(slowSeen.sort(), ['order_a', 'order_b', 'order_c']);
+  t.is(await repo.pendingCount(), 0);
+});
+
+/** Waits (on the event loop, not a timer) until `done()` holds; fails after 5 s. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 5 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -230,22 +230,10 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         }
         const actor = this.toLive(kind, id, current.version + 1, next as SnapshotFrom<AnyStateMachine>, current.createdAt, at);
         const outbox = this.outboxEntries(kind, id, actions, at);
-        const outcome = await this.commits.submit({
-          op: 'update',
-          actor: this.toRow(actor),
-          expectedVersion: current.version,
-          journal: { actorId: id, kind, version: actor.version, event: stamped, at },
-          outbox,
-        });
-        if (outcome instanceof Error) throw outcome;
-        if (outcome === 'conflict') {
-          this.conflicts++;
-          this.cache.delete(id);
+        if (!(await this.commitUpdate(actor, current.version, stamped, outbox, at))) {
           if (++lost > this.maxRetries) throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
           continue;
         }
-        this.remember(actor);
-        this.published(actor, stamped, outbox, at);
         return { ok: true, actor };
       }
     });
@@ -276,22 +264,10 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         const at = this.options.clock();
         const actor = this.toLive(kind, id, current.version + 1, next, current.createdAt, at);
         const event = { type: 'emporium.redacted', at };
-        const outcome = await this.commits.submit({
-          op: 'update',
-          actor: this.toRow(actor),
-          expectedVersion: current.version,
-          journal: { actorId: id, kind, version: actor.version, event, at },
-          outbox: [],
-        });
-        if (outcome instanceof Error) throw outcome;
-        if (outcome === 'conflict') {
-          this.conflicts++;
-          this.cache.delete(id);
+        if (!(await this.commitUpdate(actor, current.version, event, [], at))) {
           if (++lost > this.maxRetries) throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
           continue;
         }
-        this.remember(actor);
-        this.published(actor, event, [], at);
         await this.options.repo.redactJournal(id, redactEvent);
         return actor;
       }
@@ -451,6 +427,29 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
       .filter((action) => action.type === 'xstate.emit')
       .map((action) => (action as unknown as { params: { event: DomainEventRecord } }).params.event)
       .map((event) => ({ actorId: id, kind, type: event.type, payload: event, createdAt: at }));
+  }
+
+  /**
+   * Writes `actor` as the version after `expectedVersion` (snapshot compare-and-set, journal, outbox), then
+   * caches and publishes it. False when another writer got there first: the cached copy is dropped for a reload.
+   */
+  private async commitUpdate(actor: LiveActor, expectedVersion: number, event: unknown, outbox: readonly OutboxEntry[], at: number): Promise<boolean> {
+    const outcome = await this.commits.submit({
+      op: 'update',
+      actor: this.toRow(actor),
+      expectedVersion,
+      journal: { actorId: actor.id, kind: actor.kind, version: actor.version, event, at },
+      outbox,
+    });
+    if (outcome instanceof Error) throw outcome;
+    if (outcome === 'conflict') {
+      this.conflicts++;
+      this.cache.delete(actor.id);
+      return false;
+    }
+    this.remember(actor);
+    this.published(actor, event, outbox, at);
+    return true;
   }
 
   private remember(actor: LiveActor): void {

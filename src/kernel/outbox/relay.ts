@@ -3,6 +3,7 @@
 import { lastValueFrom, of } from 'rxjs';
 import type { Clock } from '../../domain/identity.ts';
 import type { DeliveryRecord, OutboxRepo } from '../db/outbox.repo.ts';
+import { Pump } from '../pump.ts';
 import type { Delivery, DomainEvent, DomainEventPayload, FlowDefinition } from './flows.ts';
 
 export interface RelayLogger {
@@ -38,9 +39,10 @@ const DEFAULT_MAX_ATTEMPTS: Readonly<Record<Delivery, number>> = { critical: 25,
  * `drain()` at start-up delivers what a crash left behind.
  */
 export class OutboxRelay {
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  /** Fans new outbox rows out to their flows' delivery records, then nudges those flows. */
+  private readonly fanOut: Pump;
+  /** One pump per flow: a slow or failing flow holds up only its own deliveries. */
+  private readonly pumps: ReadonlyArray<{ readonly flow: FlowDefinition; readonly pump: Pump }>;
   private readonly flowsByType = new Map<string, string[]>();
   private readonly maxAttempts: Readonly<Record<Delivery, number>>;
 
@@ -52,44 +54,31 @@ export class OutboxRelay {
       for (const type of flow.on) this.flowsByType.set(type, [...(this.flowsByType.get(type) ?? []), flow.name]);
     }
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    // The database is away: what is undelivered stays in the outbox for the next pass or the sweep.
+    const failed = (what: string) => (error: unknown) => o.logger.warn({ err: error, pass: what }, 'outbox relay pass failed; will retry');
+    this.fanOut = new Pump(async () => {
+      while ((await o.outbox.fanOut((type) => this.flowsByType.get(type) ?? [], o.clock(), 200)) > 0 && !this.fanOut.isStopped);
+      // Every flow at its own pace: each has its own pump, so a slow or failing one never delays another.
+      for (const { pump } of this.pumps) pump.nudge();
+    }, failed('fan-out'));
+    this.pumps = o.flows.map((flow) => ({ flow, pump: new Pump(() => this.pump(flow), failed(flow.name)) }));
   }
 
-  /** Asks for a drain soon; calls while one runs fold into one more pass. */
+  /** Asks for delivery soon: new rows are fanned out, and every flow delivers what it has. */
   nudge(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.fanOut.nudge();
   }
 
-  /** Delivers everything deliverable now and resolves when done. */
+  /** Delivers everything deliverable now and resolves when every flow is done (a failing delivery waits its backoff). */
   async drain(): Promise<void> {
-    this.nudge();
-    while (this.running) await this.running;
+    await this.fanOut.drain();
+    await Promise.all(this.pumps.map(({ pump }) => pump.drain()));
   }
 
+  /** No new pass starts; resolves when the fan-out and every flow have finished the pass under way. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    while (this.running) await this.running;
-  }
-
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        while ((await this.o.outbox.fanOut((type) => this.flowsByType.get(type) ?? [], this.o.clock(), 200)) > 0 && !this.stopped);
-        // Every flow at its own pace: a slow or failing one never delays another.
-        await Promise.all(this.o.flows.map((flow) => this.pump(flow)));
-      } catch (error) {
-        // The database is away: what is undelivered stays in the outbox for the next pass or the sweep.
-        this.o.logger.warn({ err: error }, 'outbox relay pass failed; will retry');
-        return;
-      }
-    } while (this.again && !this.stopped);
+    await this.fanOut.stop();
+    await Promise.all(this.pumps.map(({ pump }) => pump.stop()));
   }
 
   private async pump(flow: FlowDefinition): Promise<void> {
@@ -101,7 +90,7 @@ export class OutboxRelay {
         if (!(await this.o.outbox.renew(record, this.o.clock(), this.o.leaseMs ?? 10_000))) continue;
         await this.deliver(flow, record);
       }
-    } while (batch.length > 0 && !this.stopped);
+    } while (batch.length > 0 && !this.fanOut.isStopped);
   }
 
   private async deliver(flow: FlowDefinition, record: DeliveryRecord): Promise<void> {
