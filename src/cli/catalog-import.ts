@@ -9,6 +9,7 @@ import { loadConfig } from '../config.ts';
 import { migrateLatest, openDb } from '../kernel/db/db.ts';
 import { CatalogService } from '../modules/catalog/index.ts';
 import { CatalogRepo } from '../modules/catalog/catalog.repo.ts';
+import { searchRepoFor } from '../modules/catalog/search.repo.ts';
 import { appMigrations } from '../modules/index.ts';
 import { InventoryService } from '../modules/inventory/index.ts';
 import { InventoryRepo } from '../modules/inventory/inventory.repo.ts';
@@ -169,7 +170,7 @@ const config = loadConfig();
 const db = openDb(config.databaseUrl, appMigrations());
 try {
   await migrateLatest(db);
-  const catalog = new CatalogService(Date.now, new CatalogRepo(db.knex, db.transaction));
+  const catalog = new CatalogService(Date.now, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
   const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), Date.now);
   const dryRun = parsed.values['dry-run'] === true;
   const counts = { categoriesCreated: 0, categoriesUpdated: 0, productsCreated: 0, productsUpdated: 0, productsUnchanged: 0, stocked: 0 };

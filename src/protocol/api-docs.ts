@@ -2,12 +2,21 @@
 // (served at /openapi.json) and AsyncAPI 3.0 for the Socket.IO namespaces (served at /asyncapi.json).
 import { z } from 'zod';
 import {
+  accountDeletionSchema,
   categoriesAnswerSchema,
   loginSchema,
+  passwordAnswerSchema,
+  passwordChangeSchema,
+  profileAnswerSchema,
+  profileUpdateSchema,
+  reviewPageSchema,
+  reviewQuerySchema,
   meAnswerSchema,
   productPageSchema,
   productQuerySchema,
   registerSchema,
+  searchSuggestAnswerSchema,
+  searchSuggestQuerySchema,
   sessionAnswerSchema,
   tokenAnswerSchema,
 } from './rest.ts';
@@ -86,13 +95,67 @@ export function openApiDocument(info: ApiDocInfo): JsonSchema {
           security: [{ bearer: [] }],
           responses: { 200: answer('the identity and, for an account, the customer', meAnswerSchema), 401: failure('UNAUTHORIZED') },
         },
+        patch: {
+          summary: 'Change the name, or the e-mail (with the current password)',
+          security: [{ bearer: [] }],
+          requestBody: { required: true, ...json(profileUpdateSchema, 'input') },
+          responses: {
+            200: answer('the account and a token with the new details', profileAnswerSchema),
+            400: failure('VALIDATION'),
+            401: failure('UNAUTHORIZED'),
+            403: failure('FORBIDDEN: a guest has no profile'),
+            409: failure('CONFLICT: the e-mail address is taken'),
+            429: failure('RATE_LIMITED'),
+          },
+        },
+        delete: {
+          summary: 'Delete the account and erase its personal data (refused while an order is under way)',
+          security: [{ bearer: [] }],
+          requestBody: { required: true, ...json(accountDeletionSchema, 'input') },
+          responses: {
+            204: { description: 'deleted' },
+            400: failure('VALIDATION'),
+            401: failure('UNAUTHORIZED'),
+            403: failure('FORBIDDEN'),
+            409: failure('INVALID_TRANSITION: orders in progress'),
+            429: failure('RATE_LIMITED'),
+          },
+        },
+      },
+      '/api/auth/logout': {
+        post: {
+          summary: "End this token's session: it is refused from now on and its sockets are disconnected on every node",
+          security: [{ bearer: [] }],
+          responses: { 204: { description: 'logged out' }, 401: failure('UNAUTHORIZED') },
+        },
+      },
+      '/api/me/password': {
+        post: {
+          summary: 'Change the password; every other session of the account ends',
+          security: [{ bearer: [] }],
+          requestBody: { required: true, ...json(passwordChangeSchema, 'input') },
+          responses: {
+            200: answer('the one token that still works', passwordAnswerSchema),
+            400: failure('VALIDATION'),
+            401: failure('UNAUTHORIZED: no token, or the current password is wrong'),
+            403: failure('FORBIDDEN: a guest has no password'),
+            429: failure('RATE_LIMITED'),
+          },
+        },
       },
       '/api/categories': { get: { summary: 'Every category', responses: { 200: answer('the categories', categoriesAnswerSchema) } } },
       '/api/products': {
         get: {
-          summary: 'Products with live availability: filters, sort, pages',
+          summary: 'Search and list products with live availability: words, filters, sorts, keyset pages and facets',
           parameters: queryParameters(productQuerySchema),
-          responses: { 200: answer('one page of products', productPageSchema), 400: failure('VALIDATION') },
+          responses: { 200: answer('one page of products, how many match and their facets', productPageSchema), 400: failure('VALIDATION') },
+        },
+      },
+      '/api/search/suggest': {
+        get: {
+          summary: 'A handful of product names for a search box, as the shopper types',
+          parameters: queryParameters(searchSuggestQuerySchema),
+          responses: { 200: answer('the best matches first', searchSuggestAnswerSchema), 400: failure('VALIDATION') },
         },
       },
       '/api/products/{id}': {
@@ -100,6 +163,13 @@ export function openApiDocument(info: ApiDocInfo): JsonSchema {
           summary: 'One product with live availability',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { 200: answer('the product', productViewSchema), 404: failure('NOT_FOUND') },
+        },
+      },
+      '/api/products/{id}/reviews': {
+        get: {
+          summary: "A product's visible reviews, a page at a time",
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, ...queryParameters(reviewQuerySchema)],
+          responses: { 200: answer('one page of reviews', reviewPageSchema), 400: failure('VALIDATION'), 404: failure('NOT_FOUND') },
         },
       },
       '/health': { get: { summary: 'Liveness', responses: { 200: { description: '`{ status: "ok" }`' } } } },
@@ -156,8 +226,8 @@ function operations(channel: string, commands: readonly string[], pushes: readon
 
 /** The Socket.IO namespaces as an AsyncAPI 3.0 document, from the server's point of view. */
 export function asyncApiDocument(info: ApiDocInfo): JsonSchema {
-  const storePushes = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed', 'product:updated', 'resync'] as const;
-  const warehousePushes = ['shipment:updated', 'stock:changed', 'product:updated', 'resync'] as const;
+  const storePushes = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed', 'product:updated', 'rating:changed', 'resync'] as const;
+  const warehousePushes = ['shipment:updated', 'stock:changed', 'product:updated', 'rating:changed', 'resync'] as const;
   return {
     asyncapi: '3.0.0',
     info: {

@@ -1,6 +1,6 @@
 // The REST API's requests and answers as zod schemas: validated by the gateway, published at /openapi.json.
 import { z } from 'zod';
-import { categoryViewSchema, customerViewSchema, productViewSchema } from './views.ts';
+import { categoryViewSchema, customerViewSchema, productViewSchema, reviewViewSchema } from './views.ts';
 
 export const registerSchema = z
   .object({
@@ -23,7 +23,13 @@ const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((value) => va
 
 export const productQuerySchema = z
   .object({
-    category: z.string().min(1).max(100).optional().describe('a category id or slug: the products in it and in all its sub-categories'),
+    category: z
+      .string()
+      .min(1)
+      .max(100)
+      .refine((category) => !category.includes('\u0000'), 'no NUL characters')
+      .optional()
+      .describe('a category id or slug: the products in it and in all its sub-categories'),
     q: z
       .string()
       .trim()
@@ -110,3 +116,13 @@ export const passwordAnswerSchema = z.object({ token: z.string().describe('the o
 
 /** `DELETE /api/me`. */
 export const accountDeletionSchema = z.object({ password: z.string().min(1).max(200) }).strict();
+
+/** `GET /api/products/:id/reviews`. */
+export const reviewQuerySchema = z
+  .object({
+    sort: z.enum(['newest', 'helpful']).default('newest').describe('newest first, or most helpful first (ties newest first)'),
+    limit: z.coerce.number().int().min(1).max(50).default(10),
+    cursor: z.string().min(1).max(200).optional().describe("the previous page's nextCursor"),
+  })
+  .strip();
+export const reviewPageSchema = z.object({ items: z.array(reviewViewSchema), nextCursor: z.string().nullable() });

@@ -152,6 +152,33 @@ export const categoryViewSchema = z
   })
   .readonly();
 
+/** A customer's review of a product they received. */
+export const reviewViewSchema = z
+  .object({
+    id: z.string(),
+    productId: z.string(),
+    authorName: z.string().describe("the reviewer's first name and last initial"),
+    rating: z.number().int().min(1).max(5),
+    title: z.string(),
+    body: z.string(),
+    helpful: z.number().int().describe('customers who voted it helpful'),
+    hidden: z.boolean().describe('hidden by staff: out of the listing and the aggregate (only staff and its author see it)'),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .readonly();
+
+/** Pushed to `product:<id>` when a review changes its rating aggregate. */
+export const ratingChangedSchema = z
+  .object({
+    productId: z.string(),
+    average: z.number().nullable().describe('mean stars, 2 decimals; null with no review'),
+    count: z.number().int(),
+    histogram: z.array(z.number().int()).length(5).describe('reviews with 1, 2, 3, 4 and 5 stars'),
+    version: z.number().int().describe("the product's version: drop a push whose version is not above the one you hold"),
+  })
+  .readonly();
+
 /** An entry of a customer's address book. */
 export const addressViewSchema = shippingAddressViewSchema
   .unwrap()
@@ -174,6 +201,8 @@ export type StockChanged = z.infer<typeof stockChangedSchema>;
 export type CategoryView = z.infer<typeof categoryViewSchema>;
 export type CustomerView = z.infer<typeof customerViewSchema>;
 export type AddressView = z.infer<typeof addressViewSchema>;
+export type ReviewView = z.infer<typeof reviewViewSchema>;
+export type RatingChanged = z.infer<typeof ratingChangedSchema>;
 
 /** What `subscribe` answers: the topic's current view, to start from and compare push versions against. */
 export const topicViewSchema = z.union([

@@ -6,6 +6,8 @@ import {
   addressViewSchema,
   cartViewSchema,
   categoryViewSchema,
+  ratingChangedSchema,
+  reviewViewSchema,
   orderViewSchema,
   productViewSchema,
   shipmentViewSchema,
@@ -14,6 +16,7 @@ import {
   type CartView,
   type OrderView,
   type ProductView,
+  type RatingChanged,
   type ShipmentView,
   type StockChanged,
 } from './views.ts';
@@ -90,6 +93,24 @@ export const storeCommands = {
     })
     .strict(),
   'address:delete': z.object({ addressId: idSchema }).strict(),
+  'review:create': z
+    .object({
+      productId: idSchema,
+      rating: z.number().int().min(1).max(5),
+      title: z.string().trim().min(1).max(120),
+      body: z.string().trim().max(5_000).default(''),
+    })
+    .strict(),
+  'review:update': z
+    .object({
+      reviewId: idSchema,
+      rating: z.number().int().min(1).max(5).optional(),
+      title: z.string().trim().min(1).max(120).optional(),
+      body: z.string().trim().max(5_000).optional(),
+    })
+    .strict(),
+  'review:delete': z.object({ reviewId: idSchema }).strict(),
+  'review:vote': z.object({ reviewId: idSchema }).strict().describe('"this review was helpful", once per customer'),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -166,6 +187,7 @@ export const warehouseCommands = {
   'catalog:upsertCategory': categoryInputSchema,
   'catalog:upsertProduct': productInputSchema,
   'catalog:archiveProduct': z.object({ productId: idSchema }).strict(),
+  'review:hide': z.object({ reviewId: idSchema, reason: z.string().trim().min(1).max(500) }).strict(),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -230,6 +252,10 @@ export const storeResults = {
   'addresses:list': addressBook,
   'address:save': addressBook,
   'address:delete': addressBook,
+  'review:create': z.object({ review: reviewViewSchema }),
+  'review:update': z.object({ review: reviewViewSchema }),
+  'review:delete': z.object({ reviewId: z.string() }),
+  'review:vote': z.object({ review: reviewViewSchema }),
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in StoreCommandName]: z.ZodType };
@@ -248,6 +274,7 @@ export const warehouseResults = {
     changed: z.boolean().describe('false when the entry was already exactly this: no new version, no push'),
   }),
   'catalog:archiveProduct': z.object({ product: productViewSchema }),
+  'review:hide': z.object({ review: reviewViewSchema }),
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in WarehouseCommandName]: z.ZodType };
@@ -262,6 +289,7 @@ export const pushEvents = {
   'shipment:updated': shipmentViewSchema,
   'stock:changed': stockChangedSchema,
   'product:updated': productViewSchema,
+  'rating:changed': ratingChangedSchema,
   resync: z.object({ reason: z.string() }).readonly(),
 } as const;
 
@@ -282,6 +310,8 @@ export interface ServerToClient {
   'stock:changed': (stock: StockChanged) => void;
   /** A product's catalog entry changed (staff edited or archived it); `version` orders it with `stock:changed`. */
   'product:updated': (product: ProductView) => void;
+  /** A review changed the product's rating aggregate. */
+  'rating:changed': (rating: RatingChanged) => void;
   /** Pushes may have been lost (a cluster link was down): subscribe again to every topic to converge. */
   resync: (info: { reason: string }) => void;
 }
@@ -294,6 +324,7 @@ export const PUSH_EVENTS = [
   'shipment:updated',
   'stock:changed',
   'product:updated',
+  'rating:changed',
 ] as const satisfies readonly PushEventName[];
 
 /**
@@ -307,10 +338,11 @@ export const pushTopics: { readonly [E in PushEventName]: (payload: TopicFields<
   'shipment:updated': ({ id }) => [`shipment:${id}`, 'shipments'],
   'stock:changed': ({ productId }) => [`product:${productId}`],
   'product:updated': ({ id }) => [`product:${id}`],
+  'rating:changed': ({ productId }) => [`product:${productId}`],
 };
 /** The payload fields that name a push's topics: a product's id for stock, the actor's id otherwise. */
-type TopicFields<E extends PushEventName> = E extends 'stock:changed'
-  ? Pick<StockChanged, 'productId'>
+type TopicFields<E extends PushEventName> = E extends 'stock:changed' | 'rating:changed'
+  ? { readonly productId: string }
   : Pick<Parameters<ServerToClient[E]>[0] & { id: string }, 'id'>;
 
 /** Commands that only read: a client may send them again after a failure (the SDK's `read()`). */

@@ -82,6 +82,7 @@ const catalog: Pick<CatalogService, 'getProducts'> = {
         images: [],
         attributes: {},
         archived: false,
+        rating: { average: null, count: 0, histogram: [0, 0, 0, 0, 0] },
         createdAt: T0,
         updatedAt: T0,
         imageUrl: null,

@@ -1,9 +1,6 @@
-// The catalog's tables: product listing with filters, sort and pagination, product and category reads, and inserts.
+// The catalog's tables: product and category reads and writes (search and listings are search.repo.ts's).
 import type { Knex } from 'knex';
-import type { PRODUCT_SORTS } from '../../protocol/index.ts';
 import { CategoryModel, ProductModel } from './models.ts';
-
-export type ProductSort = (typeof PRODUCT_SORTS)[number];
 
 /** A `categories` row. */
 export interface CategoryRow {
@@ -38,10 +35,22 @@ export interface ProductRow {
   readonly archived_at: number | null;
   readonly created_at: number;
   readonly updated_at: number;
+  /** How many ratings, their sum of stars, and (JSON) how many gave 1, 2, 3, 4 and 5 stars. */
+  readonly rating_count: number;
+  readonly rating_sum: number;
+  readonly rating_histogram: string;
 }
 
-/** A new `products` row: every column (stock columns are the inventory's to change afterwards). */
-export type NewProductRow = Omit<ProductRow, 'images' | 'attributes' | 'archived_at'> & Partial<Pick<ProductRow, 'images' | 'attributes' | 'archived_at'>>;
+type OptionalColumns = 'images' | 'attributes' | 'archived_at' | 'rating_count' | 'rating_sum' | 'rating_histogram';
+/** A new `products` row: every column (stock columns are the inventory's to change afterwards, the rating the reviews'). */
+export type NewProductRow = Omit<ProductRow, OptionalColumns> & Partial<Pick<ProductRow, OptionalColumns>>;
+
+/** A product's rating aggregate: how many ratings, their sum of stars and how many gave 1, 2, 3, 4 and 5 stars. */
+export interface RatingAggregate {
+  readonly count: number;
+  readonly sum: number;
+  readonly histogram: readonly [number, number, number, number, number];
+}
 
 /** The catalog entry of a product: what staff change (never its stock). */
 export interface ProductFields {
@@ -55,25 +64,6 @@ export interface ProductFields {
   readonly attributes: string;
 }
 
-/** What `listProducts` filters on; every filter given must hold. */
-export interface ProductFilter {
-  /** The id of the category the products are in. */
-  readonly categoryId?: string | undefined;
-  /** Text in the name, description, SKU or category name, case-insensitive; LIKE wildcards match themselves. */
-  readonly text?: string | undefined;
-  readonly minPrice?: number | undefined;
-  readonly maxPrice?: number | undefined;
-  /** true: something is available (on hand minus reserved); false: nothing is. */
-  readonly inStock?: boolean | undefined;
-  /** By name when not given; ties are broken by id so pages do not overlap. */
-  readonly sort?: ProductSort | undefined;
-  readonly offset: number;
-  readonly limit: number;
-}
-
-/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
-const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
 export class CatalogRepo {
   /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
   constructor(
@@ -84,40 +74,6 @@ export class CatalogRepo {
   /** Runs `work` in one transaction, with a repository bound to it (on SQLite it holds the write lock from the start). */
   transaction<T>(work: (repo: CatalogRepo) => Promise<T>): Promise<T> {
     return this.transact((trx) => work(new CatalogRepo(trx, (inner) => inner(trx))));
-  }
-
-  /** One page of the products that match `filter`, and how many match in all. */
-  async listProducts(filter: ProductFilter): Promise<{ rows: ProductRow[]; total: number }> {
-    // Archived products are no longer sold: never listed.
-    const base = ProductModel.query(this.knex).whereNull('archived_at');
-    if (filter.categoryId !== undefined) base.where('category_id', filter.categoryId);
-    if (filter.text) {
-      const pattern = likePattern(filter.text);
-      // Name, description, SKU, or the category's name: "coffee" finds the beans in Coffee & Tea too.
-      const categories = this.knex('categories').select('id').whereRaw("lower(name) like ? escape '\\'", [pattern]);
-      base.where((w) =>
-        w
-          .whereRaw("lower(name) like ? escape '\\'", [pattern])
-          .orWhereRaw("lower(description) like ? escape '\\'", [pattern])
-          .orWhereRaw("lower(sku) like ? escape '\\'", [pattern])
-          .orWhereIn('category_id', categories),
-      );
-    }
-    if (filter.minPrice !== undefined) base.where('price', '>=', filter.minPrice);
-    if (filter.maxPrice !== undefined) base.where('price', '<=', filter.maxPrice);
-    if (filter.inStock === true) base.whereRaw('on_hand - reserved > 0');
-    if (filter.inStock === false) base.whereRaw('on_hand - reserved <= 0');
-    const total = await base.clone().resultSize();
-    const ordered =
-      filter.sort === 'price'
-        ? base.orderBy('price').orderBy('id')
-        : filter.sort === '-price'
-          ? base.orderBy('price', 'desc').orderBy('id')
-          : filter.sort === 'newest'
-            ? base.orderBy('created_at', 'desc').orderBy('id')
-            : base.orderBy('name').orderBy('id');
-    const rows = await ordered.offset(filter.offset).limit(filter.limit);
-    return { rows, total };
   }
 
   // Hot path (every cart change reads its product): a plain knex read, no model instances.
@@ -178,6 +134,37 @@ export class CatalogRepo {
       .where({ id })
       .update({ ...fields, stock_version: this.knex.raw('stock_version + 1') });
     return (await this.getProduct(id))!;
+  }
+
+  /** Writes a product's rating aggregate and raises its version; undefined if there is no such product. */
+  async setRating(id: string, rating: RatingAggregate): Promise<ProductRow | undefined> {
+    const updated = await this.knex('products')
+      .where({ id })
+      .update({
+        rating_count: rating.count,
+        rating_sum: rating.sum,
+        rating_histogram: JSON.stringify(rating.histogram),
+        stock_version: this.knex.raw('stock_version + 1'),
+      });
+    return updated === 1 ? this.getProduct(id) : undefined;
+  }
+
+  /**
+   * Takes the product's row lock for the rest of the transaction (a write that changes nothing): PostgreSQL makes
+   * a second transaction wait here; SQLite's transactions hold the database's write lock from their start anyway.
+   * False when there is no such product.
+   */
+  async lockProduct(id: string): Promise<boolean> {
+    return (
+      (await this.knex('products')
+        .where({ id })
+        .update({ stock_version: this.knex.raw('stock_version') })) === 1
+    );
+  }
+
+  /** Runs `read` on this repository's connection (inside its transaction, when it is bound to one). */
+  within<T>(read: (db: Knex) => Promise<T>): Promise<T> {
+    return read(this.knex);
   }
 
   /** Archives a product (if it is not already) and raises its version. */

@@ -1,13 +1,25 @@
 // The catalog: categories (a tree) and products with live availability; staff create, change and archive them, and
 // every change is announced (`productChanged$`) for the `product:updated` push.
+import type { Knex } from 'knex';
 import { Subject } from 'rxjs';
 import type { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import type { Clock } from '../../domain/identity.ts';
 import { isUniqueViolation } from '../../kernel/db/db.ts';
-import type { CategoryView, categoryInputSchema, ProductView, productInputSchema } from '../../protocol/index.ts';
-import type { CatalogRepo, CategoryRow, ProductFields, ProductRow, ProductSort } from './catalog.repo.ts';
+import type {
+  CategoryView,
+  categoryInputSchema,
+  ProductFacets,
+  ProductPage,
+  ProductRating,
+  ProductView,
+  productInputSchema,
+  SearchSuggestions,
+} from '../../protocol/index.ts';
+import type { CatalogRepo, CategoryRow, ProductFields, ProductRow, RatingAggregate } from './catalog.repo.ts';
+import { type CursorScope, decodeCursor, encodeCursor, PRICE_BUCKETS, RATING_THRESHOLDS, type SearchSort, searchTerms } from './search.ts';
+import type { SearchFilter, SearchRepo } from './search.repo.ts';
 
 export type CategoryInput = z.output<typeof categoryInputSchema>;
 export type ProductInput = z.output<typeof productInputSchema>;
@@ -16,25 +28,25 @@ export type { ProductView } from '../../protocol/index.ts';
 
 export type { CategoryView } from '../../protocol/index.ts';
 
-export type { ProductSort } from './catalog.repo.ts';
+export type { SearchSort as ProductSort } from './search.ts';
+export type { RatingAggregate } from './catalog.repo.ts';
 
 export interface ProductQuery {
   readonly category?: string | undefined;
   readonly q?: string | undefined;
   readonly minPrice?: number | undefined;
   readonly maxPrice?: number | undefined;
+  readonly minRating?: number | undefined;
   readonly inStock?: boolean | undefined;
-  readonly sort?: ProductSort | undefined;
+  readonly sort?: SearchSort | undefined;
   readonly page: number;
   readonly pageSize: number;
+  /** A previous page's `nextCursor`: the page after it (`page` is then ignored). */
+  readonly cursor?: string | undefined;
 }
 
-export interface Page<T> {
-  readonly items: readonly T[];
-  readonly page: number;
-  readonly pageSize: number;
-  readonly total: number;
-}
+/** How many suggestions a search box gets. */
+export const SUGGESTIONS = 8;
 
 /** A product's view from its row (a model instance or a plain knex row, whose bigints may be strings). */
 export function productView(row: ProductRow): ProductView {
@@ -54,10 +66,57 @@ export function productView(row: ProductRow): ProductView {
     images: parseJson<string[]>(row.images, []),
     attributes: parseJson<Record<string, string | number | boolean>>(row.attributes, {}),
     archived: row.archived_at !== null && row.archived_at !== undefined,
+    rating: ratingView(row),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
 }
+
+function ratingView(row: ProductRow): ProductRating {
+  const count = Number(row.rating_count ?? 0);
+  const sum = Number(row.rating_sum ?? 0);
+  const stored = parseJson<unknown>(row.rating_histogram, null);
+  const histogram =
+    Array.isArray(stored) && stored.length === 5 && stored.every((n) => Number.isInteger(n))
+      ? (stored as [number, number, number, number, number])
+      : ([0, 0, 0, 0, 0] as [number, number, number, number, number]);
+  return { average: count > 0 ? Math.round((sum / count) * 100) / 100 : null, count, histogram };
+}
+
+/** The aggregate's numbers must agree: the histogram has five counts that add up to `count`, and `sum` is their stars. */
+function checkRating(aggregate: RatingAggregate): void {
+  const { count, sum, histogram } = aggregate;
+  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  const agrees =
+    histogram.length === 5 &&
+    histogram.every(whole) &&
+    whole(count) &&
+    whole(sum) &&
+    histogram.reduce((total, n) => total + n, 0) === count &&
+    histogram.reduce((total, n, i) => total + n * (i + 1), 0) === sum;
+  if (!agrees) {
+    throw new AppError('VALIDATION', 'rating: count must be the sum of the histogram and sum its stars (1 to 5 each)', { details: { count, sum, histogram } });
+  }
+}
+
+/** The ids of a category and of every category below it. */
+function withDescendants(categories: readonly CategoryRow[], rootId: string): string[] {
+  const children = new Map<string, string[]>();
+  for (const category of categories) {
+    if (!category.parent_id) continue;
+    children.set(category.parent_id, [...(children.get(category.parent_id) ?? []), category.id]);
+  }
+  const ids = new Set([rootId]);
+  for (const id of ids) for (const child of children.get(id) ?? []) ids.add(child);
+  return [...ids];
+}
+
+/** The facets of no product at all: every bucket there, every count zero. */
+const noFacets = (): ProductFacets => ({
+  categories: [],
+  price: PRICE_BUCKETS.map((bucket) => ({ min: bucket.min, max: bucket.max, count: 0 })),
+  rating: RATING_THRESHOLDS.map((stars) => ({ min: stars, count: 0 })),
+});
 
 /**
  * Runs `work` again once if it lost a race to create the same slug or SKU on another connection (PostgreSQL reads
@@ -91,33 +150,97 @@ const categoryView = (row: CategoryRow): CategoryView => ({
 });
 
 export class CatalogService {
-  /** Every committed change to a product's catalog entry, for the `product:updated` push (and the search index). */
+  /**
+   * Every committed change to a product's catalog entry, for the `product:updated` push. (The search index does not
+   * listen: the database's triggers keep it in step with every write, in the writer's transaction.)
+   */
   readonly productChanged$ = new Subject<ProductView>();
 
   constructor(
     private readonly clock: Clock,
     private readonly repo: CatalogRepo,
+    private readonly search: SearchRepo,
   ) {}
 
-  /** A page of products; `category` is a category's id or slug, and an unknown one finds nothing. */
-  async listProducts(query: ProductQuery): Promise<Page<ProductView>> {
-    let categoryId: string | undefined;
-    if (query.category) {
-      const category = await this.repo.findCategory(query.category);
-      if (!category) return { items: [], page: query.page, pageSize: query.pageSize, total: 0 };
-      categoryId = category.id;
-    }
-    const { rows, total } = await this.repo.listProducts({
-      categoryId,
-      text: query.q,
+  /**
+   * A page of the products on sale that match, with how many match in all and the facets of all of them.
+   * `category` is a category's id or slug and takes in its sub-categories; an unknown one, or `q` without a single
+   * word in it, finds nothing. With `cursor` the page is the one after that cursor's, wherever products were added
+   * or removed meanwhile; `nextCursor` leads on from this page.
+   */
+  async listProducts(query: ProductQuery): Promise<ProductPage> {
+    const terms = query.q === undefined ? undefined : searchTerms(query.q);
+    // Relevance needs words to be relevant to; without them the listing is by name.
+    const sort: SearchSort = query.sort === undefined || query.sort === 'relevance' ? (terms ? 'relevance' : 'name') : query.sort;
+    const category = query.category ? await this.repo.findCategory(query.category) : undefined;
+    const scope: CursorScope = {
+      terms,
+      categoryId: category?.id ?? query.category,
       minPrice: query.minPrice,
       maxPrice: query.maxPrice,
+      minRating: query.minRating,
       inStock: query.inStock,
-      sort: query.sort,
-      offset: (query.page - 1) * query.pageSize,
-      limit: query.pageSize,
+      sort,
+    };
+    const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, scope);
+    const page = position?.page ?? query.page;
+    if ((query.category && !category) || terms?.length === 0) {
+      return { items: [], page, pageSize: query.pageSize, total: 0, nextCursor: null, facets: noFacets() };
+    }
+    const filter: SearchFilter = {
+      terms,
+      categoryIds: category ? withDescendants(await this.repo.listCategories(), category.id) : undefined,
+      minPrice: query.minPrice,
+      maxPrice: query.maxPrice,
+      minRating: query.minRating,
+      inStock: query.inStock,
+    };
+    const [hits, counted] = await Promise.all([
+      this.search.page({ ...filter, sort, limit: query.pageSize, offset: (page - 1) * query.pageSize, after: position?.after }),
+      this.search.facets(filter),
+    ]);
+    return {
+      items: hits.rows.map(productView),
+      page,
+      pageSize: query.pageSize,
+      total: counted.total,
+      nextCursor: hits.next ? encodeCursor(scope, hits.next, page + 1) : null,
+      facets: counted.facets,
+    };
+  }
+
+  /** A handful of products on sale for a search box: the words typed so far, the last one perhaps unfinished. */
+  async suggest(q: string): Promise<SearchSuggestions> {
+    const terms = searchTerms(q);
+    return { items: terms.length === 0 ? [] : await this.search.suggest(terms, SUGGESTIONS) };
+  }
+
+  /**
+   * Writes a product's rating aggregate (a reviews module computes it) and raises the product's version, as any
+   * change to the product does; search sees it at once (filters, sort and facets read it from the product). It pushes
+   * nothing: the caller announces the change. `VALIDATION` if the numbers disagree, `NOT_FOUND` without the product.
+   */
+  async setRating(productId: string, aggregate: RatingAggregate): Promise<ProductView> {
+    checkRating(aggregate);
+    const row = await this.repo.transaction((repo) => repo.setRating(productId, aggregate));
+    if (!row) throw new AppError('NOT_FOUND', `product ${productId} does not exist`);
+    return productView(row);
+  }
+
+  /**
+   * Recomputes and writes a product's rating aggregate in one transaction: the product's row is locked first,
+   * then `compute` reads the reviews through that same transaction. So refreshes of one product are serialized
+   * and the last one written saw every review committed before it, on either database. `NOT_FOUND` without the product.
+   */
+  async refreshRating(productId: string, compute: (db: Knex) => Promise<RatingAggregate>): Promise<ProductView> {
+    const row = await this.repo.transaction(async (repo) => {
+      if (!(await repo.lockProduct(productId))) return undefined;
+      const aggregate = await repo.within(compute);
+      checkRating(aggregate);
+      return repo.setRating(productId, aggregate);
     });
-    return { items: rows.map(productView), page: query.page, pageSize: query.pageSize, total };
+    if (!row) throw new AppError('NOT_FOUND', `product ${productId} does not exist`);
+    return productView(row);
   }
 
   async getProduct(id: string): Promise<ProductView> {

@@ -1,15 +1,17 @@
-// The catalog module: categories and products (read over REST), the `product:<id>` topic, and the demo catalog.
+// The catalog module: categories and products (read and searched over REST), the `product:<id>` topic, and the demo catalog.
 import { map } from 'rxjs';
 import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
-import { productQuerySchema, pushTopics, warehouseCommands as w } from '../../protocol/index.ts';
+import { productQuerySchema, pushTopics, searchSuggestQuerySchema, warehouseCommands as w } from '../../protocol/index.ts';
 import { CatalogRepo } from './catalog.repo.ts';
 import { CatalogService } from './catalog.service.ts';
 import { seedDemoCatalog } from './demo-catalog.ts';
 import * as catalogManagement from './migrations/005_catalog_management.ts';
+import * as search from './migrations/006_search.ts';
+import { searchRepoFor } from './search.repo.ts';
 
-export { CatalogService, productView } from './catalog.service.ts';
+export { CatalogService, productView, type RatingAggregate } from './catalog.service.ts';
 
 declare module '../../kernel/registry.ts' {
   interface Services {
@@ -19,9 +21,9 @@ declare module '../../kernel/registry.ts' {
 
 export const catalogModule = defineModule({
   name: 'catalog',
-  migrations: [catalogManagement],
+  migrations: [catalogManagement, search],
   create: ({ clock, db, config, logger }) => {
-    const catalog = new CatalogService(clock, new CatalogRepo(db.knex, db.transaction));
+    const catalog = new CatalogService(clock, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
     /** A product topic's view: the product with `version` set to its stock version, as `stock:changed` carries it. */
     const productTopic = {
       view: async (_identity: unknown, id: string) => {
@@ -53,6 +55,7 @@ export const catalogModule = defineModule({
       routes: (routes, { parse }) => {
         routes.get('/api/categories', async () => ({ items: await catalog.listCategories() }));
         routes.get('/api/products', async (request) => catalog.listProducts(parse(productQuerySchema, request.query)));
+        routes.get('/api/search/suggest', async (request) => catalog.suggest(parse(searchSuggestQuerySchema, request.query).q));
         routes.get('/api/products/:id', async (request) => catalog.getProduct(String((request.params as { id: string }).id)));
       },
       start: async () => {

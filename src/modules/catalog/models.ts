@@ -30,6 +30,9 @@ export class ProductModel extends Model {
   declare archived_at: number | null;
   declare created_at: number;
   declare updated_at: number;
+  declare rating_count: number;
+  declare rating_sum: number;
+  declare rating_histogram: string;
 
   static override relationMappings = () => ({
     category: {
@@ -42,7 +45,7 @@ export class ProductModel extends Model {
   // PostgreSQL returns bigint columns as strings; the domain wants numbers.
   override $parseDatabaseJson(json: Record<string, unknown>) {
     const parsed = super.$parseDatabaseJson(json);
-    for (const key of ['price', 'stock_version', 'created_at', 'updated_at', 'on_hand', 'reserved', 'archived_at']) {
+    for (const key of ['price', 'stock_version', 'created_at', 'updated_at', 'on_hand', 'reserved', 'archived_at', 'rating_count', 'rating_sum']) {
       if (parsed[key] !== undefined && parsed[key] !== null) parsed[key] = Number(parsed[key]);
     }
     return parsed;
