@@ -16,7 +16,7 @@ import { registerHttpRoutes } from './kernel/gateway/http.ts';
 import { namespaceTable } from './kernel/gateway/namespaces.ts';
 import { redisClusterLink } from './kernel/gateway/redis-adapter.ts';
 import { createSocketGateway, type SocketGateway } from './kernel/gateway/socket.ts';
-import { migrationsOf, type AnyModule, type ClientControl, type ModuleContext, type ModulePart } from './kernel/module.ts';
+import { migrationsOf, type AnyModule, type ClientControl, type DomainEventWriter, type ModuleContext, type ModulePart } from './kernel/module.ts';
 import type { FlowDefinition } from './kernel/outbox/flows.ts';
 import { OutboxRelay } from './kernel/outbox/relay.ts';
 import { SagaAnomalies, SagaSteps } from './kernel/outbox/saga-steps.ts';
@@ -94,7 +94,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     for (const { part } of parts) await part.erasure?.check?.(customerId);
     for (const { part } of parts) await part.erasure?.erase(customerId);
   };
-  const context: ModuleContext = { config, clock, logger, db, runtime, actors: actorRepo, steps, metrics, services, clients, eraseCustomer };
+  // Domain events written beside a module's own rows (not by an actor): same outbox, same relay.
+  const domainEvents: DomainEventWriter = {
+    append: (trx, events) =>
+      actorRepo.appendOutbox(
+        trx,
+        events.map((event) => ({ actorId: event.actorId, kind: event.kind, type: event.payload.type, payload: event.payload, createdAt: clock() })),
+      ),
+    committed: () => relay?.nudge(),
+  };
+  const context: ModuleContext = { config, clock, logger, db, runtime, actors: actorRepo, steps, metrics, domainEvents, services, clients, eraseCustomer };
   const parts: Array<{ readonly module: string; readonly part: ModulePart }> = [];
   for (const module of modules) {
     const part = module.create(context);
@@ -339,6 +348,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await settled('outbox', relay!.drain());
       // Stopped whatever the drain did: no later nudge may run against the closing database.
       await settled('outbox stop', relay!.stop());
+      for (const { module, part } of parts) if (part.stop) await settled(`${module} stop`, part.stop());
       if (sockets) await sockets.close();
       await http.close().catch(() => undefined);
       await clusterLink?.close();

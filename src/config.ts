@@ -57,6 +57,16 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Seed the demo catalog into an empty database. @default true */
   readonly seedDemoData: boolean;
+  /**
+   * SMTP server for e-mail, `smtp://user:pass@host:587` or `smtps://…:465` (nodemailer's URL options, such as
+   * `?tls.rejectUnauthorized=false`, apply). Unset: every e-mail is written as an .eml file under
+   * `dataDir/mail/` and logged instead. @default undefined
+   */
+  readonly smtpUrl: string | undefined;
+  /** Sender of every e-mail; its domain also names the Message-IDs. @default 'Emporium <shop@emporium.local>' */
+  readonly mailFrom: string;
+  /** The shop's public address, for links in e-mails; unset, e-mails carry no links. @default undefined */
+  readonly storeUrl: string | undefined;
   /** pino level. @default 'info' */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Name of this node in logs and metrics. @default hostname:pid */
@@ -85,6 +95,12 @@ const envSchema = z.object({
   MAX_COMMANDS_PER_SECOND: z.coerce.number().int().positive().default(200),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
   SEED_DEMO_DATA: flag.default(true),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'SMTP_URL must start with smtp:// or smtps://')
+    .optional(),
+  MAIL_FROM: z.string().regex(/@/, 'MAIL_FROM must contain an e-mail address').default('Emporium <shop@emporium.local>'),
+  STORE_URL: z.string().url().optional(),
   AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().int().positive().default(20),
   CUSTOMER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
   GROUP_COMMIT: flag.default(true),
@@ -132,6 +148,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxCommandsPerSecond: e.MAX_COMMANDS_PER_SECOND,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     seedDemoData: e.SEED_DEMO_DATA,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    storeUrl: e.STORE_URL,
     authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
     tokenTtlSeconds: { customer: e.CUSTOMER_TOKEN_TTL_SECONDS },
     groupCommit: e.GROUP_COMMIT,

@@ -18,7 +18,7 @@ import type { Push } from './gateway/pushes.ts';
 import type { TopicTable } from './gateway/topics.ts';
 import type { FlowDefinition } from './outbox/flows.ts';
 import type { SagaSteps } from './outbox/saga-steps.ts';
-import type { ActorKinds, AppRuntime, Services } from './registry.ts';
+import type { ActorKinds, AppRuntime, DomainEventPayload, Services } from './registry.ts';
 import { kernelMigrations } from './db/migrations/index.ts';
 
 /** A schema migration: a stable, unique name (knex records it once applied) and its steps. */
@@ -70,6 +70,8 @@ export interface ModuleContext {
   readonly steps: SagaSteps;
   /** The `/metrics` registry: a module registers its own counters and gauges on it. */
   readonly metrics: Registry;
+  /** Domain events of a change that is not an actor's (an account opened), written in that change's own transaction. */
+  readonly domainEvents: DomainEventWriter;
   /** The connected clients, on every node: a module may disconnect a principal's or a token's sockets (logout). */
   readonly clients: ClientControl;
   /**
@@ -82,6 +84,23 @@ export interface ModuleContext {
    * read the others when they are used (in a handler or a flow), not at creation.
    */
   readonly services: Services;
+}
+
+/** A domain event that no actor emitted: delivered to the flows like an actor's (`customer.registered`). */
+export interface NewDomainEvent {
+  /** Whose event it is (an account's id): each flow sees one id's events in commit order, as it does an actor's. */
+  readonly actorId: string;
+  /** What the id names, as an actor kind would (`customer`). */
+  readonly kind: string;
+  readonly payload: DomainEventPayload;
+}
+
+/** Appends domain events to the outbox beside a module's own rows. */
+export interface DomainEventWriter {
+  /** Writes `events` in `trx`: they exist exactly when the change they describe was committed. */
+  append(trx: Knex.Transaction, events: readonly NewDomainEvent[]): Promise<void>;
+  /** Called after the commit: the relay delivers now rather than at the next sweep. */
+  committed(): void;
 }
 
 /** Control over the connected clients, cluster-wide (through the Socket.IO adapter). */
@@ -110,6 +129,8 @@ export interface ModulePart {
   readonly authenticate?: (token: unknown) => Promise<Identity>;
   /** Runs at start, after the migrations and before recovery (demo data, a configured admin account). */
   readonly start?: () => Promise<void>;
+  /** Runs at shutdown, after the outbox relay stopped and before the database closes (work of its own to finish, timers). */
+  readonly stop?: () => Promise<void>;
   /** How the module forgets a customer (account deletion): `check` may refuse with an `AppError`; `erase` must be idempotent. */
   readonly erasure?: {
     readonly check?: (customerId: string) => Promise<void>;

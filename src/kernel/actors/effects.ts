@@ -69,7 +69,8 @@ export class EffectRunner {
       await effect.resume(actor as LiveActor as never, this.o.services);
       return 'finished';
     } catch (error) {
-      if (error instanceof AppError) return 'refused';
+      // UNAVAILABLE is an outage (a payment provider behind an open breaker), not a refusal: retried like any failure.
+      if (error instanceof AppError && error.code !== 'UNAVAILABLE') return 'refused';
       this.o.logger.warn({ err: error, effect: effect.name, kind, id }, 'could not resume a stalled effect; will retry');
       return 'failed';
     }

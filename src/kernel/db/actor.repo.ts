@@ -141,7 +141,8 @@ export class ActorRepo {
     });
   }
 
-  private async appendOutbox(trx: Knex.Transaction, entries: readonly OutboxEntry[]): Promise<void> {
+  /** Appends domain events to the outbox in `trx` (an actor's, or those a module writes beside its own rows). */
+  async appendOutbox(trx: Knex.Transaction, entries: readonly OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await trx('outbox').insert(
       entries.map((entry) => ({

@@ -1,6 +1,7 @@
 // Customer and staff accounts in the `customers` table: reads by email or id, inserts, and upserts by email.
 import type { Knex } from 'knex';
 import { isUniqueViolation } from '../../kernel/db/db.ts';
+import type { DomainEventWriter, NewDomainEvent } from '../../kernel/module.ts';
 import { CustomerModel } from './customer.model.ts';
 
 /** A `customers` row (customers, staff and admins alike); emails are stored normalized. */
@@ -35,7 +36,11 @@ export interface AddressRow {
 
 export class AccountRepo {
   /** Models are bound per query to this app's `knex`: objection's global binding would be shared by every app in the process. */
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    /** Where `insert` writes the domain events of a new account (absent in the command-line tools, which emit none). */
+    private readonly domainEvents?: DomainEventWriter,
+  ) {}
 
   async findByEmail(email: string): Promise<AccountRow | undefined> {
     return CustomerModel.query(this.knex).findOne({ email });
@@ -45,10 +50,21 @@ export class AccountRepo {
     return CustomerModel.query(this.knex).findById(id);
   }
 
-  /** Inserts the account; undefined when one with its email exists (the unique index decides a race of two inserts). */
-  async insert(row: AccountRow): Promise<AccountRow | undefined> {
+  /**
+   * Inserts the account and, in the same transaction, its domain `events` (the welcome mail's
+   * `customer.registered`); undefined when one with its email exists (the unique index decides a race of two inserts).
+   */
+  async insert(row: AccountRow, events: readonly NewDomainEvent[] = []): Promise<AccountRow | undefined> {
+    const outbox = this.domainEvents;
+    if (events.length > 0 && !outbox) throw new Error('AccountRepo was built without a domain event writer');
     try {
-      return await CustomerModel.query(this.knex).insert(row);
+      const inserted = await this.knex.transaction(async (trx) => {
+        const account = await CustomerModel.query(trx).insert(row);
+        if (events.length > 0) await outbox!.append(trx, events);
+        return account;
+      });
+      if (events.length > 0) outbox!.committed();
+      return inserted;
     } catch (error) {
       if (isUniqueViolation(error)) return undefined;
       throw error;

@@ -17,6 +17,15 @@ export interface CustomerView {
   readonly createdAt: number;
 }
 
+/** The domain events of the identity module: an account was opened by registration (the welcome mail follows it). */
+export type IdentityEmitted = { readonly type: 'customer.registered'; readonly customerId: string };
+
+declare module '../../kernel/registry.ts' {
+  interface DomainEvents {
+    readonly identity: IdentityEmitted;
+  }
+}
+
 const TOKEN_TTL = { guest: '30d', customer: '7d', staff: '12h', admin: '12h' } as const satisfies Record<Role, string>;
 
 function customerView(row: AccountRow): CustomerView {
@@ -79,15 +88,12 @@ export class AuthService {
     const email = normalizeEmail(input.email);
     if (await this.accounts.findByEmail(email)) throw new AppError('CONFLICT', 'an account with this email already exists');
     const now = this.clock();
-    const row = await this.accounts.insert({
-      id: newId('cus'),
-      email,
-      name: input.name.trim(),
-      password_hash: await hashPassword(input.password),
-      role: 'customer',
-      created_at: now,
-      updated_at: now,
-    });
+    const id = newId('cus');
+    const registered: IdentityEmitted = { type: 'customer.registered', customerId: id };
+    const row = await this.accounts.insert(
+      { id, email, name: input.name.trim(), password_hash: await hashPassword(input.password), role: 'customer', created_at: now, updated_at: now },
+      [{ actorId: id, kind: 'customer', payload: registered }],
+    );
     // Two registrations raced past the check above; the unique index decided.
     if (!row) throw new AppError('CONFLICT', 'an account with this email already exists');
     const customer = customerView(row);

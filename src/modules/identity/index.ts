@@ -20,8 +20,8 @@ declare module '../../kernel/registry.ts' {
 export const identityModule = defineModule({
   name: 'identity',
   migrations: [accounts],
-  create: ({ config, clock, db, services, clients, eraseCustomer }) => {
-    const repo = new AccountRepo(db.knex);
+  create: ({ config, clock, db, services, clients, eraseCustomer, domainEvents }) => {
+    const repo = new AccountRepo(db.knex, domainEvents);
     const auth = new AuthService(config.jwtSecret, clock, repo, clients, config.tokenTtlSeconds);
     return {
       services: { auth },

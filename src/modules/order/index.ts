@@ -1,12 +1,14 @@
 // The order module: the order kind, payment (through a provider, exactly once per attempt) and cancellation, its
 // /store commands, topic and pushes, the order saga, and the sweep that settles payments a crash interrupted.
 import { AppError } from '../../domain/errors.ts';
+import { createBreaker, type BreakerOptions } from '../../kernel/breaker.ts';
 import { command } from '../../kernel/gateway/commands.ts';
 import { erasingKeys, ownedActors } from '../../kernel/privacy.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
 import { storeCommands as c, pushTopics } from '../../protocol/index.ts';
 import { orderSaga } from './flows.ts';
+import { GuardedPaymentProvider, PAYMENTS_BREAKER } from './guarded-payments.ts';
 import { orderKind } from './order.kind.ts';
 import { OrderService } from './order.service.ts';
 import { SimulatedPaymentProvider, type PaymentProvider } from './payment-provider.ts';
@@ -30,14 +32,19 @@ const FINAL_ORDER_STATES: ReadonlySet<string> = new Set(['delivered', 'cancelled
 export interface OrderModuleOptions {
   /** The payment provider; the simulated one (test cards, configurable latency) by default. */
   readonly payments?: PaymentProvider | undefined;
+  /** Settings of the breaker every provider call goes through, over `PAYMENTS_BREAKER`'s. */
+  readonly paymentsBreaker?: Partial<BreakerOptions> | undefined;
 }
 
 export const orderModule = (options: OrderModuleOptions = {}) =>
   defineModule({
     name: 'order',
     kinds: { order: orderKind },
-    create: ({ config, clock, db, runtime, actors, steps, logger, services }) => {
-      const payments = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
+    create: ({ config, clock, db, runtime, actors, steps, logger, services, metrics }) => {
+      const provider = options.payments ?? new SimulatedPaymentProvider(db.knex, clock, config.paymentLatencyMs);
+      // Behind a breaker: a provider that keeps failing is answered UNAVAILABLE at once (emporium_breaker_state{breaker="payments"}).
+      const breaker = createBreaker('payments', { ...PAYMENTS_BREAKER, ...options.paymentsBreaker }, { metrics, logger: logger.child({ part: 'payments' }) });
+      const payments: PaymentProvider = new GuardedPaymentProvider(provider, breaker);
       const orders = new OrderService({ runtime, actors, payments, clock, logger });
       return {
         services: { orders, payments },
@@ -69,6 +76,7 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
           payload: once(() => [orderView(change.actor)]),
         })),
         flows: [orderSaga({ runtime, steps, services, payments })],
+        stop: async () => breaker.shutdown(),
         // An account is deleted only once its orders are over; their shipping addresses are then erased.
         erasure: {
           check: async (customerId) => {
