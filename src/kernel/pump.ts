@@ -27,9 +27,7 @@ export class Pump {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.running = this.loop();
   }
 
   /** Runs a pass now (or joins the one running) and resolves when no more passes were asked for. */
@@ -54,14 +52,19 @@ export class Pump {
   }
 
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        await this.pass();
-      } catch (error) {
-        this.onError(error);
-        return;
-      }
-    } while (this.again && !this.stopped);
+    try {
+      do {
+        this.again = false;
+        try {
+          await this.pass();
+        } catch (error) {
+          this.onError(error);
+          return;
+        }
+      } while (this.again && !this.stopped);
+    } finally {
+      // In the same step as the last check of `again`: a nudge can no longer land between the two and be lost.
+      this.running = undefined;
+    }
   }
 }

@@ -57,6 +57,8 @@ export async function subscribeTopic(socket: AppSocket, topic: string, resolve: 
 }
 
 export async function unsubscribeTopic(socket: AppSocket, topic: string): Promise<{ topic: string }> {
+  // The gateway's own rooms (`~principal:…`, `~token:…`) are how logout reaches a socket: never left on request.
+  if (topic.startsWith('~')) throw new AppError('VALIDATION', `unknown topic ${JSON.stringify(topic.slice(0, 80))}`);
   await socket.leave(topic);
   return { topic };
 }

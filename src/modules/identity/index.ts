@@ -20,9 +20,9 @@ declare module '../../kernel/registry.ts' {
 export const identityModule = defineModule({
   name: 'identity',
   migrations: [accounts],
-  create: ({ config, clock, db, services, clients, eraseCustomer, domainEvents }) => {
+  create: ({ config, clock, db, services, clients, eraseCustomer, logger, domainEvents }) => {
     const repo = new AccountRepo(db.knex, domainEvents);
-    const auth = new AuthService(config.jwtSecret, clock, repo, clients, config.tokenTtlSeconds);
+    const auth = new AuthService(config.jwtSecret, clock, repo, clients, config.tokenTtlSeconds, logger);
     return {
       services: { auth },
       authenticate: (token) => auth.verify(token),

@@ -210,6 +210,9 @@ export class MailService {
         date: new Date(this.o.clock()),
         fileName: `${new Date(this.o.clock()).toISOString().replace(/[:.]/g, '-')}-${mail.template}-${mail.eventSeq}`,
         headers: { 'X-Emporium-Mail': `${mail.template}/${mail.eventSeq}` },
+      }).catch((error: unknown) => {
+        // Nothing left the process: a mail that cannot be composed is given up, never written off as maybe sent.
+        throw new MailNotSent(`the mail could not be composed: ${error instanceof Error ? error.message : String(error)}`, true);
       });
       const response = await this.o.breaker.run(() => (sending = this.o.transport.send(composed)));
       await this.recordSent(mail, token, response);

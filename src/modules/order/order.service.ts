@@ -42,7 +42,8 @@ function decodeCursor(cursor: string | undefined): { createdAt: number; id: stri
   if (cursor === undefined) return undefined;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'number' && Number.isSafeInteger(createdAt) && typeof id === 'string' && id.length <= 100) return { createdAt, id };
+    if (typeof createdAt === 'number' && Number.isSafeInteger(createdAt) && typeof id === 'string' && /^[A-Za-z0-9_]{1,100}$/.test(id))
+      return { createdAt, id };
   } catch {
     // Falls through to the refusal below.
   }
