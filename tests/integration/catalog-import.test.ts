@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import type { CategoryView, ProductView } from '../../src/protocol/index.ts';
-import { folderForTest, getJson, startApp, testConfig } from '../helpers/app.ts';
+import { ensureDatabase, folderForTest, getJson, startApp, testConfig } from '../helpers/app.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../src/cli/catalog-import.ts');
 
@@ -39,6 +39,7 @@ const catalogJson = {
 
 test('a JSON catalog with a category tree and a CSV of products are imported; a second run changes nothing', async (t) => {
   const dataDir = folderForTest(t, 'emporium-import-');
+  await ensureDatabase(testConfig(dataDir).databaseUrl); // on PostgreSQL (npm run test:postgres) the script needs its database
   const jsonFile = path.join(dataDir, 'catalog.json');
   writeFileSync(jsonFile, JSON.stringify(catalogJson));
   const first = importFile(dataDir, jsonFile);
@@ -83,8 +84,9 @@ test('a JSON catalog with a category tree and a CSV of products are imported; a 
   t.like(bySku.get('POT-TETSU'), { price: 6900, description: 'Cast iron, 0.8 l', available: 0 });
 });
 
-test('an invalid file writes nothing and names every bad record; a dry run writes nothing; --help and bad options', (t) => {
+test('an invalid file writes nothing and names every bad record; a dry run writes nothing; --help and bad options', async (t) => {
   const dataDir = folderForTest(t, 'emporium-import-bad-');
+  await ensureDatabase(testConfig(dataDir).databaseUrl);
   const bad = path.join(dataDir, 'bad.json');
   writeFileSync(
     bad,
