@@ -3,7 +3,7 @@
 import { command } from '../../kernel/gateway/commands.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { IdempotencyRepo } from '../../kernel/db/idempotency.repo.ts';
-import { erasingKeys, ownedActors } from '../../kernel/privacy.ts';
+import { eraseOwned } from '../../kernel/privacy.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
 import { storeCommands as c, pushTopics } from '../../protocol/index.ts';
 import { orderView } from '../order/index.ts';
@@ -24,8 +24,6 @@ declare module '../../kernel/registry.ts' {
     readonly checkout: CheckoutService;
   }
 }
-
-const eraseAddress = erasingKeys(['shippingAddress']);
 
 export const cartModule = defineModule({
   name: 'cart',
@@ -85,11 +83,7 @@ export const cartModule = defineModule({
       flows: [checkoutSaga({ runtime, checkout })],
       // A deleted account's carts keep their lines (no personal data) but lose the shipping address of a checkout.
       erasure: {
-        erase: async (customerId) => {
-          for (const row of await ownedActors(actors, customerId, 'cart')) {
-            await runtime.redact('cart', row.id, (context) => eraseAddress(context), eraseAddress);
-          }
-        },
+        erase: (customerId) => eraseOwned(runtime, actors, 'cart', customerId, ['shippingAddress']),
       },
       sweeps: {
         'orphan reservations': () => checkout.releaseOrphanReservations(),

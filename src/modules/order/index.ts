@@ -3,7 +3,7 @@
 import { AppError } from '../../domain/errors.ts';
 import { createBreaker, type BreakerOptions } from '../../kernel/breaker.ts';
 import { command } from '../../kernel/gateway/commands.ts';
-import { erasingKeys, ownedActors } from '../../kernel/privacy.ts';
+import { eraseOwned, ownedActors } from '../../kernel/privacy.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
 import { storeCommands as c, pushTopics } from '../../protocol/index.ts';
@@ -26,7 +26,6 @@ declare module '../../kernel/registry.ts' {
   }
 }
 
-const eraseAddress = erasingKeys(['shippingAddress']);
 const FINAL_ORDER_STATES: ReadonlySet<string> = new Set(['delivered', 'cancelled', 'expired']);
 
 export interface OrderModuleOptions {
@@ -87,9 +86,7 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
               });
             }
           },
-          erase: async (customerId) => {
-            for (const row of await ownedActors(actors, customerId, 'order')) await runtime.redact('order', row.id, eraseAddress, eraseAddress);
-          },
+          erase: (customerId) => eraseOwned(runtime, actors, 'order', customerId, ['shippingAddress']),
         },
       };
     },

@@ -2,7 +2,7 @@
 // /warehouse, its topics and pushes, and the shipment saga (progress moves the order and the stock).
 import { command } from '../../kernel/gateway/commands.ts';
 import { changePushes, once } from '../../kernel/gateway/pushes.ts';
-import { erasingKeys, ownedActors } from '../../kernel/privacy.ts';
+import { eraseOwned } from '../../kernel/privacy.ts';
 import { defineModule, type StoreCommandTable, type WarehouseCommandTable } from '../../kernel/module.ts';
 import { storeCommands, warehouseCommands, pushTopics } from '../../protocol/index.ts';
 import { shipmentSaga } from './flows.ts';
@@ -19,8 +19,6 @@ declare module '../../kernel/registry.ts' {
     readonly shipments: ShipmentService;
   }
 }
-
-const eraseAddress = erasingKeys(['shippingAddress']);
 
 export const shipmentModule = defineModule({
   name: 'shipment',
@@ -56,9 +54,7 @@ export const shipmentModule = defineModule({
       })),
       flows: [shipmentSaga({ runtime, steps, services })],
       erasure: {
-        erase: async (customerId) => {
-          for (const row of await ownedActors(actors, customerId, 'shipment')) await runtime.redact('shipment', row.id, eraseAddress, eraseAddress);
-        },
+        erase: (customerId) => eraseOwned(runtime, actors, 'shipment', customerId, ['shippingAddress']),
       },
     };
   },
