@@ -50,3 +50,29 @@ test.serial("an actor's domain events are relayed in order even when one fails: 
   const pending = await app.app.db.knex('outbox').whereNull('dispatched_at');
   t.is(pending.length, 0);
 });
+
+test.serial('two flows settling the last deliveries of one row at once leave it dispatched (no write skew on PostgreSQL)', async (t) => {
+  const app = await appForTest(t);
+  const { knex, transaction } = app.app.db;
+  const { OutboxRepo } = await import('../../src/kernel/db/outbox.repo.ts');
+  const repo = new OutboxRepo(knex, transaction);
+  // The app's own relay would take these rows (no flow of its wants them) before the test's flows could.
+  await app.app.relay.stop();
+  const flows = ['skew-a', 'skew-b', 'skew-c'];
+  const rows = 40;
+  const seqs: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    const [inserted] = await knex('outbox')
+      .insert({ actor_id: `skew_${i}`, kind: 'test', type: 'test.skew', payload: '{}', created_at: Date.now() })
+      .returning('seq');
+    seqs.push(Number(typeof inserted === 'object' ? inserted.seq : inserted));
+  }
+  await repo.fanOut(() => flows, Date.now(), 1000);
+  const claims = await Promise.all(flows.map((flow) => repo.claim(flow, Date.now(), 60_000, 1000)));
+  const mine = claims.map((records) => records.filter((record) => seqs.includes(record.seq)));
+  for (const records of mine) t.is(records.length, rows);
+  // Every flow settles its delivery of each row at the same moment as the others.
+  for (let i = 0; i < rows; i++) await Promise.all(mine.map((records) => repo.markDone(records[i]!, Date.now())));
+  const undispatched = await knex('outbox').whereIn('seq', seqs).whereNull('dispatched_at').count({ n: '*' }).first();
+  t.is(Number(undispatched?.n), 0, 'every row whose deliveries are all done is dispatched');
+});

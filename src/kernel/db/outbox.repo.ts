@@ -240,6 +240,10 @@ export class OutboxRepo {
 
   /** Marks the row dispatched once no flow owes it anything, in the same transaction as the delivery that settled last. */
   private async settleRow(trx: Knex.Transaction, seq: number, now: number): Promise<void> {
+    // PostgreSQL: the row is locked before the check. Without it, two flows settling their last deliveries of one
+    // row at once (read committed) each see the other's still pending, neither marks the row, and it stays
+    // undispatched for ever (write skew; the history test caught it). Locked, the second waits for the first and sees it done.
+    if (this.postgres) await trx('outbox').where({ seq }).forUpdate().select('seq');
     await trx('outbox')
       .where({ seq })
       .whereNull('dispatched_at')
