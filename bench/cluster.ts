@@ -37,6 +37,8 @@ async function startNode(name: string, env: Record<string, string>): Promise<Nod
       LOG_LEVEL: 'warn',
       PAYMENT_LATENCY_MS: '0',
       MAX_COMMANDS_PER_SECOND: '1000000',
+      // The fan-out row times every stock:changed by its version: no coalescing unless a caller's env asks for it.
+      STOCK_PUSH_WINDOW_MS: '0',
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
       NODE_ID: name,

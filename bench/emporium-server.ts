@@ -10,7 +10,7 @@ import { heapAfterGc, now } from './lib/clock.ts';
 import { serve } from './lib/ipc.ts';
 import { profileSql } from './lib/sql-profile.ts';
 
-const options = JSON.parse(process.argv[2] ?? '{}') as { products?: number; onHand?: number; sqlProfile?: boolean };
+const options = JSON.parse(process.argv[2] ?? '{}') as { products?: number; onHand?: number; sqlProfile?: boolean; stockPushWindowMs?: number };
 const sqlStats = options.sqlProfile ? profileSql() : undefined;
 const productCount = options.products ?? 20;
 const onHand = options.onHand ?? 1_000_000;
@@ -26,6 +26,8 @@ const config = loadConfig(
     PAYMENT_LATENCY_MS: '0',
     // The per-connection rate limit stays in the path (its bucket is taken on every command) but never refuses.
     MAX_COMMANDS_PER_SECOND: '1000000',
+    // The fan-out rows time every stock:changed by its version: coalescing (STOCK_PUSH_WINDOW_MS) is off unless asked for.
+    STOCK_PUSH_WINDOW_MS: String(options.stockPushWindowMs ?? 0),
   },
   { jwtSecret: 'bench-secret-bench-secret-bench-secret' },
 );

@@ -30,6 +30,11 @@ export interface Config {
   readonly reservationGraceMs: number;
   /** How often due deadlines, stalled checkouts and orphan reservations are swept. @default 1000 */
   readonly sweepIntervalMs: number;
+  /**
+   * `stock:changed` pushes are coalesced per product: the first change goes out at once, later ones within this
+   * window are folded into one push of the latest level at its end. `0` pushes every change. @default 100
+   */
+  readonly stockPushWindowMs: number;
   /** Live actors unused for this long leave memory. @default 60_000 */
   readonly passivateAfterMs: number;
   /** Simulated payment provider latency. @default 20 */
@@ -67,6 +72,11 @@ export interface Config {
   readonly mailFrom: string;
   /** The shop's public address, for links in e-mails; unset, e-mails carry no links. @default undefined */
   readonly storeUrl: string | undefined;
+  /**
+   * A cart's recommendations (`recommendations:<cartId>`) are computed once its changes pause for this long,
+   * once per burst of changes. @default 250
+   */
+  readonly recommendationsDebounceMs: number;
   /** pino level. @default 'info' */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Name of this node in logs and metrics. @default hostname:pid */
@@ -89,6 +99,7 @@ const envSchema = z.object({
   PAYMENT_WINDOW_MS: z.coerce.number().int().positive().default(900_000),
   RESERVATION_GRACE_MS: z.coerce.number().int().nonnegative().default(600_000),
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
+  STOCK_PUSH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(100),
   PASSIVATE_AFTER_MS: z.coerce.number().int().positive().default(60_000),
   PAYMENT_LATENCY_MS: z.coerce.number().int().nonnegative().default(20),
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(65_536),
@@ -104,6 +115,7 @@ const envSchema = z.object({
   AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().int().positive().default(20),
   CUSTOMER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
   GROUP_COMMIT: flag.default(true),
+  RECOMMENDATIONS_DEBOUNCE_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ID: z.string().min(1).optional(),
 });
@@ -142,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     paymentWindowMs: e.PAYMENT_WINDOW_MS,
     reservationGraceMs: e.RESERVATION_GRACE_MS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    stockPushWindowMs: e.STOCK_PUSH_WINDOW_MS,
     passivateAfterMs: e.PASSIVATE_AFTER_MS,
     paymentLatencyMs: e.PAYMENT_LATENCY_MS,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
@@ -154,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
     tokenTtlSeconds: { customer: e.CUSTOMER_TOKEN_TTL_SECONDS },
     groupCommit: e.GROUP_COMMIT,
+    recommendationsDebounceMs: e.RECOMMENDATIONS_DEBOUNCE_MS,
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${process.env.HOSTNAME ?? 'node'}:${process.pid}`,
     ...overrides,

@@ -3,6 +3,8 @@ import { io, type Socket } from 'socket.io-client';
 import type {
   Ack,
   ErrorBody,
+  PersonalEventName,
+  ServerToClient,
   StoreClientToServer,
   StoreCommandName,
   StorePayload,
@@ -14,7 +16,7 @@ import type {
   WarehouseResults,
 } from '../protocol/index.ts';
 
-import { PUSH_EVENTS, pushTopics, READ_COMMANDS, type ReadCommandName } from '../protocol/index.ts';
+import { PUSH_EVENTS, pushTopics, pushVersionSpace, READ_COMMANDS, type ReadCommandName } from '../protocol/index.ts';
 import { VersionGate } from './versions.ts';
 
 export * from '../protocol/index.ts';
@@ -122,8 +124,12 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
       if (reason === 'io server disconnect' && !this.closed) setTimeout(() => this.closed || this.socket.connect(), 250 + Math.random() * 750);
     });
     for (const event of PUSH_EVENTS) {
-      this.socket.on(event, (payload: Versioned & { id: string; productId: string }) => {
-        for (const topic of pushTopics[event](payload)) this.deliver(topic, payload);
+      // Each push's payload names its topics (the protocol's `pushTopics`, the server routes by the same table).
+      const topicsOf = pushTopics[event] as (payload: unknown) => readonly string[];
+      const spaceOf = pushVersionSpace[event] as ((payload: unknown) => string) | undefined;
+      this.socket.on(event, (payload: Versioned) => {
+        const space = spaceOf?.(payload) ?? '';
+        for (const topic of topicsOf(payload)) this.deliver(topic, payload, false, space);
       });
     }
   }
@@ -196,6 +202,20 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
       const following = this.topics.get(topic) === entry;
       this.forget(topic, entry);
       if (following) await this.call('unsubscribe' as Commands, { topic } as Payloads[Commands]);
+    };
+  }
+
+  /**
+   * Listens to a personal push (`PERSONAL_EVENTS`, such as `stock:backInStock`): the server sends it to this
+   * caller's own sockets, so there is no topic to subscribe to. It is not replayed: one sent while the
+   * connection was down is missed (a customer also gets the e-mail). Returns a function that stops listening.
+   */
+  on<E extends PersonalEventName>(event: E, handler: ServerToClient[E]): () => void {
+    const name: string = event;
+    const listener = handler as (...args: unknown[]) => void;
+    this.socket.on(name, listener);
+    return () => {
+      this.socket.off(name, listener);
     };
   }
 
@@ -278,9 +298,9 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
     }
   }
 
-  private deliver(topic: string, view: Versioned, isAnswer = false): void {
+  private deliver(topic: string, view: Versioned, isAnswer = false, space = ''): void {
     const entry = this.topics.get(topic);
-    if (!entry || !this.versions.accept(topic, view.version, isAnswer)) return;
+    if (!entry || !this.versions.accept(topic, view.version, isAnswer, space)) return;
     entry.view = view;
     for (const listener of entry.listeners) {
       listener.seen = true;

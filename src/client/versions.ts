@@ -14,16 +14,22 @@
 export class VersionGate {
   private readonly held = new Map<string, { version: number; complete: boolean }>();
 
-  accept(topic: string, version: number, isAnswer: boolean): boolean {
-    if (topic === 'shipments') return true; // a list, not a versioned view
-    const complete = isAnswer || !topic.startsWith('product:');
-    const current = this.held.get(topic);
+  /**
+   * `space` names whose version a push carries when it is not the topic's own (an offer's push on a product's
+   * topic carries the offer's version): it is compared with that space's earlier pushes only.
+   */
+  accept(topic: string, version: number, isAnswer: boolean, space = ''): boolean {
+    if (topic === 'shipments' || topic === 'offers') return true; // lists, not versioned views
+    const key = space === '' ? topic : `${topic}#${space}`;
+    const complete = space === '' && (isAnswer || !topic.startsWith('product:'));
+    const current = this.held.get(key);
     const newer = !current || version > current.version || (version === current.version && complete && !current.complete);
-    if (newer) this.held.set(topic, { version, complete });
+    if (newer) this.held.set(key, { version, complete });
     return newer;
   }
 
   forget(topic: string): void {
     this.held.delete(topic);
+    for (const key of this.held.keys()) if (key.startsWith(`${topic}#`)) this.held.delete(key);
   }
 }

@@ -1,7 +1,7 @@
 // Sortable, prefixed identifiers: the prefix says what it names, the UUIDv7 body sorts by creation time.
 import { v7 as uuidv7 } from 'uuid';
 
-export type IdPrefix = 'cart' | 'order' | 'ship' | 'cus' | 'guest' | 'prod' | 'chg' | 're' | 'tok' | 'addr' | 'gone' | 'rev';
+export type IdPrefix = 'cart' | 'order' | 'ship' | 'cus' | 'guest' | 'prod' | 'chg' | 're' | 'tok' | 'addr' | 'gone' | 'rev' | 'offer';
 
 /** @example newId('cart') // 'cart_0193b0c4d2f87c3a9e1b5d6f7a8b9c0d' */
 export function newId(prefix: IdPrefix): string {

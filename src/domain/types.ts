@@ -12,7 +12,12 @@ export type Timestamp = number;
 export interface CartLine {
   readonly productId: string;
   readonly quantity: number;
+  /** What the customer pays per unit: the list price, or the best live offer's price. */
   readonly unitPrice: MinorUnits;
+  /** The catalog's price when the line was priced (absent in lines priced before offers existed: the unit price). */
+  readonly listPrice?: MinorUnits | undefined;
+  /** The offer the unit price comes from; null or absent at list price. */
+  readonly offerId?: string | null | undefined;
 }
 
 export interface OrderLine extends CartLine {
@@ -40,6 +45,18 @@ export const MAX_LINE_QUANTITY = 100;
 
 /** The most distinct lines a cart may hold. */
 export const MAX_CART_LINES = 50;
+
+/** A line as clients see it: what is paid, the list price beside it, the offer, and the line's total. */
+export function pricedLineView(line: CartLine) {
+  return {
+    productId: line.productId,
+    quantity: line.quantity,
+    unitPrice: line.unitPrice,
+    listPrice: line.listPrice ?? line.unitPrice,
+    offerId: line.offerId ?? null,
+    lineTotal: line.quantity * line.unitPrice,
+  };
+}
 
 export function lineTotal(lines: readonly CartLine[]): MinorUnits {
   return lines.reduce((sum, line) => sum + line.quantity * line.unitPrice, 0);

@@ -6,14 +6,29 @@ import { catalogModule } from './catalog/index.ts';
 import { identityModule } from './identity/index.ts';
 import { inventoryModule } from './inventory/index.ts';
 import { mailModule, type MailModuleOptions } from './mail/index.ts';
+import { offersModule } from './offers/index.ts';
 import { orderModule, type OrderModuleOptions } from './order/index.ts';
+import { recommendationsModule } from './recommendations/index.ts';
 import { reviewsModule } from './reviews/index.ts';
 import { shipmentModule } from './shipment/index.ts';
+import { stockAlertsModule } from './stock-alerts/index.ts';
 
 export type DefaultModuleOptions = OrderModuleOptions & { readonly mail?: MailModuleOptions };
 
 export function defaultModules(options: DefaultModuleOptions = {}) {
-  return [catalogModule, inventoryModule, identityModule, cartModule, orderModule(options), shipmentModule, reviewsModule, mailModule(options.mail)] as const;
+  return [
+    catalogModule,
+    inventoryModule,
+    identityModule,
+    offersModule,
+    cartModule,
+    orderModule(options),
+    shipmentModule,
+    reviewsModule,
+    recommendationsModule,
+    stockAlertsModule,
+    mailModule(options.mail),
+  ] as const;
 }
 
 /** The compiler holds the wire: if a protocol command had no handler in these modules, this line would not compile and would name it. */

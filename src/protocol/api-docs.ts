@@ -14,14 +14,16 @@ import {
   meAnswerSchema,
   productPageSchema,
   productQuerySchema,
+  recommendationQuerySchema,
+  recommendationsAnswerSchema,
   registerSchema,
   searchSuggestAnswerSchema,
   searchSuggestQuerySchema,
   sessionAnswerSchema,
   tokenAnswerSchema,
 } from './rest.ts';
-import { productViewSchema } from './views.ts';
-import { errorBodySchema, pushEvents, storeCommands, storeResults, warehouseCommands, warehouseResults } from './wire.ts';
+import { offerViewSchema, productViewSchema } from './views.ts';
+import { errorBodySchema, PERSONAL_EVENTS, pushEvents, storeCommands, storeResults, warehouseCommands, warehouseResults } from './wire.ts';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -172,6 +174,19 @@ export function openApiDocument(info: ApiDocInfo): JsonSchema {
           responses: { 200: answer('one page of reviews', reviewPageSchema), 400: failure('VALIDATION'), 404: failure('NOT_FOUND') },
         },
       },
+      '/api/products/{id}/recommendations': {
+        get: {
+          summary: '"Bought together": products often in one order with this one, then best sellers and other products of its category',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, ...queryParameters(recommendationQuerySchema)],
+          responses: { 200: answer('the recommendations, best first', recommendationsAnswerSchema), 400: failure('VALIDATION'), 404: failure('NOT_FOUND') },
+        },
+      },
+      '/api/offers': {
+        get: {
+          summary: 'Live and upcoming offers (festival sales and limited drops), soonest first',
+          responses: { 200: answer('the offers', z.object({ offers: z.array(offerViewSchema) })) },
+        },
+      },
       '/health': { get: { summary: 'Liveness', responses: { 200: { description: '`{ status: "ok" }`' } } } },
       '/ready': {
         get: { summary: 'Readiness (503 while starting or shutting down)', responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } },
@@ -215,7 +230,9 @@ function operations(channel: string, commands: readonly string[], pushes: readon
       `${channel}.${name}`,
       {
         action: 'send',
-        summary: `The server pushes \`${name}\` to the sockets subscribed to its topic`,
+        summary: (PERSONAL_EVENTS as readonly string[]).includes(name)
+          ? `The server pushes \`${name}\` to the caller's own sockets (personal: no topic to subscribe to)`
+          : `The server pushes \`${name}\` to the sockets subscribed to its topic`,
         channel: { $ref: `#/channels/${channel}` },
         messages: [ref(name)],
       },
@@ -226,8 +243,32 @@ function operations(channel: string, commands: readonly string[], pushes: readon
 
 /** The Socket.IO namespaces as an AsyncAPI 3.0 document, from the server's point of view. */
 export function asyncApiDocument(info: ApiDocInfo): JsonSchema {
-  const storePushes = ['cart:updated', 'order:updated', 'shipment:updated', 'stock:changed', 'product:updated', 'rating:changed', 'resync'] as const;
-  const warehousePushes = ['shipment:updated', 'stock:changed', 'product:updated', 'rating:changed', 'resync'] as const;
+  const storePushes = [
+    'cart:updated',
+    'order:updated',
+    'shipment:updated',
+    'stock:changed',
+    'product:updated',
+    'rating:changed',
+    'recommendations:updated',
+    'stock:backInStock',
+    'offer:updated',
+    'offer:started',
+    'offer:ended',
+    'offer:remaining',
+    'resync',
+  ] as const;
+  const warehousePushes = [
+    'shipment:updated',
+    'stock:changed',
+    'product:updated',
+    'rating:changed',
+    'offer:updated',
+    'offer:started',
+    'offer:ended',
+    'offer:remaining',
+    'resync',
+  ] as const;
   return {
     asyncapi: '3.0.0',
     info: {

@@ -1,6 +1,6 @@
 // The REST API's requests and answers as zod schemas: validated by the gateway, published at /openapi.json.
 import { z } from 'zod';
-import { categoryViewSchema, customerViewSchema, productViewSchema, reviewViewSchema } from './views.ts';
+import { categoryViewSchema, customerViewSchema, productViewSchema, recommendationViewSchema, reviewViewSchema } from './views.ts';
 
 export const registerSchema = z
   .object({
@@ -126,3 +126,16 @@ export const reviewQuerySchema = z
   })
   .strip();
 export const reviewPageSchema = z.object({ items: z.array(reviewViewSchema), nextCursor: z.string().nullable() });
+
+/** The most recommendations one answer (or push) holds. */
+export const MAX_RECOMMENDATIONS = 20;
+
+/** `GET /api/products/:id/recommendations`. */
+export const recommendationQuerySchema = z
+  .object({ limit: z.coerce.number().int().min(1).max(MAX_RECOMMENDATIONS).default(6).describe('how many recommendations, at most') })
+  .strip();
+export const recommendationsAnswerSchema = z.object({
+  recommendations: z
+    .array(recommendationViewSchema)
+    .describe('best first: bought together with the product, then best sellers of its category, then other products of it; never archived or out of stock'),
+});

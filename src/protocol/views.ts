@@ -23,7 +23,14 @@ export const shippingAddressViewSchema = z
   })
   .readonly();
 
-export const cartLineViewSchema = z.object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, lineTotal: minorUnits }).readonly();
+/** A line's price: what is paid per unit, the catalog's price beside it, and the offer that makes the difference. */
+const linePriceFields = {
+  unitPrice: minorUnits.describe('what is paid per unit: the list price, or the best live offer'),
+  listPrice: minorUnits.describe("the catalog's price when the line was priced; above unitPrice when an offer applies"),
+  offerId: z.string().nullable().describe('the offer the unit price comes from; null at list price'),
+};
+
+export const cartLineViewSchema = z.object({ productId: z.string(), quantity: z.number().int(), ...linePriceFields, lineTotal: minorUnits }).readonly();
 
 export const cartViewSchema = z
   .object({
@@ -44,7 +51,7 @@ export const cartViewSchema = z
   .readonly();
 
 export const orderLineViewSchema = z
-  .object({ productId: z.string(), quantity: z.number().int(), unitPrice: minorUnits, lineTotal: minorUnits, name: z.string(), sku: z.string() })
+  .object({ productId: z.string(), quantity: z.number().int(), ...linePriceFields, lineTotal: minorUnits, name: z.string(), sku: z.string() })
   .readonly();
 
 export const orderViewSchema = z
@@ -179,6 +186,101 @@ export const ratingChangedSchema = z
   })
   .readonly();
 
+/** Pushed once per `stock:notify` subscription, to the subscriber's own sockets, when the product can be bought again. */
+export const backInStockSchema = z
+  .object({
+    productId: z.string(),
+    name: z.string().describe("the product's name"),
+    available: z.number().int().describe('how many could be bought when the subscription was notified'),
+  })
+  .readonly();
+
+export const OFFER_STATES = ['scheduled', 'live', 'soldOut', 'ended', 'cancelled'] as const;
+
+/** A festival sale or a limited drop, as staff made it and as it stands. */
+export const offerViewSchema = z
+  .object({
+    id: z.string(),
+    version,
+    state: z.enum(OFFER_STATES).describe('scheduled → live → ended; a drop is soldOut while its quota is all claimed; or cancelled'),
+    name: z.string(),
+    sort: z.enum(['sale', 'drop']),
+    discount: z
+      .union([
+        z.object({ type: z.literal('percent'), percent: z.number().int() }).readonly(),
+        z.object({ type: z.literal('amount'), amount: minorUnits }).readonly(),
+      ])
+      .nullable()
+      .describe("a sale's discount; null for a drop"),
+    productIds: z.array(z.string()).readonly().describe("a sale's listed products, or a drop's one product"),
+    categoryIds: z.array(z.string()).readonly().describe("a sale's whole categories (their sub-categories included)"),
+    affectedProductIds: z
+      .array(z.string())
+      .readonly()
+      .describe('every product it prices: the listed ones and those in its categories now; its pushes go to their product:<id> topics'),
+    drop: z
+      .object({
+        productId: z.string(),
+        dropPrice: minorUnits,
+        quota: z.number().int(),
+        perCustomerLimit: z.number().int(),
+        remaining: z.number().int().describe('units not yet claimed by a checkout'),
+      })
+      .readonly()
+      .nullable(),
+    startsAt: epochMs,
+    endsAt: epochMs.nullable().describe('null: a drop that runs until it sells out or is cancelled'),
+    cancelReason: z.string().nullable(),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .readonly();
+
+/** Pushed when a drop's remaining units change (a checkout claimed some, an expired order gave some back). */
+export const offerRemainingSchema = z
+  .object({
+    offerId: z.string(),
+    productId: z.string(),
+    remaining: z.number().int(),
+    quota: z.number().int(),
+    state: z.enum(OFFER_STATES),
+    version: z.number().int().describe("the offer's version: drop a push whose version is not above the one you hold"),
+  })
+  .readonly();
+
+/** Why a product is recommended. */
+export const RECOMMENDATION_REASONS = ['boughtTogether', 'history', 'bestSeller', 'sameCategory'] as const;
+
+/** A product recommended beside a product or a cart: on sale, in stock, priced as the customer would pay now. */
+export const recommendationViewSchema = z
+  .object({
+    productId: z.string(),
+    name: z.string(),
+    price: minorUnits.describe('what the customer would pay now: the best live offer, or the list price'),
+    listPrice: minorUnits.describe("the catalog's price"),
+    offerId: z.string().nullable().describe('the live offer behind price; null at list price'),
+    currency: z.string(),
+    categoryId: z.string(),
+    available: z.number().int().describe('on_hand - reserved when recommended (always above 0)'),
+    imageUrl: z.string().nullable(),
+    rating: z.object({ average: z.number().nullable(), count: z.number().int() }).readonly().describe("the product's rating: mean stars and how many"),
+    reason: z
+      .enum(RECOMMENDATION_REASONS)
+      .describe(
+        'boughtTogether: often in one order with the product or the cart; history: often bought with what this customer bought before; bestSeller: among the most sold of the same categories; sameCategory: another product of those categories',
+      ),
+  })
+  .readonly();
+
+/** A cart's recommendations: `recommendations:<cartId>`'s view, and its `recommendations:updated` push. */
+export const recommendationsUpdatedSchema = z
+  .object({
+    cartId: z.string(),
+    version: z.number().int().describe("the cart's version they were computed for: drop a push whose version is not above the one you hold"),
+    recommendations: z.array(recommendationViewSchema).readonly().describe('best first; never a product in the cart, archived or out of stock'),
+  })
+  .readonly();
+
 /** An entry of a customer's address book. */
 export const addressViewSchema = shippingAddressViewSchema
   .unwrap()
@@ -203,6 +305,12 @@ export type CustomerView = z.infer<typeof customerViewSchema>;
 export type AddressView = z.infer<typeof addressViewSchema>;
 export type ReviewView = z.infer<typeof reviewViewSchema>;
 export type RatingChanged = z.infer<typeof ratingChangedSchema>;
+export type BackInStock = z.infer<typeof backInStockSchema>;
+export type RecommendationReason = (typeof RECOMMENDATION_REASONS)[number];
+export type RecommendationView = z.infer<typeof recommendationViewSchema>;
+export type RecommendationsUpdated = z.infer<typeof recommendationsUpdatedSchema>;
+export type OfferView = z.infer<typeof offerViewSchema>;
+export type OfferRemaining = z.infer<typeof offerRemainingSchema>;
 
 /** What `subscribe` answers: the topic's current view, to start from and compare push versions against. */
 export const topicViewSchema = z.union([
@@ -210,6 +318,14 @@ export const topicViewSchema = z.union([
   z.object({ topic: z.templateLiteral(['order:', z.string()]), view: orderViewSchema }).readonly(),
   z.object({ topic: z.templateLiteral(['shipment:', z.string()]), view: shipmentViewSchema }).readonly(),
   z.object({ topic: z.templateLiteral(['product:', z.string()]), view: productViewSchema.and(z.object({ version: z.number().int() })) }).readonly(),
+  z.object({ topic: z.templateLiteral(['recommendations:', z.string()]), view: recommendationsUpdatedSchema }).readonly(),
   z.object({ topic: z.literal('shipments'), view: z.object({ shipments: z.array(shipmentViewSchema).readonly() }).readonly() }).readonly(),
+  z.object({ topic: z.templateLiteral(['offer:', z.string()]), view: offerViewSchema }).readonly(),
+  z
+    .object({
+      topic: z.literal('offers'),
+      view: z.object({ offers: z.array(offerViewSchema).readonly().describe('live and upcoming, soonest first') }).readonly(),
+    })
+    .readonly(),
 ]);
 export type TopicView = z.infer<typeof topicViewSchema>;

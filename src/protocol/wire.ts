@@ -3,20 +3,29 @@ import { z } from 'zod';
 import { MAX_LINE_QUANTITY, SHIPMENT_STATES } from '../domain/types.ts';
 import {
   ORDER_STATES,
+  OFFER_STATES,
   addressViewSchema,
+  backInStockSchema,
+  offerRemainingSchema,
+  offerViewSchema,
   cartViewSchema,
   categoryViewSchema,
   ratingChangedSchema,
+  recommendationsUpdatedSchema,
   reviewViewSchema,
   orderViewSchema,
   productViewSchema,
   shipmentViewSchema,
   stockChangedSchema,
   topicViewSchema,
+  type BackInStock,
   type CartView,
+  type OfferRemaining,
+  type OfferView,
   type OrderView,
   type ProductView,
   type RatingChanged,
+  type RecommendationsUpdated,
   type ShipmentView,
   type StockChanged,
 } from './views.ts';
@@ -111,6 +120,8 @@ export const storeCommands = {
     .strict(),
   'review:delete': z.object({ reviewId: idSchema }).strict(),
   'review:vote': z.object({ reviewId: idSchema }).strict().describe('"this review was helpful", once per customer'),
+  'stock:notify': z.object({ productId: idSchema }).strict().describe('tell me once when this sold-out product can be bought again'),
+  'stock:unnotify': z.object({ productId: idSchema }).strict(),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -164,6 +175,56 @@ export const productInputSchema = z
   })
   .strict();
 
+const offerTimes = {
+  name: z.string().trim().min(1).max(200),
+  startsAt: z.number().int().min(0).describe('epoch milliseconds'),
+};
+const saleFields = z
+  .object({
+    sort: z.literal('sale'),
+    ...offerTimes,
+    endsAt: z.number().int().min(0).describe('epoch milliseconds; after startsAt'),
+    discount: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('percent'), percent: z.number().int().min(1).max(100) }).strict(),
+      z
+        .object({
+          type: z.literal('amount'),
+          amount: z.number().int().min(1).max(100_000_000).describe('minor units; at most the price of every product it covers'),
+        })
+        .strict(),
+    ]),
+    productIds: z.array(idSchema).max(500).default([]),
+    categoryIds: z.array(z.string().trim().min(1).max(64)).max(50).default([]).describe('categories by id or slug; each includes its sub-categories'),
+  })
+  .strict();
+const dropFields = z
+  .object({
+    sort: z.literal('drop'),
+    ...offerTimes,
+    endsAt: z.number().int().min(0).nullable().optional().describe('epoch milliseconds, after startsAt; absent or null: until sold out or cancelled'),
+    productId: idSchema,
+    dropPrice: z.number().int().min(0).max(100_000_000).describe("minor units; below the product's price"),
+    quota: z.number().int().min(1).max(1_000_000),
+    perCustomerLimit: z.number().int().min(1).max(MAX_LINE_QUANTITY),
+  })
+  .strict();
+type OfferFields = z.output<typeof saleFields> | z.output<typeof dropFields>;
+/** What the payload alone can tell: an end after the start, and a sale that covers something. */
+function offerShape(offer: OfferFields, ctx: z.RefinementCtx): void {
+  if (offer.endsAt !== undefined && offer.endsAt !== null && offer.endsAt <= offer.startsAt) {
+    ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'endsAt must be after startsAt' });
+  }
+  if (offer.sort === 'sale' && offer.productIds.length === 0 && offer.categoryIds.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['productIds'], message: 'a sale covers at least one product or category' });
+  }
+}
+/** A new offer: a festival sale or a limited drop. */
+export const offerInputSchema = z.discriminatedUnion('sort', [saleFields, dropFields]).superRefine(offerShape);
+/** New terms for a scheduled offer (refused once it has started). */
+export const offerUpdateSchema = z
+  .discriminatedUnion('sort', [saleFields.extend({ offerId: idSchema }).strict(), dropFields.extend({ offerId: idSchema }).strict()])
+  .superRefine(offerShape);
+
 export const warehouseCommands = {
   'shipments:list': z.object({ state: z.enum(SHIPMENT_STATES).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
   'shipment:get': z.object({ shipmentId: idSchema }).strict(),
@@ -188,6 +249,13 @@ export const warehouseCommands = {
   'catalog:upsertProduct': productInputSchema,
   'catalog:archiveProduct': z.object({ productId: idSchema }).strict(),
   'review:hide': z.object({ reviewId: idSchema, reason: z.string().trim().min(1).max(500) }).strict(),
+  'offer:create': offerInputSchema,
+  'offer:update': offerUpdateSchema,
+  'offer:cancel': z.object({ offerId: idSchema, reason: z.string().trim().min(1).max(500).optional() }).strict(),
+  'offers:list': z
+    .object({ state: z.enum(OFFER_STATES).optional(), limit: z.number().int().min(1).max(500).optional().describe('default 100') })
+    .strict()
+    .describe('newest first'),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -211,6 +279,8 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'INVALID_TRANSITION',
   'OUT_OF_STOCK',
+  'SOLD_OUT',
+  'LIMIT_REACHED',
   'CONFLICT',
   'RATE_LIMITED',
   'UNAVAILABLE',
@@ -230,6 +300,10 @@ export type Ack<T> = { readonly ok: true; readonly data: T } | { readonly ok: fa
 export const errorBodySchema = z.object({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown().optional() }).readonly();
 
 const topicAnswer = z.object({ topic: z.string() }).readonly();
+const stockNotification = z.object({
+  productId: z.string(),
+  subscribed: z.boolean().describe('true: you will get stock:backInStock (and, signed in, an e-mail) once it can be bought again'),
+});
 const addressBook = z.object({ addresses: z.array(addressViewSchema).describe('oldest first; exactly one is the default when any exist') });
 
 /** What each `/store` command answers in `data`. */
@@ -256,6 +330,8 @@ export const storeResults = {
   'review:update': z.object({ review: reviewViewSchema }),
   'review:delete': z.object({ reviewId: z.string() }),
   'review:vote': z.object({ review: reviewViewSchema }),
+  'stock:notify': stockNotification,
+  'stock:unnotify': stockNotification,
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in StoreCommandName]: z.ZodType };
@@ -275,6 +351,10 @@ export const warehouseResults = {
   }),
   'catalog:archiveProduct': z.object({ product: productViewSchema }),
   'review:hide': z.object({ review: reviewViewSchema }),
+  'offer:create': z.object({ offer: offerViewSchema }),
+  'offer:update': z.object({ offer: offerViewSchema }),
+  'offer:cancel': z.object({ offer: offerViewSchema }),
+  'offers:list': z.object({ offers: z.array(offerViewSchema) }),
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in WarehouseCommandName]: z.ZodType };
@@ -290,6 +370,12 @@ export const pushEvents = {
   'stock:changed': stockChangedSchema,
   'product:updated': productViewSchema,
   'rating:changed': ratingChangedSchema,
+  'stock:backInStock': backInStockSchema,
+  'offer:updated': offerViewSchema,
+  'offer:started': offerViewSchema,
+  'offer:ended': offerViewSchema,
+  'offer:remaining': offerRemainingSchema,
+  'recommendations:updated': recommendationsUpdatedSchema,
   resync: z.object({ reason: z.string() }).readonly(),
 } as const;
 
@@ -312,12 +398,30 @@ export interface ServerToClient {
   'product:updated': (product: ProductView) => void;
   /** A review changed the product's rating aggregate. */
   'rating:changed': (rating: RatingChanged) => void;
+  /** Personal: a product you asked about (`stock:notify`) can be bought again; once per subscription. */
+  'stock:backInStock': (notice: BackInStock) => void;
+  /** An offer was created or its terms changed (before it started). */
+  'offer:updated': (offer: OfferView) => void;
+  /** An offer went live: its prices apply now. */
+  'offer:started': (offer: OfferView) => void;
+  /** An offer ended or was cancelled (`state` says which): its prices no longer apply. */
+  'offer:ended': (offer: OfferView) => void;
+  /** A drop's remaining units changed; at 0 it is soldOut. */
+  'offer:remaining': (remaining: OfferRemaining) => void;
+  /** A cart changed: its recommendations, computed once a burst of changes settled (on `recommendations:<cartId>`). */
+  'recommendations:updated': (update: RecommendationsUpdated) => void;
   /** Pushes may have been lost (a cluster link was down): subscribe again to every topic to converge. */
   resync: (info: { reason: string }) => void;
 }
 
 /** The push events (every server-to-client event but `resync`). */
-export type PushEventName = Exclude<keyof ServerToClient, 'resync'>;
+export type PushEventName = Exclude<keyof ServerToClient, 'resync' | PersonalEventName>;
+/**
+ * Personal events: pushed to one principal's own sockets (every connection of that customer or guest on
+ * `/store`), never to a topic, so there is nothing to subscribe to (the SDK's `on(event, handler)`).
+ */
+export const PERSONAL_EVENTS = ['stock:backInStock'] as const satisfies readonly Exclude<keyof ServerToClient, 'resync'>[];
+export type PersonalEventName = (typeof PERSONAL_EVENTS)[number];
 export const PUSH_EVENTS = [
   'cart:updated',
   'order:updated',
@@ -325,6 +429,11 @@ export const PUSH_EVENTS = [
   'stock:changed',
   'product:updated',
   'rating:changed',
+  'offer:updated',
+  'offer:started',
+  'offer:ended',
+  'offer:remaining',
+  'recommendations:updated',
 ] as const satisfies readonly PushEventName[];
 
 /**
@@ -339,15 +448,52 @@ export const pushTopics: { readonly [E in PushEventName]: (payload: TopicFields<
   'stock:changed': ({ productId }) => [`product:${productId}`],
   'product:updated': ({ id }) => [`product:${id}`],
   'rating:changed': ({ productId }) => [`product:${productId}`],
+  // An offer moves on the offers list, on its own topic and on the page of every product it prices.
+  'offer:updated': (offer) => offerTopics(offer),
+  'offer:started': (offer) => offerTopics(offer),
+  'offer:ended': (offer) => offerTopics(offer),
+  'offer:remaining': ({ offerId, productId }) => ['offers', `offer:${offerId}`, `product:${productId}`],
+  'recommendations:updated': ({ cartId }) => [`recommendations:${cartId}`],
 };
-/** The payload fields that name a push's topics: a product's id for stock, the actor's id otherwise. */
-type TopicFields<E extends PushEventName> = E extends 'stock:changed' | 'rating:changed'
+/** The payload fields that name a push's topics: a product's id for stock, a cart's id for its recommendations, the actor's id otherwise. */
+type TopicFields<E extends PushEventName> = E extends keyof OfferTopicFields ? OfferTopicFields[E] : OtherTopicFields<E>;
+interface OfferTopicFields {
+  readonly 'offer:updated': Pick<OfferView, 'id' | 'affectedProductIds'>;
+  readonly 'offer:started': Pick<OfferView, 'id' | 'affectedProductIds'>;
+  readonly 'offer:ended': Pick<OfferView, 'id' | 'affectedProductIds'>;
+  readonly 'offer:remaining': Pick<OfferRemaining, 'offerId' | 'productId'>;
+}
+function offerTopics(offer: Pick<OfferView, 'id' | 'affectedProductIds'>): string[] {
+  return ['offers', `offer:${offer.id}`, ...offer.affectedProductIds.map((id) => `product:${id}`)];
+}
+
+/**
+ * Whose version a push carries, when it is not the topic's own: an offer's pushes on `product:<id>` carry the
+ * offer's version, not the product's, so a client compares them with that offer's earlier pushes only. Absent:
+ * the topic's own version.
+ */
+export const pushVersionSpace: { readonly [E in PushEventName]?: (payload: Parameters<ServerToClient[E]>[0]) => string } = {
+  'offer:updated': (offer) => `offer:${offer.id}`,
+  'offer:started': (offer) => `offer:${offer.id}`,
+  'offer:ended': (offer) => `offer:${offer.id}`,
+  'offer:remaining': ({ offerId }) => `offer:${offerId}`,
+};
+
+type OtherTopicFields<E extends PushEventName> = E extends 'stock:changed' | 'rating:changed'
   ? { readonly productId: string }
-  : Pick<Parameters<ServerToClient[E]>[0] & { id: string }, 'id'>;
+  : E extends 'recommendations:updated'
+    ? { readonly cartId: string }
+    : Pick<Parameters<ServerToClient[E]>[0] & { id: string }, 'id'>;
 
 /** Commands that only read: a client may send them again after a failure (the SDK's `read()`). */
-export const READ_COMMANDS = ['cart:get', 'carts:list', 'order:get', 'orders:list', 'shipment:get', 'shipments:list', 'stock:get'] as const satisfies readonly (
-  | StoreCommandName
-  | WarehouseCommandName
-)[];
+export const READ_COMMANDS = [
+  'cart:get',
+  'carts:list',
+  'order:get',
+  'orders:list',
+  'shipment:get',
+  'shipments:list',
+  'stock:get',
+  'offers:list',
+] as const satisfies readonly (StoreCommandName | WarehouseCommandName)[];
 export type ReadCommandName = (typeof READ_COMMANDS)[number];

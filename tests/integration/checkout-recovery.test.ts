@@ -31,7 +31,14 @@ const level = async (productId: string) => (await app.app.services.inventory.lev
 
 test.serial('a node that died right after the cart completed: the cart.checkedOut flow makes the order', async (t) => {
   const { product, cartId, orderId } = await cartCheckingOut(5, 2);
-  t.true((await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 2 }], Date.now() + 60_000)).ok);
+  t.true(
+    (
+      await app.app.services.inventory.reserve(
+        { orderId: orderId, cartId: cartId, customerId: 'customer_test', lines: [{ productId: product.id, quantity: 2 }], startedAt: Date.now() },
+        Date.now() + 60_000,
+      )
+    ).ok,
+  );
   await app.app.runtime.send('cart', cartId, { type: 'CHECKOUT_COMPLETED', orderId });
   // ...and the process died before creating the order. The outbox still holds cart.checkedOut.
   await app.app.relay.drain();
@@ -49,7 +56,14 @@ test.serial(
   'a checkout stuck past its reservation expiry is abandoned by the cart, then its stock goes back; finishing it later cannot make an order',
   async (t) => {
     const { product, cartId, orderId } = await cartCheckingOut(3, 3);
-    t.true((await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 3 }], Date.now() - 1)).ok);
+    t.true(
+      (
+        await app.app.services.inventory.reserve(
+          { orderId: orderId, cartId: cartId, customerId: 'customer_test', lines: [{ productId: product.id, quantity: 3 }], startedAt: Date.now() },
+          Date.now() - 1,
+        )
+      ).ok,
+    );
     t.is((await level(product.id)).available, 0);
 
     t.is(await app.app.services.checkout.releaseOrphanReservations(), 1);
@@ -59,7 +73,10 @@ test.serial(
     t.is((await level(product.id)).available, 3);
 
     // The stuck checkout wakes up: its reservation was given back, so it fails instead of making an order from nothing.
-    const retried = await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 3 }], Date.now() + 60_000);
+    const retried = await app.app.services.inventory.reserve(
+      { orderId: orderId, cartId: cartId, customerId: 'customer_test', lines: [{ productId: product.id, quantity: 3 }], startedAt: Date.now() },
+      Date.now() + 60_000,
+    );
     t.deepEqual(retried, { ok: false, reason: 'RELEASED' });
     t.is(await app.app.runtime.get('order', orderId), undefined);
     t.is((await level(product.id)).available, 3);
@@ -68,7 +85,14 @@ test.serial(
 
 test.serial('an expired reservation of a cart that did complete is not released: the sweep makes the missing order instead', async (t) => {
   const { product, cartId, orderId } = await cartCheckingOut(4, 1);
-  t.true((await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 1 }], Date.now() - 1)).ok);
+  t.true(
+    (
+      await app.app.services.inventory.reserve(
+        { orderId: orderId, cartId: cartId, customerId: 'customer_test', lines: [{ productId: product.id, quantity: 1 }], startedAt: Date.now() },
+        Date.now() - 1,
+      )
+    ).ok,
+  );
   await app.app.relay.stop(); // the cart.checkedOut flow does not run: the sweep must find the missing order itself
   await app.app.runtime.send('cart', cartId, { type: 'CHECKOUT_COMPLETED', orderId });
 
@@ -79,10 +103,16 @@ test.serial('an expired reservation of a cart that did complete is not released:
 
 test.serial('one reservation decision per order id: a second reserve after OUT_OF_STOCK answers the same, even once stock is back', async (t) => {
   const { product, cartId, orderId } = await cartCheckingOut(2, 5);
-  const first = await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 5 }], Date.now() + 60_000);
+  const first = await app.app.services.inventory.reserve(
+    { orderId: orderId, cartId: cartId, customerId: 'customer_test', lines: [{ productId: product.id, quantity: 5 }], startedAt: Date.now() },
+    Date.now() + 60_000,
+  );
   t.deepEqual(first, { ok: false, reason: 'OUT_OF_STOCK', productId: product.id, requested: 5, available: 2 });
   await app.app.services.inventory.restock(product.id, 10);
-  const second = await app.app.services.inventory.reserve(orderId, cartId, [{ productId: product.id, quantity: 5 }], Date.now() + 60_000);
+  const second = await app.app.services.inventory.reserve(
+    { orderId: orderId, cartId: cartId, customerId: 'customer_test', lines: [{ productId: product.id, quantity: 5 }], startedAt: Date.now() },
+    Date.now() + 60_000,
+  );
   t.deepEqual(second, first, 'the decision stands: a duplicate can never succeed where the first failed');
   t.is((await level(product.id)).reserved, 0);
 });
@@ -90,11 +120,43 @@ test.serial('one reservation decision per order id: a second reserve after OUT_O
 test.serial('a checkout resumed after its reservation was released fails instead of making an order with no stock', async (t) => {
   const product = await createProduct(app.app, { onHand: 3 });
   const inventory = app.app.services.inventory;
-  const reserved = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
+  const reserved = await inventory.reserve(
+    {
+      orderId: 'order_released1',
+      cartId: 'cart_released1',
+      customerId: 'customer_test',
+      lines: [{ productId: product.id, quantity: 2 }],
+      startedAt: Date.now(),
+    },
+    Date.now() + 60_000,
+  );
   t.true(reserved.ok);
-  t.true((await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000)).ok, 'a retry is fine');
+  t.true(
+    (
+      await inventory.reserve(
+        {
+          orderId: 'order_released1',
+          cartId: 'cart_released1',
+          customerId: 'customer_test',
+          lines: [{ productId: product.id, quantity: 2 }],
+          startedAt: Date.now(),
+        },
+        Date.now() + 60_000,
+      )
+    ).ok,
+    'a retry is fine',
+  );
   await inventory.release('order_released1');
-  const again = await inventory.reserve('order_released1', 'cart_released1', [{ productId: product.id, quantity: 2 }], Date.now() + 60_000);
+  const again = await inventory.reserve(
+    {
+      orderId: 'order_released1',
+      cartId: 'cart_released1',
+      customerId: 'customer_test',
+      lines: [{ productId: product.id, quantity: 2 }],
+      startedAt: Date.now(),
+    },
+    Date.now() + 60_000,
+  );
   t.deepEqual(again, { ok: false, reason: 'RELEASED' });
   t.is((await inventory.level(product.id))?.reserved, 0);
 });
@@ -105,7 +167,16 @@ test.serial('a checkout requestId that failed answers the same OUT_OF_STOCK agai
   const product = await createProduct(app.app, { onHand: 1, name: 'Scarce Lamp' });
   const { cart } = await ok(store, 'cart:create', {});
   await ok(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
-  await app.app.services.inventory.reserve('order_rival_lamp', 'cart_rival_lamp', [{ productId: product.id, quantity: 1 }], Date.now() + 60_000);
+  await app.app.services.inventory.reserve(
+    {
+      orderId: 'order_rival_lamp',
+      cartId: 'cart_rival_lamp',
+      customerId: 'customer_test',
+      lines: [{ productId: product.id, quantity: 1 }],
+      startedAt: Date.now(),
+    },
+    Date.now() + 60_000,
+  );
   const first = await call(store, 'cart:checkout', { cartId: cart.id, requestId: 'lamp-1' });
   t.false(first.ok);
   await app.app.services.inventory.restock(product.id, 5);

@@ -11,7 +11,8 @@ import type { identityModule } from '../../src/modules/identity/index.ts';
 import type { inventoryModule } from '../../src/modules/inventory/index.ts';
 import type { orderModule } from '../../src/modules/order/index.ts';
 import type { shipmentModule } from '../../src/modules/shipment/index.ts';
-import { storeCommands, warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
+import type { StoreConnection } from '../../src/client/index.ts';
+import { pushTopics, storeCommands, warehouseCommands, type CartView, type StoreResults } from '../../src/protocol/index.ts';
 
 declare const cart: CartView;
 declare const namespace: AppNamespace;
@@ -84,3 +85,27 @@ namespace.to('cart:1').emit('cart:updated', cart);
 namespace.to('order:1').emit('order:updated', cart);
 // @ts-expect-error no such event on the wire
 namespace.to('cart:1').emit('cart:changed', cart);
+
+// Personal pushes (`PERSONAL_EVENTS`) go to a principal's own room: typed like any push...
+export const personalPush: Push = {
+  audiences: ['store'],
+  topics: ['~principal:cus_1'],
+  event: 'stock:backInStock',
+  payload: () => [{ productId: 'prod_1', name: 'Lamp', available: 3 }],
+};
+// @ts-expect-error `stock:backInStock` carries a BackInStock, not a cart
+export const wrongPersonalPush: Push = { audiences: ['store'], topics: ['~principal:cus_1'], event: 'stock:backInStock', payload: () => [cart] };
+// ...but they name no topic: the topic table has no entry for them.
+// @ts-expect-error a personal event has no topics
+export const noTopics = pushTopics['stock:backInStock'];
+// The SDK hands them to `on(event, handler)`, typed by the event; topic pushes go through `subscribe()` instead.
+declare const store: StoreConnection;
+export const stopListening: () => void = store.on('stock:backInStock', (notice) => {
+  notice.available satisfies number;
+});
+// @ts-expect-error `stock:changed` is a topic's push: follow `product:<id>` with subscribe()
+store.on('stock:changed', () => undefined);
+export const notify: StoreCommandTable['stock:notify'] = command(storeCommands['stock:notify'], async (_ctx, p) => ({
+  productId: p.productId,
+  subscribed: true,
+}));

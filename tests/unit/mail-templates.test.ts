@@ -1,8 +1,8 @@
 // The e-mail templates: every value interpolated into HTML is escaped, the plain text carries it as it is, money
-// is formatted in the order's currency, and a cancelled paid order says it is refunded.
+// is formatted in the order's currency, a cancelled paid order says it is refunded, and a back-in-stock subject is one line.
 import test from 'ava';
 import { escapeHtml, MAIL_TEMPLATES, renderMail } from '../../src/modules/mail/index.ts';
-import type { MailOrder } from '../../src/modules/mail/templates.ts';
+import type { MailData, MailOrder } from '../../src/modules/mail/templates.ts';
 
 const hostile = `<script>alert("x")</script> & 'quotes'`;
 const order: MailOrder = {
@@ -24,7 +24,14 @@ test('escapeHtml escapes the five characters that matter in content and attribut
 
 test('no template lets a customer-supplied value into its HTML unescaped', (t) => {
   for (const template of MAIL_TEMPLATES) {
-    const data = template === 'welcome' ? { template } : template === 'order-cancelled' ? { template, order, refundDue: 2_500 } : { template, order };
+    const data: MailData =
+      template === 'welcome'
+        ? { template }
+        : template === 'order-cancelled'
+          ? { template, order, refundDue: 2_500 }
+          : template === 'back-in-stock'
+            ? { template, product: { id: 'prod_<1>', name: `Lamp ${hostile}` } }
+            : { template, order };
     const mail = renderMail(data, context);
     t.false(mail.html.includes('<script>'), `${template}: no raw script tag`);
     t.false(mail.html.includes(`"x"`), `${template}: no raw quote`);
@@ -63,4 +70,21 @@ test('a cancelled order says refunded when it was paid, and not charged otherwis
   t.true(unpaid.text.includes('You were not charged.'));
   const expired = renderMail({ template: 'order-expired', order }, context);
   t.true(expired.text.includes('has expired'));
+});
+
+test('back in stock: the product in the subject on one line, escaped in the HTML, and a link to it on the store', (t) => {
+  const product = { id: 'prod_<1>', name: `Lamp\r\nBcc: evil@example.com ${hostile}` };
+  const mail = renderMail({ template: 'back-in-stock', product }, context);
+  t.is(mail.subject, `Lamp Bcc: evil@example.com ${hostile} is back in stock`);
+  t.false(/[\r\n]/.test(mail.subject), 'no line break can reach the Subject header');
+  t.true(mail.text.includes(`Lamp Bcc: evil@example.com ${hostile} is back in stock`));
+  t.true(mail.html.includes(`<title>${escapeHtml(mail.subject)}</title>`));
+  t.false(mail.html.includes('<script>'));
+  t.true(mail.text.includes('See the product: https://shop.example/?a=1&b="2"/products/prod_%3C1%3E'));
+  t.true(mail.html.includes('href="https://shop.example/?a=1&amp;b=&quot;2&quot;/products/prod_%3C1%3E"'));
+  const plain = renderMail({ template: 'back-in-stock', product: { id: 'prod_1', name: 'Lamp' } }, { customerName: 'Ada', storeUrl: 'https://shop.example/' });
+  t.is(plain.subject, 'Lamp is back in stock');
+  t.true(plain.text.includes('https://shop.example/products/prod_1'), 'one slash between the store URL and the path');
+  const offline = renderMail({ template: 'back-in-stock', product: { id: 'prod_1', name: 'Lamp' } }, { customerName: 'Ada', storeUrl: undefined });
+  t.false(offline.text.includes('http'), 'no store URL: no link');
 });

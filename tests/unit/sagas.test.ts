@@ -24,6 +24,7 @@ import type { PaymentProvider, RefundRequest } from '../../src/modules/order/pay
 import type { ProductView } from '../../src/protocol/index.ts';
 import { shipmentSaga } from '../../src/modules/shipment/flows.ts';
 import { shipmentKind } from '../../src/modules/shipment/shipment.kind.ts';
+import { offerKind } from '../../src/modules/offers/offer.kind.ts';
 import { ShipmentService } from '../../src/modules/shipment/shipment.service.ts';
 import { folderForTest } from '../helpers/app.ts';
 
@@ -113,7 +114,7 @@ async function setup(t: ExecutionContext) {
     writer: new SqliteActorWriter(db.knex),
     clock: read,
     logger: quiet,
-    kinds: { cart: cartKind, order: orderKind, shipment: shipmentKind },
+    kinds: { cart: cartKind, order: orderKind, shipment: shipmentKind, offer: offerKind },
   });
   const logged: Array<{ object: object; message: string }> = [];
   const anomalies = new SagaAnomalies({ error: (object, message) => logged.push({ object, message }) });
@@ -438,6 +439,8 @@ test('cart.checkedOut creates the missing order of a checked-out cart, once; an 
     runtime: s.runtime,
     actors: s.actors,
     catalog: catalog as unknown as CatalogService,
+    // Not reached: ensureOrder takes the cart's lines as priced.
+    offers: undefined as never,
     inventory: s.inventory as unknown as InventoryService,
     steps: s.steps,
     clock: s.read,

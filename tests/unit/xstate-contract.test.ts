@@ -6,6 +6,7 @@ import test from 'ava';
 import { initialTransition, transition, type AnyStateMachine } from 'xstate';
 import { createTransition } from '../../src/kernel/actors/transition.ts';
 import { cartMachine } from '../../src/modules/cart/cart.machine.ts';
+import { offerMachine } from '../../src/modules/offers/offer.machine.ts';
 import { orderMachine } from '../../src/modules/order/order.machine.ts';
 import { shipmentMachine } from '../../src/modules/shipment/shipment.machine.ts';
 import { mulberry32 } from '../helpers/history.ts';
@@ -40,6 +41,42 @@ const walks: Walk[] = [
         () => ({ type: 'CHECKOUT_FAILED', orderId: context.checkout?.orderId ?? 'order_x', reason: 'OUT_OF_STOCK:p1', at }),
         () => ({ type: 'CHECKOUT_COMPLETED', orderId: random() < 0.8 ? (context.checkout?.orderId ?? 'order_x') : 'order_other', at }),
         () => ({ type: 'EXPIRE', at }),
+        () => ({
+          type: 'REPRICE',
+          prices: [{ productId: pick(random, products), unitPrice: pick(random, [100, 80, -1]), listPrice: 100, offerId: pick(random, [null, 'offer_1']) }],
+          at,
+        }),
+      ])(),
+  },
+  {
+    name: 'offer',
+    machine: offerMachine,
+    input: (at) => ({
+      id: 'offer_1',
+      name: 'Drop',
+      terms: { sort: 'drop', productId: 'p1', dropPrice: 100, quota: 5, perCustomerLimit: 1 },
+      startsAt: at + 10_000,
+      endsAt: at + 60_000,
+      createdBy: 'staff_1',
+      at,
+    }),
+    event: (random, at) =>
+      pick(random, [
+        () => ({ type: 'START', at }),
+        () => ({ type: 'END', at }),
+        () => ({ type: 'CANCEL', reason: 'typo', at }),
+        () => ({ type: 'QUOTA', remaining: pick(random, [0, 1, 5]), at }),
+        () => ({
+          type: 'UPDATE',
+          name: 'Drop 2',
+          terms: pick(random, [
+            { sort: 'drop', productId: 'p1', dropPrice: 90, quota: 3, perCustomerLimit: 1 },
+            { sort: 'sale', discount: { type: 'percent', percent: 10 }, productIds: ['p1'], categoryIds: [] },
+          ]),
+          startsAt: at + 5_000,
+          endsAt: null,
+          at,
+        }),
       ])(),
   },
   {

@@ -38,13 +38,23 @@ export interface CartInput {
   readonly at: Timestamp;
 }
 
+/** How a line is priced: what the customer pays, the catalog's price, and the offer that makes the difference. */
+export interface LinePrice {
+  readonly unitPrice: MinorUnits;
+  readonly listPrice?: MinorUnits | undefined;
+  readonly offerId?: string | null | undefined;
+}
+
 export type CartEvent =
-  | { type: 'ADD_ITEM'; productId: string; quantity: number; unitPrice: MinorUnits; at: Timestamp }
-  | { type: 'SET_QUANTITY'; productId: string; quantity: number; unitPrice: MinorUnits; at: Timestamp }
+  | ({ type: 'ADD_ITEM'; productId: string; quantity: number; at: Timestamp } & LinePrice)
+  | ({ type: 'SET_QUANTITY'; productId: string; quantity: number; at: Timestamp } & LinePrice)
   | { type: 'REMOVE_ITEM'; productId: string; at: Timestamp }
   | { type: 'ASSIGN_CUSTOMER'; customerId: string; at: Timestamp }
-  /** The catalog's prices changed since the lines were added: the lines take the new ones (checkout does this). */
-  | { type: 'REPRICE'; prices: ReadonlyArray<{ readonly productId: string; readonly unitPrice: MinorUnits }>; at: Timestamp }
+  /**
+   * The lines' prices changed since they were added (the catalog's price, or an offer started or ended): the lines
+   * take the new ones (checkout does this, and so does the offers module when an offer starts or ends).
+   */
+  | { type: 'REPRICE'; prices: ReadonlyArray<{ readonly productId: string } & LinePrice>; at: Timestamp }
   | { type: 'CHECKOUT_STARTED'; orderId: string; requestId: string; shippingAddress?: ShippingAddress | null; at: Timestamp }
   | { type: 'CHECKOUT_FAILED'; orderId: string; reason: string; at: Timestamp }
   | { type: 'CHECKOUT_COMPLETED'; orderId: string; at: Timestamp }
@@ -67,6 +77,17 @@ const isQuantity = (n: number) => Number.isSafeInteger(n);
 const isPrice = (n: number) => Number.isSafeInteger(n) && n >= 0;
 
 const touched = (context: CartContext, at: Timestamp) => ({ updatedAt: at, expiresAt: at + context.ttlMs });
+
+/** A line with its price: the offer and list price are kept only when an offer makes the difference. */
+function pricedLine(productId: string, quantity: number, price: LinePrice): CartLine {
+  const offerId = price.offerId ?? null;
+  return offerId === null
+    ? { productId, quantity, unitPrice: price.unitPrice }
+    : { productId, quantity, unitPrice: price.unitPrice, listPrice: price.listPrice ?? price.unitPrice, offerId };
+}
+
+/** Whether `price` would price `line` differently. */
+const repricesLine = (line: CartLine, price: LinePrice) => line.unitPrice !== price.unitPrice || (line.offerId ?? null) !== (price.offerId ?? null);
 
 /**
  * Why a cart refuses a change, by rule. Each rule is stated once, in `cartRefusal`: the machine's guards use
@@ -144,21 +165,21 @@ export const cartMachine = setup({
       event.type === 'REPRICE' &&
       event.at < context.expiresAt &&
       event.prices.every((price) => isPrice(price.unitPrice)) &&
-      event.prices.some((price) => context.items.some((line) => line.productId === price.productId && line.unitPrice !== price.unitPrice)),
+      event.prices.some((price) => context.items.some((line) => line.productId === price.productId && repricesLine(line, price))),
   },
   actions: {
     addItem: assign(({ context, event }) => {
       if (event.type !== 'ADD_ITEM') return {};
       const quantity = quantityOf(context.items, event.productId) + event.quantity;
       return {
-        items: withLine(context.items, { productId: event.productId, quantity, unitPrice: event.unitPrice }),
+        items: withLine(context.items, pricedLine(event.productId, quantity, event)),
         ...touched(context, event.at),
       };
     }),
     setQuantity: assign(({ context, event }) => {
       if (event.type !== 'SET_QUANTITY') return {};
       return {
-        items: withLine(context.items, { productId: event.productId, quantity: event.quantity, unitPrice: event.unitPrice }),
+        items: withLine(context.items, pricedLine(event.productId, event.quantity, event)),
         ...touched(context, event.at),
       };
     }),
@@ -168,8 +189,14 @@ export const cartMachine = setup({
     }),
     reprice: assign(({ context, event }) => {
       if (event.type !== 'REPRICE') return {};
-      const prices = new Map(event.prices.map((price) => [price.productId, price.unitPrice]));
-      return { items: context.items.map((line) => ({ ...line, unitPrice: prices.get(line.productId) ?? line.unitPrice })), updatedAt: event.at };
+      const prices = new Map(event.prices.map((price) => [price.productId, price]));
+      return {
+        items: context.items.map((line) => {
+          const price = prices.get(line.productId);
+          return price ? pricedLine(line.productId, line.quantity, price) : line;
+        }),
+        updatedAt: event.at,
+      };
     }),
     assignCustomer: assign(({ context, event }) => (event.type === 'ASSIGN_CUSTOMER' ? { customerId: event.customerId, ...touched(context, event.at) } : {})),
     startCheckout: assign(({ event }) =>

@@ -6,6 +6,9 @@ import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import type { IdempotencyRepo } from '../../kernel/db/idempotency.repo.ts';
 import { ownedBy } from '../../kernel/access.ts';
 import type { CatalogService } from '../catalog/index.ts';
+import type { OfferService } from '../offers/index.ts';
+import type { CartLinesRepo } from './cart-lines.repo.ts';
+import { priceChangesOf } from './checkout.service.ts';
 import type { AppRuntime } from '../../kernel/registry.ts';
 import { refusedBecause } from '../../kernel/actors/kinds.ts';
 import { cartRefusalError, type CartActor } from './cart.kind.ts';
@@ -20,6 +23,10 @@ export interface CartServiceOptions {
   readonly actors: ActorRepo;
   readonly idempotency: IdempotencyRepo;
   readonly catalog: CatalogService;
+  /** Prices with the offers that apply now (a sale, a drop). */
+  readonly offers: OfferService;
+  /** Which active carts hold which products (for re-pricing when an offer starts or ends). */
+  readonly cartLines: CartLinesRepo;
   readonly clock: Clock;
   readonly cartTtlMs: number;
   readonly currency: string;
@@ -47,7 +54,7 @@ export class CartService {
   }
 
   /**
-   * Adds `quantity` of a product at its current catalog price. Stock, limits
+   * Adds `quantity` of a product at its current price: the catalog's, or the best offer's that applies now. Stock, limits
    * and state are judged inside the cart's serialized step, on the state the
    * line is added to: `OUT_OF_STOCK` when fewer are available than the line
    * would then hold, `VALIDATION` past the cart's limits.
@@ -55,8 +62,8 @@ export class CartService {
   addItem(identity: Identity, cartId: string, productId: string, quantity: number): Promise<CartActor> {
     return this.o.runtime.send('cart', cartId, async (actor) => {
       const cart = this.judged(ownedBy(identity, 'cart', cartId, actor), { type: 'ADD_ITEM', productId, quantity, unitPrice: 0 });
-      const product = await this.inStock(cart, productId, quantityInCart(cart, productId) + quantity);
-      return { type: 'ADD_ITEM' as const, productId, quantity, unitPrice: product.price };
+      const price = await this.priced(cart, productId, quantityInCart(cart, productId) + quantity);
+      return { type: 'ADD_ITEM' as const, productId, quantity, ...price };
     });
   }
 
@@ -65,8 +72,8 @@ export class CartService {
     return this.o.runtime.send('cart', cartId, async (actor) => {
       const cart = this.judged(ownedBy(identity, 'cart', cartId, actor), { type: 'SET_QUANTITY', productId, quantity, unitPrice: 0 });
       if (quantity === 0) return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: 0 };
-      const product = await this.inStock(cart, productId, quantity);
-      return { type: 'SET_QUANTITY' as const, productId, quantity, unitPrice: product.price };
+      const price = await this.priced(cart, productId, quantity);
+      return { type: 'SET_QUANTITY' as const, productId, quantity, ...price };
     });
   }
 
@@ -75,6 +82,33 @@ export class CartService {
       this.judged(ownedBy(identity, 'cart', cartId, actor), { type: 'REMOVE_ITEM', productId });
       return { type: 'REMOVE_ITEM' as const, productId };
     });
+  }
+
+  /** Re-prices every active cart holding a product the offer prices (it started, ended, sold out or came back). Returns how many changed. */
+  async repriceForOffer(offerId: string): Promise<number> {
+    const offer = await this.o.runtime.get('offer', offerId);
+    if (!offer) return 0;
+    const productIds = await this.o.offers.affectedProducts(offer);
+    let changed = 0;
+    for (let after = '', page: string[]; (page = await this.o.cartLines.activeCartsHolding(productIds, after, 200)).length > 0; after = page.at(-1)!) {
+      for (const cartId of page) if (await this.reprice(cartId)) changed++;
+    }
+    return changed;
+  }
+
+  /** Gives an active cart's lines the prices that apply now; true when any changed. */
+  async reprice(cartId: string): Promise<boolean> {
+    let changed = false;
+    await this.o.runtime.send('cart', cartId, async (cart) => {
+      if (cart.state !== 'active') return null;
+      const lines = cart.snapshot.context.items;
+      const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
+      const changes = priceChangesOf(lines, await this.o.offers.pricesFor([...products.values()]));
+      if (changes.length === 0) return null;
+      changed = true;
+      return { type: 'REPRICE' as const, prices: changes.map(({ productId, now, listPrice, offerId }) => ({ productId, unitPrice: now, listPrice, offerId })) };
+    });
+    return changed;
   }
 
   async listOwn(identity: Identity): Promise<CartActor[]> {
@@ -107,6 +141,18 @@ export class CartService {
     const refusal = cartRefusal(cart.state, cart.snapshot.context, { ...change, at: this.o.clock() } as CartChange);
     if (refusal) throw refusedBecause(cartRefusalError(cart.id, refusal));
     return cart;
+  }
+
+  /**
+   * The line's price now, if `requested` units are available (`OUT_OF_STOCK` otherwise) and, when a drop prices
+   * it, within what the customer may still claim of the drop (`LIMIT_REACHED`).
+   */
+  private async priced(cart: CartActor, productId: string, requested: number) {
+    const product = await this.inStock(cart, productId, requested);
+    const price = (await this.o.offers.pricesFor([product])).get(productId);
+    if (!price?.offerId) return { unitPrice: product.price };
+    await this.o.offers.checkDropLimit(cart.snapshot.context.customerId, price, requested);
+    return { unitPrice: price.price, listPrice: price.listPrice, offerId: price.offerId };
   }
 
   /** The product at its current price, if `requested` units of it are available; `OUT_OF_STOCK` otherwise. */

@@ -2,11 +2,13 @@
 import { AppError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import type { Clock, Identity } from '../../domain/identity.ts';
-import type { OrderLine, ShippingAddress } from '../../domain/types.ts';
+import type { CartLine, OrderLine, ShippingAddress } from '../../domain/types.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import { ownedBy } from '../../kernel/access.ts';
 import type { CatalogService } from '../catalog/index.ts';
 import type { InventoryService } from '../inventory/index.ts';
+import { limitReached, type OfferService } from '../offers/index.ts';
+import type { RefusalReason } from '../inventory/index.ts';
 import type { AppRuntime } from '../../kernel/registry.ts';
 import type { OrderActor } from '../order/index.ts';
 import { refusedBecause, type CommandEvent } from '../../kernel/actors/kinds.ts';
@@ -23,15 +25,25 @@ class CheckoutAbandoned extends AppError {
 
 const abandoned = (cartId: string) => new CheckoutAbandoned(cartId);
 
-const outOfStock = (shortage: { productId: string; requested: number; available: number }, name: string | undefined) =>
-  new AppError('OUT_OF_STOCK', `only ${shortage.available} of ${name ?? shortage.productId} available`, {
-    details: { productId: shortage.productId, requested: shortage.requested, available: shortage.available },
-  });
+/** The answer to a refused reservation: stock short, a drop sold out, or the customer's share of a drop taken. */
+function refused(refusal: { reason: RefusalReason; productId: string; requested: number; available: number }, name: string | undefined): AppError {
+  const details = { productId: refusal.productId, requested: refusal.requested, available: refusal.available };
+  const what = name ?? refusal.productId;
+  switch (refusal.reason) {
+    case 'OUT_OF_STOCK':
+      return new AppError('OUT_OF_STOCK', `only ${refusal.available} of ${what} available`, { details });
+    case 'SOLD_OUT':
+      return new AppError('SOLD_OUT', `the drop of ${what} is sold out (or over); the cart shows its price without it`, { details });
+    case 'LIMIT_REACHED':
+      return limitReached(refusal.productId, refusal.requested, refusal.available);
+  }
+}
 
 export interface CheckoutServiceOptions {
   readonly runtime: AppRuntime;
   readonly actors: ActorRepo;
   readonly catalog: CatalogService;
+  readonly offers: OfferService;
   readonly inventory: InventoryService;
   readonly steps: SagaSteps;
   readonly clock: Clock;
@@ -57,11 +69,13 @@ export interface CheckoutServiceOptions {
  * 4. reserved: cart `CHECKOUT_COMPLETED`, then the order is created with that
  *    id (idempotent; the `cart.checkedOut` flow creates it too if we crash here)
  */
-/** A line whose price the catalog changed since it was added. */
+/** A line whose price changed since it was added: the catalog's price, or an offer that started or ended. */
 export interface PriceChange {
   readonly productId: string;
   readonly was: number;
   readonly now: number;
+  readonly listPrice: number;
+  readonly offerId: string | null;
 }
 
 type CartCommand = CommandEvent<CartMachine>;
@@ -175,7 +189,9 @@ export class CheckoutService {
       // The lines keep the price they were added at until now: a price the catalog changed since is taken
       // instead of checking out, and the customer, told so, checks out again at the prices shown.
       repriced = await this.priceChanges(current);
-      if (repriced.length > 0) return { type: 'REPRICE', prices: repriced.map(({ productId, now }) => ({ productId, unitPrice: now })) };
+      if (repriced.length > 0) {
+        return { type: 'REPRICE', prices: repriced.map(({ productId, now, listPrice, offerId }) => ({ productId, unitPrice: now, listPrice, offerId })) };
+      }
       return started;
     });
     if (repriced.length > 0) {
@@ -193,9 +209,9 @@ export class CheckoutService {
   /** The error a failed attempt answered with, rebuilt from its recorded reservation decision. */
   private async failureOf(cartId: string, orderId: string): Promise<AppError> {
     const decision = await this.o.inventory.decision(orderId);
-    if (decision && !decision.ok && decision.reason === 'OUT_OF_STOCK') {
+    if (decision && !decision.ok && decision.reason !== 'RELEASED') {
       const name = (await this.o.catalog.getProducts([decision.productId])).get(decision.productId)?.name;
-      return outOfStock(decision, name);
+      return refused(decision, name);
     }
     return abandoned(cartId);
   }
@@ -208,9 +224,12 @@ export class CheckoutService {
     const { orderId } = checkout;
 
     const items = await this.orderLines(cart);
-    const reservation = await this.o.inventory.reserve(orderId, cart.id, items, this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs);
+    const reservation = await this.o.inventory.reserve(
+      { orderId, cartId: cart.id, customerId: cart.snapshot.context.customerId, lines: items, startedAt: checkout.startedAt },
+      this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs,
+    );
     if (!reservation.ok) {
-      const reason = reservation.reason === 'RELEASED' ? 'CHECKOUT_ABANDONED' : `OUT_OF_STOCK:${reservation.productId}`;
+      const reason = reservation.reason === 'RELEASED' ? 'CHECKOUT_ABANDONED' : `${reservation.reason}:${reservation.productId}`;
       // No order exists for this attempt, and none can: its reservation was refused (or given back) for good.
       await this.o.steps.apply({
         step: 'checkout.fail',
@@ -220,7 +239,7 @@ export class CheckoutService {
         isDone: (actor) => actor.snapshot.context.checkout?.orderId !== orderId,
       });
       if (reservation.reason === 'RELEASED') throw abandoned(cart.id);
-      throw outOfStock(reservation, items.find((line) => line.productId === reservation.productId)?.name);
+      throw refused(reservation, items.find((line) => line.productId === reservation.productId)?.name);
     }
 
     const completed = await this.o.runtime
@@ -240,13 +259,12 @@ export class CheckoutService {
   }
 
   /**
-   * The lines whose product the catalog now prices differently. A product no longer sold (archived, or gone)
-   * refuses the checkout: the customer removes it first.
+   * The lines priced differently now: the catalog changed the price, or an offer started, ended or sold out. A
+   * product no longer sold (archived, or gone) refuses the checkout: the customer removes it first.
    */
   private async priceChanges(cart: CartActor): Promise<PriceChange[]> {
     const lines = cart.snapshot.context.items;
     const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
-    const changes: PriceChange[] = [];
     for (const line of lines) {
       const product = products.get(line.productId);
       if (!product || product.archived) {
@@ -254,9 +272,9 @@ export class CheckoutService {
           details: { productId: line.productId, reason: 'ARCHIVED' },
         });
       }
-      if (product.price !== line.unitPrice) changes.push({ productId: line.productId, was: line.unitPrice, now: product.price });
     }
-    return changes;
+    const prices = await this.o.offers.pricesFor([...products.values()]);
+    return priceChangesOf(lines, prices);
   }
 
   private async orderLines(cart: CartActor): Promise<OrderLine[]> {
@@ -265,7 +283,23 @@ export class CheckoutService {
     return lines.map((line) => {
       const product = products.get(line.productId);
       if (!product) throw new AppError('NOT_FOUND', `product ${line.productId} is no longer sold`);
-      return { productId: line.productId, quantity: line.quantity, unitPrice: line.unitPrice, name: product.name, sku: product.sku };
+      return { ...line, name: product.name, sku: product.sku };
     });
   }
+}
+
+/** The lines `prices` price differently from how they are priced (another unit price, or another offer). */
+export function priceChangesOf(
+  lines: readonly CartLine[],
+  prices: ReadonlyMap<string, { readonly price: number; readonly listPrice: number; readonly offerId: string | null }>,
+): PriceChange[] {
+  const changes: PriceChange[] = [];
+  for (const line of lines) {
+    const price = prices.get(line.productId);
+    if (!price) continue;
+    if (price.price !== line.unitPrice || price.offerId !== (line.offerId ?? null)) {
+      changes.push({ productId: line.productId, was: line.unitPrice, now: price.price, listPrice: price.listPrice, offerId: price.offerId });
+    }
+  }
+  return changes;
 }

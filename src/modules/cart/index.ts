@@ -10,7 +10,8 @@ import { orderView } from '../order/index.ts';
 import { cartKind } from './cart.kind.ts';
 import { CartService } from './cart.service.ts';
 import { CheckoutService } from './checkout.service.ts';
-import { checkoutSaga } from './flows.ts';
+import { checkoutSaga, offersRepriceCarts } from './flows.ts';
+import { CartLinesRepo } from './cart-lines.repo.ts';
 import { cartView } from './views.ts';
 
 export { CartService } from './cart.service.ts';
@@ -34,6 +35,8 @@ export const cartModule = defineModule({
       actors,
       idempotency: new IdempotencyRepo(db.knex, clock),
       catalog: services.catalog,
+      offers: services.offers,
+      cartLines: new CartLinesRepo(db.knex, db.dialect),
       clock,
       cartTtlMs: config.cartTtlMs,
       currency: 'EUR',
@@ -42,6 +45,7 @@ export const cartModule = defineModule({
       runtime,
       actors,
       catalog: services.catalog,
+      offers: services.offers,
       inventory: services.inventory,
       steps,
       clock,
@@ -80,7 +84,7 @@ export const cartModule = defineModule({
         // A guest's cart adopted by an account: the guest's sockets stop following it.
         onlyOwner: (change.event as { type?: string }).type === 'ASSIGN_CUSTOMER' ? (change.ownerId ?? undefined) : undefined,
       })),
-      flows: [checkoutSaga({ runtime, checkout })],
+      flows: [checkoutSaga({ runtime, checkout }), offersRepriceCarts(carts)],
       // A deleted account's carts keep their lines (no personal data) but lose the shipping address of a checkout.
       erasure: {
         erase: (customerId) => eraseOwned(runtime, actors, 'cart', customerId, ['shippingAddress']),

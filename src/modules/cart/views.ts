@@ -1,10 +1,11 @@
 // What clients see of a cart (every view has id, version, state).
+import { pricedLineView } from '../../domain/types.ts';
 import type { CartView } from '../../protocol/index.ts';
 import type { CartActor } from './cart.kind.ts';
 
 export function cartView(actor: CartActor): CartView {
   const c = actor.snapshot.context;
-  const items = c.items.map((line) => ({ ...line, lineTotal: line.quantity * line.unitPrice }));
+  const items = c.items.map(pricedLineView);
   return {
     id: actor.id,
     version: actor.version,

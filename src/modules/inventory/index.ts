@@ -9,8 +9,18 @@ import { warehouseCommands as c, pushTopics } from '../../protocol/index.ts';
 import { InventoryRepo, type StockLevel } from './inventory.repo.ts';
 import { InventoryService } from './inventory.service.ts';
 import * as reservationDecisions from './migrations/003_reservation_decisions.ts';
+import { coalescePerProduct } from './stock-pushes.ts';
+import * as reservationRefusals from './migrations/013_reservation_refusals.ts';
 
-export { InventoryService, type StockLevel } from './inventory.service.ts';
+export {
+  InventoryService,
+  type ParticipantRefusal,
+  type RefusalReason,
+  type ReservationParticipant,
+  type ReservationRequest,
+  type ReservedLine,
+  type StockLevel,
+} from './inventory.service.ts';
 
 declare module '../../kernel/registry.ts' {
   interface Services {
@@ -22,8 +32,8 @@ const stockView = (level: StockLevel) => ({ productId: level.productId, availabl
 
 export const inventoryModule = defineModule({
   name: 'inventory',
-  migrations: [reservationDecisions],
-  create: ({ db, clock }) => {
+  migrations: [reservationDecisions, reservationRefusals],
+  create: ({ db, clock, config }) => {
     const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), clock);
     return {
       services: { inventory },
@@ -37,7 +47,9 @@ export const inventoryModule = defineModule({
           'stock:restock': command(c['stock:restock'], async (_ctx, p) => ({ stock: stockView(await inventory.restock(p.productId, p.quantity)) })),
         } satisfies Partial<WarehouseCommandTable>,
       },
+      // Coalesced per product (STOCK_PUSH_WINDOW_MS): watchers get the latest level, not every change of a rush.
       pushes: inventory.stockChanged$.pipe(
+        coalescePerProduct({ windowMs: config.stockPushWindowMs }),
         map(
           (level): Push => ({
             audiences: ['store', 'warehouse'],

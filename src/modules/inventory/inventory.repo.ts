@@ -9,10 +9,48 @@ export interface StockLevel {
   readonly version: number;
 }
 
+/** Why a reservation was refused: stock short, or a participant's rule (a drop's quota, a customer's limit). */
+export type RefusalReason = 'OUT_OF_STOCK' | 'SOLD_OUT' | 'LIMIT_REACHED';
+
 export type ReserveResult =
   | { readonly ok: true; readonly changed: readonly StockLevel[] }
-  | { readonly ok: false; readonly reason: 'OUT_OF_STOCK'; readonly productId: string; readonly requested: number; readonly available: number }
+  | { readonly ok: false; readonly reason: RefusalReason; readonly productId: string; readonly requested: number; readonly available: number }
   | { readonly ok: false; readonly reason: 'RELEASED' };
+
+/** A line to reserve: the product, how many, and the offer its price came from (a drop claims its quota). */
+export interface ReservedLine {
+  readonly productId: string;
+  readonly quantity: number;
+  readonly offerId?: string | null | undefined;
+}
+
+/** What a checkout asks the inventory to reserve. */
+export interface ReservationRequest {
+  readonly orderId: string;
+  readonly cartId: string | null;
+  readonly customerId: string;
+  readonly lines: readonly ReservedLine[];
+  /** When the checkout started: the prices it locked were judged at this instant. */
+  readonly startedAt: number;
+}
+
+/** A participant's refusal of a reservation: all of it is undone, stock included. */
+export interface ParticipantRefusal {
+  readonly reason: Exclude<RefusalReason, 'OUT_OF_STOCK'>;
+  readonly productId: string;
+  readonly requested: number;
+  readonly available: number;
+}
+
+/**
+ * Another module's stake in a reservation (the offers module's drop quotas): it claims in the reservation's own
+ * transaction, after the stock was taken, so stock and claims are taken together or not at all, and gives back
+ * in the release's transaction.
+ */
+export interface ReservationParticipant {
+  claim(trx: Knex.Transaction, request: ReservationRequest, now: number): Promise<ParticipantRefusal | undefined>;
+  release(trx: Knex.Transaction, orderId: string, now: number): Promise<void>;
+}
 
 const RELEASED = { ok: false, reason: 'RELEASED' } as const;
 
@@ -20,17 +58,16 @@ interface DecisionRow {
   order_id: string;
   cart_id: string | null;
   outcome: 'reserved' | 'out_of_stock';
+  /** Set when a participant refused (SOLD_OUT, LIMIT_REACHED); null for stock. */
+  refusal?: string | null;
   product_id: string | null;
   requested: number | null;
   available: number | null;
 }
 
-class OutOfStock extends Error {
-  constructor(
-    readonly productId: string,
-    readonly requested: number,
-  ) {
-    super(`out of stock: ${productId}`);
+class Refused extends Error {
+  constructor(readonly refusal: { reason: RefusalReason; productId: string; requested: number; available?: number }) {
+    super(`${refusal.reason}: ${refusal.productId}`);
   }
 }
 
@@ -42,10 +79,17 @@ export function aggregateLines(lines: readonly { productId: string; quantity: nu
 }
 
 export class InventoryRepo {
+  private readonly participants: ReservationParticipant[] = [];
+
   constructor(
     private readonly knex: Knex,
     private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>,
   ) {}
+
+  /** Adds a participant to every later reservation and release. */
+  addParticipant(participant: ReservationParticipant): void {
+    this.participants.push(participant);
+  }
 
   /**
    * Reserves every line for `orderId` in one transaction, or none, and records
@@ -54,13 +98,8 @@ export class InventoryRepo {
    * same request on another node) waits for the first to commit and then
    * answers with its outcome: the same reservation, or the same `OUT_OF_STOCK`.
    */
-  async reserve(
-    orderId: string,
-    cartId: string | null,
-    lines: readonly { productId: string; quantity: number }[],
-    expiresAt: number,
-    now: number,
-  ): Promise<ReserveResult> {
+  async reserve(request: ReservationRequest, expiresAt: number, now: number): Promise<ReserveResult> {
+    const { orderId, cartId, lines } = request;
     return this.transaction(async (trx) => {
       const claimed = await trx('reservation_decisions')
         .insert({ order_id: orderId, cart_id: cartId, outcome: 'reserved', created_at: now })
@@ -72,13 +111,19 @@ export class InventoryRepo {
       const earlier = (await trx('reservations').where({ order_id: orderId }).select('status')) as Array<{ status: string }>;
       if (earlier.length > 0) return earlier.some((row) => row.status === 'active') ? { ok: true as const, changed: [] } : RELEASED;
       const perProduct = aggregateLines(lines);
-      const shortage = await this.takeStock(trx, perProduct, now);
+      const shortage = await this.takeStock(trx, request, perProduct, now);
       if (shortage) {
-        const available = (await this.levels(trx, [shortage.productId]))[0]?.available ?? 0;
+        const available = shortage.available ?? (await this.levels(trx, [shortage.productId]))[0]?.available ?? 0;
         await trx('reservation_decisions')
           .where({ order_id: orderId })
-          .update({ outcome: 'out_of_stock', product_id: shortage.productId, requested: shortage.requested, available });
-        return { ok: false as const, reason: 'OUT_OF_STOCK' as const, productId: shortage.productId, requested: shortage.requested, available };
+          .update({
+            outcome: 'out_of_stock',
+            refusal: shortage.reason === 'OUT_OF_STOCK' ? null : shortage.reason,
+            product_id: shortage.productId,
+            requested: shortage.requested,
+            available,
+          });
+        return { ok: false as const, reason: shortage.reason, productId: shortage.productId, requested: shortage.requested, available };
       }
       await trx('reservations').insert(
         perProduct.map(([productId, quantity]) => ({
@@ -115,7 +160,7 @@ export class InventoryRepo {
     if (decision.outcome === 'out_of_stock') {
       return {
         ok: false,
-        reason: 'OUT_OF_STOCK',
+        reason: decision.refusal === 'SOLD_OUT' || decision.refusal === 'LIMIT_REACHED' ? decision.refusal : 'OUT_OF_STOCK',
         productId: decision.product_id ?? '',
         requested: Number(decision.requested ?? 0),
         available: Number(decision.available ?? 0),
@@ -127,12 +172,16 @@ export class InventoryRepo {
     return active ? { ok: true, changed: [] } : RELEASED;
   }
 
-  /** Conditional updates in a savepoint, all or none: the first product short of stock, or undefined when all were taken. */
+  /**
+   * Conditional updates in a savepoint, then every participant's claims in it, all or none: the first refusal
+   * (a product short of stock, a participant's rule), or undefined when everything was taken.
+   */
   private async takeStock(
     trx: Knex.Transaction,
+    request: ReservationRequest,
     perProduct: ReadonlyArray<readonly [string, number]>,
     now: number,
-  ): Promise<{ productId: string; requested: number } | undefined> {
+  ): Promise<{ reason: RefusalReason; productId: string; requested: number; available?: number } | undefined> {
     try {
       await trx.transaction(async (savepoint) => {
         for (const [productId, quantity] of perProduct) {
@@ -140,12 +189,16 @@ export class InventoryRepo {
             .where({ id: productId })
             .andWhereRaw('on_hand - reserved >= ?', [quantity])
             .update({ reserved: savepoint.raw('reserved + ?', [quantity]), stock_version: savepoint.raw('stock_version + 1'), updated_at: now });
-          if (updated !== 1) throw new OutOfStock(productId, quantity);
+          if (updated !== 1) throw new Refused({ reason: 'OUT_OF_STOCK', productId, requested: quantity });
+        }
+        for (const participant of this.participants) {
+          const refusal = await participant.claim(savepoint, request, now);
+          if (refusal) throw new Refused(refusal);
         }
       });
       return undefined;
     } catch (error) {
-      if (error instanceof OutOfStock) return { productId: error.productId, requested: error.requested };
+      if (error instanceof Refused) return error.refusal;
       throw error;
     }
   }
@@ -235,6 +288,7 @@ export class InventoryRepo {
           .update({ ...stock, stock_version: trx.raw('stock_version + 1'), updated_at: now });
         touched.push(reservation.product_id);
       }
+      if (to === 'released') for (const participant of this.participants) await participant.release(trx, orderId, now);
       return this.levels(trx, touched);
     });
   }

@@ -2,9 +2,9 @@
 import { Subject } from 'rxjs';
 import { AppError } from '../../domain/errors.ts';
 import type { Clock } from '../../domain/identity.ts';
-import type { InventoryRepo, ReserveResult, StockLevel } from './inventory.repo.ts';
+import type { InventoryRepo, ReservationParticipant, ReservationRequest, ReserveResult, StockLevel } from './inventory.repo.ts';
 
-export type { StockLevel } from './inventory.repo.ts';
+export type { ParticipantRefusal, RefusalReason, ReservationParticipant, ReservationRequest, ReservedLine, StockLevel } from './inventory.repo.ts';
 
 /**
  * The one way stock moves. Every method is safe to repeat (effects run at
@@ -18,9 +18,12 @@ export class InventoryService {
     private readonly clock: Clock,
   ) {}
 
-  /** Reserves every line for `orderId` (the checkout of `cartId`), or none; the outcome is decided once per order id. */
-  async reserve(orderId: string, cartId: string, lines: readonly { productId: string; quantity: number }[], expiresAt: number): Promise<ReserveResult> {
-    const result = await this.repo.reserve(orderId, cartId, lines, expiresAt, this.clock());
+  /**
+   * Reserves every line of a checkout's order, and every participant's claims (a drop's quota), or none; the
+   * outcome is decided once per order id.
+   */
+  async reserve(request: ReservationRequest, expiresAt: number): Promise<ReserveResult> {
+    const result = await this.repo.reserve(request, expiresAt, this.clock());
     if (result.ok) this.announce(result.changed);
     return result;
   }
@@ -28,6 +31,11 @@ export class InventoryService {
   /** The outcome the reservation of `orderId` was given, if it was ever attempted. */
   decision(orderId: string): Promise<ReserveResult | undefined> {
     return this.repo.decision(orderId);
+  }
+
+  /** Takes part in every later reservation and release (the offers module's drop quotas), in their transactions. */
+  addParticipant(participant: ReservationParticipant): void {
+    this.repo.addParticipant(participant);
   }
 
   async release(orderId: string): Promise<void> {

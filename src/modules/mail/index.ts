@@ -1,5 +1,5 @@
 // The mail module: e-mail for domain events (welcome, order confirmation, payment receipt, shipped, delivered,
-// cancelled and refunded, expired), queued by a best-effort flow and sent at most once per event and template by
+// cancelled and refunded, expired, back in stock), queued by a best-effort flow and sent at most once per event and template by
 // a dispatcher of its own, through a circuit breaker, to SMTP_URL or into .eml files under DATA_DIR/mail/.
 import path from 'node:path';
 import { concatMap } from 'rxjs';

@@ -24,6 +24,7 @@ export const MAIL_EVENTS = [
   'order.delivered',
   'order.cancelled',
   'order.expired',
+  'stock.backInStock',
 ] as const;
 export type MailEventType = (typeof MAIL_EVENTS)[number];
 export type MailEvent = DomainEvent<Extract<DomainEventPayload, { type: MailEventType }>>;
@@ -122,6 +123,11 @@ export class MailService {
       const customer = await this.recipient(payload.customerId);
       return customer && { data: { template: 'welcome' }, customer };
     }
+    if (payload.type === 'stock.backInStock') {
+      // Guests have no address: their notice is the push alone.
+      const customer = await this.recipient(payload.customerId);
+      return customer && { data: { template: 'back-in-stock', product: { id: payload.productId, name: payload.name } }, customer };
+    }
     const order = await this.o.runtime.get('order', payload.orderId);
     if (!order) {
       this.o.logger.warn({ seq: event.seq, type: event.type, orderId: payload.orderId }, 'mail: the order of this event does not exist; no mail');
@@ -140,7 +146,10 @@ export class MailService {
       trackingNumber: context.trackingNumber,
       chargeId: context.payment?.chargeId ?? null,
     };
-    const template: Record<Exclude<MailEventType, 'customer.registered' | 'order.cancelled'>, Exclude<MailTemplate, 'welcome' | 'order-cancelled'>> = {
+    const template: Record<
+      Exclude<MailEventType, 'customer.registered' | 'order.cancelled' | 'stock.backInStock'>,
+      Exclude<MailTemplate, 'welcome' | 'order-cancelled' | 'back-in-stock'>
+    > = {
       'order.placed': 'order-confirmation',
       'order.paid': 'payment-receipt',
       'order.shipped': 'order-shipped',

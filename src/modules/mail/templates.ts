@@ -11,6 +11,7 @@ export const MAIL_TEMPLATES = [
   'order-delivered',
   'order-cancelled',
   'order-expired',
+  'back-in-stock',
 ] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
 
@@ -42,7 +43,14 @@ export interface MailContext {
 export type MailData =
   | { readonly template: 'welcome' }
   | { readonly template: 'order-confirmation' | 'payment-receipt' | 'order-shipped' | 'order-delivered' | 'order-expired'; readonly order: MailOrder }
-  | { readonly template: 'order-cancelled'; readonly order: MailOrder; readonly refundDue: number };
+  | { readonly template: 'order-cancelled'; readonly order: MailOrder; readonly refundDue: number }
+  | { readonly template: 'back-in-stock'; readonly product: MailProduct };
+
+/** A product as the back-in-stock mail names it. */
+export interface MailProduct {
+  readonly id: string;
+  readonly name: string;
+}
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -131,6 +139,21 @@ export function renderMail(data: MailData, context: MailContext): RenderedMail {
         [paragraph(`Your order ${data.order.id} was not paid in time and has expired; the items went back on the shelf. You were not charged.`)],
         context.storeUrl ? { label: 'Shop again', href: context.storeUrl } : undefined,
       );
+    case 'back-in-stock': {
+      // A name is one line in a subject, whatever the catalog holds.
+      const name = data.product.name.replace(/\s+/g, ' ').trim();
+      return mail(
+        `${name} is back in stock`,
+        context,
+        [
+          paragraph(`${name} is back in stock: you asked us to tell you, and it can be bought again now.`),
+          paragraph('We tell you once; it may sell out again.'),
+        ],
+        context.storeUrl
+          ? { label: 'See the product', href: `${context.storeUrl.replace(/\/+$/, '')}/products/${encodeURIComponent(data.product.id)}` }
+          : undefined,
+      );
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 // What clients see of an order (every view has id, version, state).
+import { pricedLineView } from '../../domain/types.ts';
 import type { OrderView } from '../../protocol/index.ts';
 import type { OrderActor } from './order.kind.ts';
 
@@ -10,7 +11,7 @@ export function orderView(actor: OrderActor): OrderView {
     state: actor.state as OrderView['state'],
     customerId: c.customerId,
     cartId: c.cartId,
-    items: c.items.map((line) => ({ ...line, lineTotal: line.quantity * line.unitPrice })),
+    items: c.items.map((line) => ({ ...pricedLineView(line), name: line.name, sku: line.sku })),
     total: c.total,
     currency: c.currency,
     shippingAddress: c.shippingAddress,

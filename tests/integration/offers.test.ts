@@ -1,0 +1,288 @@
+// Offers over the real protocol: festival sales start and end on schedule (across a restart too), re-price the
+// carts holding their products and keep a checked-out price; drops sell exactly their quota, hold the per-customer
+// limit across carts and sockets, and take back the units of an expired order; bad offers are refused clearly.
+import test, { type ExecutionContext } from 'ava';
+import type { Socket } from 'socket.io-client';
+import type { Ack, CartView, OfferRemaining, OfferView, OrderView } from '../../src/protocol/index.ts';
+import {
+  appForTest,
+  call,
+  connect,
+  createProduct,
+  folderForTest,
+  getJson,
+  nextEvent,
+  ok,
+  record,
+  registerCustomer,
+  socketForTest,
+  staffToken,
+  startApp,
+  type TestApp,
+} from '../helpers/app.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function refused(t: ExecutionContext, ack: Ack<unknown>, code: string, what = ''): { code: string; message: string; details?: any } {
+  if (ack.ok) {
+    t.fail(`${what} was accepted, expected ${code}`);
+    return { code: 'OK', message: '' };
+  }
+  t.is(ack.error.code as string, code, `${what}: ${ack.error.message}`);
+  return ack.error as { code: string; message: string; details?: any };
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function shopper(t: ExecutionContext, app: TestApp) {
+  const customer = await registerCustomer(app.url);
+  const store = await socketForTest(t, app.url, '/store', customer.token);
+  return { ...customer, store };
+}
+
+const saleOn = (productIds: string[], startsAt: number, endsAt: number, percent = 20) => ({
+  sort: 'sale',
+  name: 'Festival sale',
+  discount: { type: 'percent', percent },
+  productIds,
+  startsAt,
+  endsAt,
+});
+
+test('a festival sale starts and ends on schedule: watchers are told once, carts are re-priced and pushed, a checkout keeps the offer price', async (t) => {
+  const app = await appForTest(t, { config: { sweepIntervalMs: 100 } });
+  const product = await createProduct(app.app, { onHand: 20, price: 1000 });
+  const warehouse = await socketForTest(t, app.url, '/warehouse', await staffToken(app.app));
+  const watcher = await socketForTest(t, app.url, '/store', (await registerCustomer(app.url)).token);
+  await ok(watcher, 'subscribe', { topic: 'offers' });
+  await ok(watcher, 'subscribe', { topic: `product:${product.id}` });
+  const seen = record(watcher, ['offer:updated', 'offer:started', 'offer:ended']);
+
+  // Two customers hold the product at its list price before the sale.
+  const buyer = await shopper(t, app);
+  const holder = await shopper(t, app);
+  const { cart: buyerCart } = await ok<{ cart: CartView }>(buyer.store, 'cart:create', {});
+  await ok(buyer.store, 'cart:addItem', { cartId: buyerCart.id, productId: product.id, quantity: 2 });
+  const { cart: holderCart } = await ok<{ cart: CartView }>(holder.store, 'cart:create', {});
+  const added = await ok<{ cart: CartView }>(holder.store, 'cart:addItem', { cartId: holderCart.id, productId: product.id, quantity: 1 });
+  t.like(added.cart.items[0], { unitPrice: 1000, listPrice: 1000, offerId: null });
+  await ok(holder.store, 'subscribe', { topic: `cart:${holderCart.id}` });
+
+  const startsAt = Date.now() + 700;
+  const endsAt = startsAt + 1_500;
+  const discounted = nextEvent<CartView>(holder.store, 'cart:updated', (cart) => cart.items[0]?.unitPrice === 800);
+  const { offer } = await ok<{ offer: OfferView }>(warehouse, 'offer:create', saleOn([product.id], startsAt, endsAt));
+  t.like(offer, { state: 'scheduled', sort: 'sale', affectedProductIds: [product.id] });
+  const started = await nextEvent<OfferView>(watcher, 'offer:started', (o) => o.id === offer.id);
+  t.true(Date.now() >= startsAt, 'not before its start');
+  t.is(started.state, 'live');
+  // The holder's cart was re-priced by the offer and pushed: both prices shown.
+  t.like((await discounted).items[0], { unitPrice: 800, listPrice: 1000, offerId: offer.id });
+
+  // The buyer checks out during the sale: the checkout re-prices first, then locks the offer price.
+  const first = await call<{ order: OrderView }>(buyer.store, 'cart:checkout', { cartId: buyerCart.id, requestId: 'sale-1' });
+  let order: OrderView;
+  if (first.ok) order = first.data.order;
+  else {
+    t.is(first.error.code, 'CONFLICT', 'at most a re-pricing first');
+    order = (await ok<{ order: OrderView }>(buyer.store, 'cart:checkout', { cartId: buyerCart.id, requestId: 'sale-2' })).order;
+  }
+  t.like(order.items[0], { unitPrice: 800, listPrice: 1000, offerId: offer.id, lineTotal: 1600 });
+  t.is(order.total, 1600);
+
+  const relisted = nextEvent<CartView>(holder.store, 'cart:updated', (cart) => cart.items[0]?.unitPrice === 1000);
+  const ended = await nextEvent<OfferView>(watcher, 'offer:ended', (o) => o.id === offer.id);
+  t.true(Date.now() >= endsAt, 'not before its end');
+  t.is(ended.state, 'ended');
+  t.like((await relisted).items[0], { unitPrice: 1000, offerId: null });
+  // The order keeps what it was sold at.
+  t.is((await ok<{ order: OrderView }>(buyer.store, 'order:get', { orderId: order.id })).order.total, 1600);
+
+  await sleep(400);
+  const count = (event: string) => seen.filter((e) => e.event === event && e.payload.id === offer.id).length;
+  // Each push arrives on the offers topic and the product's: Socket.IO sends one copy to a socket in both rooms.
+  t.is(count('offer:started'), 1);
+  t.is(count('offer:ended'), 1);
+  t.is(count('offer:updated'), 1, 'the creation');
+  const journal = await app.app.db.knex('actor_journal').where({ actor_id: offer.id }).orderBy('version');
+  t.deepEqual(
+    journal.map((entry: { event: string }) => (JSON.parse(entry.event) as { type: string }).type),
+    ['xstate.init', 'START', 'END'].filter((type) => journal.length === 3 || type !== 'xstate.init'),
+  );
+  const listed = await getJson<{ offers: OfferView[] }>(`${app.url}/api/offers`);
+  t.false(
+    listed.body.offers.some((o) => o.id === offer.id),
+    'an ended offer is not listed as live or upcoming',
+  );
+});
+
+test('a sale whose start and end pass while the node is down starts and ends once after the restart', async (t) => {
+  const dataDir = folderForTest(t);
+  const first = await startApp({ dataDir, config: { sweepIntervalMs: 100 } });
+  const product = await createProduct(first.app, { onHand: 5, price: 2000 });
+  const warehouse = await connect(first.url, '/warehouse', await staffToken(first.app));
+  const startsAt = Date.now() + 600;
+  const { offer } = await ok<{ offer: OfferView }>(warehouse, 'offer:create', saleOn([product.id], startsAt, startsAt + 2_500, 50));
+  warehouse.disconnect();
+  await first.stop();
+  await sleep(Math.max(0, startsAt - Date.now()) + 200);
+
+  const second = await startApp({ dataDir, config: { sweepIntervalMs: 100 } });
+  t.teardown(() => second.stop());
+  await until('the offer going live', async () => (await second.app.runtime.get('offer', offer.id))?.state === 'live');
+  const live = await getJson<{ offers: OfferView[] }>(`${second.url}/api/offers`);
+  t.is(live.body.offers.find((o) => o.id === offer.id)?.state, 'live');
+  await until('the offer ending', async () => (await second.app.runtime.get('offer', offer.id))?.state === 'ended', 6_000);
+  const types = (await second.app.db.knex('actor_journal').where({ actor_id: offer.id }).orderBy('version')).map(
+    (entry: { event: string }) => (JSON.parse(entry.event) as { type: string }).type,
+  );
+  t.is(types.filter((type) => type === 'START').length, 1);
+  t.is(types.filter((type) => type === 'END').length, 1);
+});
+
+test('a drop sells exactly its quota at the drop price; the rest are SOLD_OUT; the per-customer limit holds across carts and sockets; an expired order gives its unit back', async (t) => {
+  const app = await appForTest(t, { config: { sweepIntervalMs: 100, paymentWindowMs: 2_500 } });
+  const product = await createProduct(app.app, { onHand: 100, price: 5000 });
+  const warehouse = await socketForTest(t, app.url, '/warehouse', await staffToken(app.app));
+  const startsAt = Date.now() + 500;
+  const { offer } = await ok<{ offer: OfferView }>(warehouse, 'offer:create', {
+    sort: 'drop',
+    name: 'Limited drop',
+    productId: product.id,
+    dropPrice: 1999,
+    quota: 5,
+    perCustomerLimit: 1,
+    startsAt,
+  });
+  t.like(offer.drop, { quota: 5, remaining: 5, dropPrice: 1999 });
+  await ok(warehouse, 'subscribe', { topic: `offer:${offer.id}` });
+  const remainingSeen = record(warehouse, ['offer:remaining']);
+  await nextEvent<OfferView>(warehouse, 'offer:started', (o) => o.id === offer.id);
+
+  // One customer tries from two sockets with two carts: one unit, then LIMIT_REACHED.
+  const greedy = await registerCustomer(app.url);
+  const phone = await socketForTest(t, app.url, '/store', greedy.token);
+  const laptop = await socketForTest(t, app.url, '/store', greedy.token);
+  const carts = await Promise.all(
+    [phone, laptop].map(async (socket) => {
+      const { cart } = await ok<{ cart: CartView }>(socket, 'cart:create', {});
+      const added = await ok<{ cart: CartView }>(socket, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
+      t.like(added.cart.items[0], { unitPrice: 1999, listPrice: 5000, offerId: offer.id });
+      return cart.id;
+    }),
+  );
+  const greedyAcks = await Promise.all([phone, laptop].map((socket, i) => call(socket, 'cart:checkout', { cartId: carts[i], requestId: `greedy-${i}` })));
+  t.is(greedyAcks.filter((ack) => ack.ok).length, 1);
+  const limit = refused(t, greedyAcks.find((ack) => !ack.ok)!, 'LIMIT_REACHED', 'a second unit for one customer');
+  t.like(limit.details, { productId: product.id, requested: 1, available: 0 });
+  // And adding it again to a third cart is refused before checkout.
+  const { cart: third } = await ok<{ cart: CartView }>(phone, 'cart:create', {});
+  refused(t, await call(phone, 'cart:addItem', { cartId: third.id, productId: product.id, quantity: 1 }), 'LIMIT_REACHED', 'a third cart');
+
+  // Twelve more buyers race for the four units left.
+  const buyers = await Promise.all(
+    Array.from({ length: 12 }, async () => {
+      const buyer = await shopper(t, app);
+      const { cart } = await ok<{ cart: CartView }>(buyer.store, 'cart:create', {});
+      await ok(buyer.store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
+      return { ...buyer, cartId: cart.id };
+    }),
+  );
+  const acks = await Promise.all(
+    buyers.map((buyer, i) => call<{ order: OrderView }>(buyer.store, 'cart:checkout', { cartId: buyer.cartId, requestId: `drop-${i}` })),
+  );
+  const codes = acks.map((ack) => (ack.ok ? 'OK' : ack.error.code));
+  // A buyer whose cart the sell-out re-priced before its checkout gets PRICES_CHANGED (CONFLICT) instead of SOLD_OUT.
+  t.is(codes.filter((code) => code === 'OK').length, 4, codes.join(','));
+  t.true(
+    codes.every((code) => code === 'OK' || code === 'SOLD_OUT' || code === 'CONFLICT'),
+    codes.join(','),
+  );
+  t.true(codes.includes('SOLD_OUT'), codes.join(','));
+  for (const ack of acks) if (ack.ok) t.like(ack.data.order.items[0], { unitPrice: 1999, offerId: offer.id });
+
+  await until('the drop sold out', async () => (await app.app.runtime.get('offer', offer.id))?.state === 'soldOut');
+  await until('offer:remaining 0', () => remainingSeen.some((e) => (e.payload as OfferRemaining).remaining === 0));
+  const sold = await app.app.db.knex('drop_claims').where({ offer_id: offer.id, status: 'held' }).sum({ n: 'quantity' }).first();
+  t.is(Number(sold?.n), 5, 'exactly the quota claimed');
+  // A loser's cart is back at the list price now the drop is sold out.
+  const loser = buyers[codes.indexOf('SOLD_OUT')]!;
+  await until(
+    'the loser re-priced',
+    async () => (await ok<{ cart: CartView }>(loser.store, 'cart:get', { cartId: loser.cartId })).cart.items[0]?.unitPrice === 5000,
+  );
+
+  // Nobody pays: the orders expire and give their units back; the drop is live again.
+  await until(
+    'the drop live again with every unit',
+    async () => {
+      const drop = await app.app.runtime.get('offer', offer.id);
+      return drop?.state === 'live' && drop.snapshot.context.remaining === 5;
+    },
+    10_000,
+  );
+  const returned = await app.app.db.knex('drop_claims').where({ offer_id: offer.id, status: 'returned' }).sum({ n: 'quantity' }).first();
+  t.is(Number(returned?.n), 5);
+});
+
+test('bad offers get VALIDATION, unknown products NOT_FOUND, a started offer cannot be re-termed, and customers have no offer command', async (t) => {
+  const app = await appForTest(t, { config: { sweepIntervalMs: 100 } });
+  const cheap = await createProduct(app.app, { onHand: 5, price: 500 });
+  const warehouse = await socketForTest(t, app.url, '/warehouse', await staffToken(app.app));
+  const now = Date.now();
+  const bad: Array<[string, unknown, string]> = [
+    ['end before start', saleOn([cheap.id], now + 5_000, now + 1_000), 'VALIDATION'],
+    ['a percentage over 100', saleOn([cheap.id], now + 1_000, now + 5_000, 120), 'VALIDATION'],
+    ['a fixed amount above the price', { ...saleOn([cheap.id], now + 1_000, now + 5_000), discount: { type: 'amount', amount: 600 } }, 'VALIDATION'],
+    ['a sale covering nothing', saleOn([], now + 1_000, now + 5_000), 'VALIDATION'],
+    ['a quota of 0', { sort: 'drop', name: 'd', productId: cheap.id, dropPrice: 100, quota: 0, perCustomerLimit: 1, startsAt: now + 1_000 }, 'VALIDATION'],
+    ['a limit of -1', { sort: 'drop', name: 'd', productId: cheap.id, dropPrice: 100, quota: 5, perCustomerLimit: -1, startsAt: now + 1_000 }, 'VALIDATION'],
+    [
+      'a past start for a new drop',
+      { sort: 'drop', name: 'd', productId: cheap.id, dropPrice: 100, quota: 5, perCustomerLimit: 1, startsAt: now - 60_000 },
+      'VALIDATION',
+    ],
+    [
+      'a drop price above the price',
+      { sort: 'drop', name: 'd', productId: cheap.id, dropPrice: 900, quota: 5, perCustomerLimit: 1, startsAt: now + 1_000 },
+      'VALIDATION',
+    ],
+    ['an unknown product', saleOn(['prod_nope'], now + 1_000, now + 5_000), 'NOT_FOUND'],
+    ['an unknown category', { ...saleOn([], now + 1_000, now + 5_000), categoryIds: ['no-such-category'] }, 'NOT_FOUND'],
+    ['an unknown sort', { sort: 'raffle', name: 'x', startsAt: now + 1_000 }, 'VALIDATION'],
+  ];
+  for (const [what, payload, code] of bad) refused(t, await call(warehouse, 'offer:create', payload), code, what);
+  t.deepEqual((await ok<{ offers: OfferView[] }>(warehouse, 'offers:list', {})).offers, [], 'nothing was created');
+
+  // Re-terming: fine before the start, refused once live.
+  const startsAt = Date.now() + 400;
+  const { offer } = await ok<{ offer: OfferView }>(warehouse, 'offer:create', saleOn([cheap.id], startsAt, startsAt + 60_000));
+  const updated = await ok<{ offer: OfferView }>(warehouse, 'offer:update', { ...saleOn([cheap.id], startsAt, startsAt + 60_000, 30), offerId: offer.id });
+  t.deepEqual(updated.offer.discount, { type: 'percent', percent: 30 });
+  await until('the offer live', async () => (await app.app.runtime.get('offer', offer.id))?.state === 'live');
+  const live = refused(
+    t,
+    await call(warehouse, 'offer:update', { ...saleOn([cheap.id], startsAt, startsAt + 60_000, 40), offerId: offer.id }),
+    'INVALID_TRANSITION',
+  );
+  t.is(live.details?.reason, 'OFFER_STARTED');
+  const cancelled = await ok<{ offer: OfferView }>(warehouse, 'offer:cancel', { offerId: offer.id, reason: 'typo in the name' });
+  t.like(cancelled.offer, { state: 'cancelled', cancelReason: 'typo in the name' });
+  refused(t, await call(warehouse, 'offer:cancel', { offerId: offer.id }), 'INVALID_TRANSITION', 'cancelling twice');
+  refused(t, await call(warehouse, 'offer:cancel', { offerId: 'offer_missing' }), 'NOT_FOUND', 'an unknown offer');
+
+  // Customers: no offer command on /store, and /warehouse refuses them.
+  const customer = await registerCustomer(app.url);
+  const store: Socket = await socketForTest(t, app.url, '/store', customer.token);
+  for (const command of ['offer:create', 'offer:update', 'offer:cancel', 'offers:list']) {
+    t.regex(refused(t, await call(store, command, {}), 'VALIDATION', command).message, /unknown command/);
+  }
+  const forbidden = await t.throwsAsync(connect(app.url, '/warehouse', customer.token));
+  t.regex(String(forbidden?.message), /staff/);
+});
