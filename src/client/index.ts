@@ -129,7 +129,8 @@ class Connection<Commands extends string, Payloads extends Record<Commands, unkn
       const spaceOf = pushVersionSpace[event] as ((payload: unknown) => string) | undefined;
       this.socket.on(event, (payload: Versioned) => {
         const space = spaceOf?.(payload) ?? '';
-        for (const topic of topicsOf(payload)) this.deliver(topic, payload, false, space);
+        // On the topic whose own version it carries (an offer's push on `offer:<id>`) it is gated as the topic's.
+        for (const topic of topicsOf(payload)) this.deliver(topic, payload, false, space === topic ? '' : space);
       });
     }
   }

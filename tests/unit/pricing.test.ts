@@ -40,14 +40,26 @@ test('an offer applies by the clock from its start up to (not at) its end, while
   t.false(applies(o, 200));
   t.false(applies({ ...o, state: 'cancelled' }, 150));
   t.false(applies({ ...o, state: 'ended' }, 150));
-  const drop = { sort: 'drop', productId: 'p1', dropPrice: 1, quota: 3, perCustomerLimit: 1 } as const;
-  t.true(applies(offer('d', drop, 'live', { remaining: 1 }), 5));
-  t.false(applies(offer('d', drop, 'live', { remaining: 0 }), 5));
-  t.false(applies(offer('d', drop, 'soldOut', { remaining: 0 }), 5));
+  t.false(applies({ ...o, state: 'soldOut' }, 150));
+});
+
+test('a drop prices a product only while its check says it has the units (by default the mirror of its remaining units)', (t) => {
+  const drop = { sort: 'drop', productId: 'p1', dropPrice: 100, quota: 3, perCustomerLimit: 1 } as const;
+  const product = [{ id: 'p1', price: 1000, categoryId: 'c' }];
+  const chain = (id: string) => [id];
+  t.is(bestPrices(product, [offer('d', drop, 'live', { remaining: 1 })], 5, chain).get('p1')?.price, 100);
+  t.is(bestPrices(product, [offer('d', drop, 'live', { remaining: 0 })], 5, chain).get('p1')?.price, 1000);
+  t.is(bestPrices(product, [offer('d', drop, 'live', { remaining: 3 })], 5, chain, () => false).get('p1')?.offerId, null, 'the quota or the limit says no');
 });
 
 test('the best price wins per product; a category covers its sub-categories; ties go to the offer ending first, then the lower id', (t) => {
-  const chain = ancestry(new Map<string, string | null>([['shoes', null], ['boots', 'shoes'], ['hats', null]]));
+  const chain = ancestry(
+    new Map<string, string | null>([
+      ['shoes', null],
+      ['boots', 'shoes'],
+      ['hats', null],
+    ]),
+  );
   const products = [
     { id: 'p1', price: 1000, categoryId: 'boots' },
     { id: 'p2', price: 1000, categoryId: 'hats' },

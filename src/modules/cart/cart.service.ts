@@ -8,7 +8,7 @@ import { ownedBy } from '../../kernel/access.ts';
 import type { CatalogService } from '../catalog/index.ts';
 import type { OfferService } from '../offers/index.ts';
 import type { CartLinesRepo } from './cart-lines.repo.ts';
-import { priceChangesOf } from './checkout.service.ts';
+import { currentPriceChanges } from './checkout.service.ts';
 import type { AppRuntime } from '../../kernel/registry.ts';
 import { refusedBecause } from '../../kernel/actors/kinds.ts';
 import { cartRefusalError, type CartActor } from './cart.kind.ts';
@@ -30,6 +30,7 @@ export interface CartServiceOptions {
   readonly clock: Clock;
   readonly cartTtlMs: number;
   readonly currency: string;
+  readonly logger?: { warn(object: object, message: string): void };
 }
 
 export class CartService {
@@ -91,7 +92,14 @@ export class CartService {
     const productIds = await this.o.offers.affectedProducts(offer);
     let changed = 0;
     for (let after = '', page: string[]; (page = await this.o.cartLines.activeCartsHolding(productIds, after, 200)).length > 0; after = page.at(-1)!) {
-      for (const cartId of page) if (await this.reprice(cartId)) changed++;
+      for (const cartId of page) {
+        // One cart being changed elsewhere (or gone) holds up none of the others; its checkout re-prices it anyway.
+        const repriced = await this.reprice(cartId).catch((error: unknown) => {
+          this.o.logger?.warn({ err: error, cartId, offerId }, 'could not re-price a cart for an offer; its checkout will');
+          return false;
+        });
+        if (repriced) changed++;
+      }
     }
     return changed;
   }
@@ -101,9 +109,7 @@ export class CartService {
     let changed = false;
     await this.o.runtime.send('cart', cartId, async (cart) => {
       if (cart.state !== 'active') return null;
-      const lines = cart.snapshot.context.items;
-      const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
-      const changes = priceChangesOf(lines, await this.o.offers.pricesFor([...products.values()]));
+      const changes = await currentPriceChanges(this.o.catalog, this.o.offers, cart);
       if (changes.length === 0) return null;
       changed = true;
       return { type: 'REPRICE' as const, prices: changes.map(({ productId, now, listPrice, offerId }) => ({ productId, unitPrice: now, listPrice, offerId })) };
@@ -121,6 +127,8 @@ export class CartService {
     if (!guestId.startsWith('guest_')) return [];
     const rows = await this.o.actors.listByOwner(guestId, 'cart', 50);
     const moved: string[] = [];
+    // Drop units claimed as a guest count against the account's limit from now on.
+    await this.o.offers.adoptGuestClaims(guestId, customerId);
     for (const row of rows) {
       if (row.state !== 'active' && row.state !== 'checkingOut') continue;
       try {
@@ -144,14 +152,15 @@ export class CartService {
   }
 
   /**
-   * The line's price now, if `requested` units are available (`OUT_OF_STOCK` otherwise) and, when a drop prices
-   * it, within what the customer may still claim of the drop (`LIMIT_REACHED`).
+   * The line's price now, if `requested` units are available (`OUT_OF_STOCK` otherwise): the best offer's for this
+   * customer and this many (a drop only while it has them all and the customer may still claim them).
    */
   private async priced(cart: CartActor, productId: string, requested: number) {
     const product = await this.inStock(cart, productId, requested);
-    const price = (await this.o.offers.pricesFor([product])).get(productId);
+    const price = (
+      await this.o.offers.pricesFor([product], { customerId: cart.snapshot.context.customerId, quantities: new Map([[productId, requested]]) })
+    ).get(productId);
     if (!price?.offerId) return { unitPrice: product.price };
-    await this.o.offers.checkDropLimit(cart.snapshot.context.customerId, price, requested);
     return { unitPrice: price.price, listPrice: price.listPrice, offerId: price.offerId };
   }
 

@@ -6,6 +6,7 @@ import type { CartLine, OrderLine, ShippingAddress } from '../../domain/types.ts
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
 import { ownedBy } from '../../kernel/access.ts';
 import type { CatalogService } from '../catalog/index.ts';
+import type { ProductView } from '../../protocol/index.ts';
 import type { InventoryService } from '../inventory/index.ts';
 import { limitReached, type OfferService } from '../offers/index.ts';
 import type { RefusalReason } from '../inventory/index.ts';
@@ -50,6 +51,8 @@ export interface CheckoutServiceOptions {
   readonly paymentWindowMs: number;
   readonly reservationGraceMs: number;
   readonly logger?: { warn(object: object, message: string): void };
+  /** Re-prices an active cart (after a checkout a drop refused). */
+  readonly reprice?: (cartId: string) => Promise<unknown>;
   /** A signed-in customer's default shipping address, used by a checkout that names none. */
   readonly defaultAddress?: (customerId: string) => Promise<ShippingAddress | null>;
 }
@@ -239,6 +242,11 @@ export class CheckoutService {
         isDone: (actor) => actor.snapshot.context.checkout?.orderId !== orderId,
       });
       if (reservation.reason === 'RELEASED') throw abandoned(cart.id);
+      // A drop sold out or the customer's share taken: the cart, active again, shows the price it would pay now.
+      if (reservation.reason !== 'OUT_OF_STOCK')
+        await this.o
+          .reprice?.(cart.id)
+          .catch((error: unknown) => this.o.logger?.warn({ err: error, cartId: cart.id }, 'could not re-price a cart after its failed checkout'));
       throw refused(reservation, items.find((line) => line.productId === reservation.productId)?.name);
     }
 
@@ -273,8 +281,7 @@ export class CheckoutService {
         });
       }
     }
-    const prices = await this.o.offers.pricesFor([...products.values()]);
-    return priceChangesOf(lines, prices);
+    return currentPriceChanges(this.o.catalog, this.o.offers, cart, products);
   }
 
   private async orderLines(cart: CartActor): Promise<OrderLine[]> {
@@ -286,6 +293,25 @@ export class CheckoutService {
       return { ...line, name: product.name, sku: product.sku };
     });
   }
+}
+
+/**
+ * The lines of a cart priced differently now, for its customer and its quantities (a drop that has run out, or
+ * whose limit the customer reached, prices them at the list price again).
+ */
+export async function currentPriceChanges(
+  catalog: CatalogService,
+  offers: OfferService,
+  cart: CartActor,
+  products?: ReadonlyMap<string, ProductView>,
+): Promise<PriceChange[]> {
+  const lines = cart.snapshot.context.items;
+  const known = products ?? (await catalog.getProducts(lines.map((line) => line.productId)));
+  const prices = await offers.pricesFor([...known.values()], {
+    customerId: cart.snapshot.context.customerId,
+    quantities: new Map(lines.map((line) => [line.productId, line.quantity])),
+  });
+  return priceChangesOf(lines, prices);
 }
 
 /** The lines `prices` price differently from how they are priced (another unit price, or another offer). */

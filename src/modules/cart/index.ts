@@ -40,6 +40,7 @@ export const cartModule = defineModule({
       clock,
       cartTtlMs: config.cartTtlMs,
       currency: 'EUR',
+      logger,
     });
     const checkout = new CheckoutService({
       runtime,
@@ -53,6 +54,7 @@ export const cartModule = defineModule({
       reservationGraceMs: config.reservationGraceMs,
       logger,
       defaultAddress: (customerId) => services.auth.defaultAddress(customerId),
+      reprice: (cartId) => carts.reprice(cartId),
     });
     return {
       services: { carts, checkout },

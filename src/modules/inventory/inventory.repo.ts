@@ -49,7 +49,10 @@ export interface ParticipantRefusal {
  */
 export interface ReservationParticipant {
   claim(trx: Knex.Transaction, request: ReservationRequest, now: number): Promise<ParticipantRefusal | undefined>;
+  /** The order's reservations went back to stock (expired, cancelled, abandoned): give back what it claimed. */
   release(trx: Knex.Transaction, orderId: string, now: number): Promise<void>;
+  /** The order's reservations became a sale (it shipped): what it claimed is sold for good, never given back. */
+  commit(trx: Knex.Transaction, orderId: string, now: number): Promise<void>;
 }
 
 const RELEASED = { ok: false, reason: 'RELEASED' } as const;
@@ -288,7 +291,13 @@ export class InventoryRepo {
           .update({ ...stock, stock_version: trx.raw('stock_version + 1'), updated_at: now });
         touched.push(reservation.product_id);
       }
-      if (to === 'released') for (const participant of this.participants) await participant.release(trx, orderId, now);
+      // Only what this call moved: a release after the order's stock was sold (or released already) gives nothing back.
+      if (touched.length > 0) {
+        for (const participant of this.participants) {
+          if (to === 'released') await participant.release(trx, orderId, now);
+          else await participant.commit(trx, orderId, now);
+        }
+      }
       return this.levels(trx, touched);
     });
   }

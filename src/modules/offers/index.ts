@@ -67,6 +67,8 @@ export const offersModule = defineModule({
         ),
       )
       .subscribe();
+    // This node's own offer changes price at once; another node's within the pricing cache's quarter second.
+    const invalidating = runtime.changes$.pipe(filter((change) => change.kind === 'offer')).subscribe(() => offers.invalidate());
     const view = async (actor: OfferActor) => offers.view(actor);
     const pushes: Observable<Push> = runtime.changes$.pipe(
       filter((change: ActorChange): change is ChangeOf<'offer'> => change.kind === 'offer'),
@@ -118,6 +120,7 @@ export const offersModule = defineModule({
       },
       stop: async () => {
         syncing.unsubscribe();
+        invalidating.unsubscribe();
       },
     };
   },

@@ -115,6 +115,8 @@ export const offerMachine = setup({
   guards: {
     canUpdate: ({ context, event }) => takes('scheduled', context, event, 'UPDATE'),
     canStart: ({ context, event }) => takes('scheduled', context, event, 'START'),
+    // A drop whose units were all claimed in the instant between its start time and the sweep's START.
+    startsSoldOut: ({ context, event }) => takes('scheduled', context, event, 'START') && context.terms.sort === 'drop' && (context.remaining ?? 0) <= 0,
     canEnd: ({ context, event }) => takes('live', context, event, 'END'),
     soldOutNow: ({ event }) => event.type === 'QUOTA' && event.remaining <= 0,
     backInStock: ({ context, event }) => event.type === 'QUOTA' && event.remaining > 0 && (context.endsAt === null || event.at < context.endsAt),
@@ -160,7 +162,10 @@ export const offerMachine = setup({
     scheduled: {
       on: {
         UPDATE: { guard: 'canUpdate', actions: 'update' },
-        START: { guard: 'canStart', target: 'live', actions: ['touch', 'emitStarted'] },
+        START: [
+          { guard: 'startsSoldOut', target: 'soldOut', actions: ['touch', 'emitStarted', 'emitSoldOut'] },
+          { guard: 'canStart', target: 'live', actions: ['touch', 'emitStarted'] },
+        ],
         CANCEL: { target: 'cancelled', actions: ['cancel', 'emitCancelled'] },
         // A checkout that claimed in the instant between the start time and the sweep's START.
         QUOTA: { actions: 'setRemaining' },

@@ -12,6 +12,7 @@ export interface DropQuota {
   readonly startsAt: number;
   readonly endsAt: number | null;
   readonly closed: boolean;
+  readonly updatedAt: number;
 }
 
 interface QuotaRow {
@@ -23,6 +24,7 @@ interface QuotaRow {
   starts_at: number | string;
   ends_at: number | string | null;
   closed: boolean | number;
+  updated_at: number | string;
 }
 
 const toQuota = (row: QuotaRow): DropQuota => ({
@@ -34,6 +36,7 @@ const toQuota = (row: QuotaRow): DropQuota => ({
   startsAt: Number(row.starts_at),
   endsAt: row.ends_at === null ? null : Number(row.ends_at),
   closed: Boolean(row.closed),
+  updatedAt: Number(row.updated_at),
 });
 
 /** Why a claim was refused, with what was asked and what was left. */
@@ -84,11 +87,13 @@ export class OffersRepo {
     return rows.map(toQuota);
   }
 
-  /** Units of a drop a customer holds through orders not given back. */
+  /** Units of a drop a customer holds or bought through orders not given back. */
   async heldBy(offerId: string, customerId: string, q: Knex | Knex.Transaction = this.knex): Promise<number> {
-    const row = (await q('drop_claims').where({ offer_id: offerId, customer_id: customerId, status: 'held' }).sum({ n: 'quantity' }).first()) as
-      | { n: number | string | null }
-      | undefined;
+    const row = (await q('drop_claims')
+      .where({ offer_id: offerId, customer_id: customerId })
+      .whereIn('status', ['held', 'sold'])
+      .sum({ n: 'quantity' })
+      .first()) as { n: number | string | null } | undefined;
     return Number(row?.n ?? 0);
   }
 
@@ -145,6 +150,41 @@ export class OffersRepo {
       touched.push(claim.offer_id);
     }
     return touched;
+  }
+
+  /** An order's claims are a sale (it shipped): they count against the limit for good and never go back. */
+  async commit(trx: Knex.Transaction, orderId: string, now: number): Promise<void> {
+    await trx('drop_claims').where({ order_id: orderId, status: 'held' }).update({ status: 'sold', updated_at: now });
+  }
+
+  /** What is left of each of these drops: units not claimed, and whether it still takes claims. */
+  async remainingOf(offerIds: readonly string[]): Promise<Map<string, { remaining: number; closed: boolean; perCustomerLimit: number }>> {
+    if (offerIds.length === 0) return new Map();
+    const rows = (await this.knex('drop_quotas').whereIn('offer_id', offerIds)) as QuotaRow[];
+    return new Map(
+      rows.map((row) => {
+        const quota = toQuota(row);
+        return [quota.offerId, { remaining: Math.max(0, quota.quota - quota.claimed), closed: quota.closed, perCustomerLimit: quota.perCustomerLimit }];
+      }),
+    );
+  }
+
+  /** Units of each of these drops one customer holds or bought. */
+  async heldByCustomer(offerIds: readonly string[], customerId: string): Promise<Map<string, number>> {
+    if (offerIds.length === 0) return new Map();
+    const rows = (await this.knex('drop_claims')
+      .whereIn('offer_id', offerIds)
+      .andWhere({ customer_id: customerId })
+      .whereIn('status', ['held', 'sold'])
+      .groupBy('offer_id')
+      .select('offer_id')
+      .sum({ n: 'quantity' })) as Array<{ offer_id: string; n: number | string }>;
+    return new Map(rows.map((row) => [row.offer_id, Number(row.n)]));
+  }
+
+  /** A guest's claims become the account's when the guest signs in (the per-customer limit follows the person). */
+  async adopt(guestId: string, customerId: string, now: number): Promise<number> {
+    return this.knex('drop_claims').where({ customer_id: guestId }).update({ customer_id: customerId, updated_at: now });
   }
 
   /** Ids of the products in these categories. */

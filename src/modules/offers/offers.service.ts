@@ -12,9 +12,9 @@ import type { OfferView, ProductView, offerInputSchema, offerUpdateSchema, wareh
 import type { CatalogService } from '../catalog/index.ts';
 import type { ParticipantRefusal, ReservationParticipant, ReservationRequest } from '../inventory/index.ts';
 import { offerRefusalError, type OfferActor } from './offer.kind.ts';
-import { offerRefusal, type OfferState, type OfferTerms } from './offer.machine.ts';
-import type { OffersRepo } from './offers.repo.ts';
-import { ancestry, bestPrices, covers, type OfferPrice, type PricedProduct, type PricingOffer } from './pricing.ts';
+import { offerRefusal, type DropTerms, type OfferState, type OfferTerms } from './offer.machine.ts';
+import type { DropQuota, OffersRepo } from './offers.repo.ts';
+import { ancestry, applies, bestPrices, covers, type DropCheck, type OfferPrice, type PricedProduct, type PricingOffer } from './pricing.ts';
 
 export type OfferInput = z.output<typeof offerInputSchema>;
 export type OfferUpdate = z.output<typeof offerUpdateSchema>;
@@ -23,6 +23,21 @@ type ListQuery = z.output<(typeof warehouseCommands)['offers:list']>;
 /** A drop's start may lie this far in the past (a client's clock a little behind ours). */
 const START_GRACE_MS = 1_000;
 const OPEN_STATES: readonly OfferState[] = ['scheduled', 'live', 'soldOut'];
+/**
+ * How long a node prices with the offers it read last. Its own offer changes drop them at once; another node's
+ * reach it within this (well inside the sweep's own second of lag at a start or an end).
+ */
+const PRICING_CACHE_MS = 250;
+/** A drop quota row with no offer actor this old (its creation failed half-way) is closed by the sweep. */
+const ORPHAN_QUOTA_MS = 60_000;
+
+/** Who a price is for and how many: a drop prices a line only if it has units for all of it, within the customer's limit. */
+export interface PricingFor {
+  readonly customerId?: string | undefined;
+  /** Units wanted per product (1 when absent). */
+  readonly quantities?: ReadonlyMap<string, number> | undefined;
+  readonly at?: number | undefined;
+}
 
 export interface OfferServiceOptions {
   readonly runtime: AppRuntime;
@@ -34,16 +49,20 @@ export interface OfferServiceOptions {
 }
 
 export class OfferService {
+  private pricing: { readonly readAt: number; readonly offers: Promise<PricingOffer[]> } | undefined;
+
   constructor(private readonly o: OfferServiceOptions) {}
+
+  /** Forgets the offers read for pricing (an offer changed on this node). */
+  invalidate(): void {
+    this.pricing = undefined;
+  }
 
   // ------------------------------------------------------------------ staff
 
   async create(identity: Identity, input: OfferInput): Promise<OfferActor> {
     const now = this.o.clock();
     const { terms, startsAt, endsAt } = await this.judged(input, now);
-    if (terms.sort === 'drop' && startsAt < now - START_GRACE_MS) {
-      throw new AppError('VALIDATION', 'a new drop cannot start in the past', { details: { startsAt, now } });
-    }
     const id = newId('offer');
     if (terms.sort === 'drop') await this.o.repo.saveQuota(id, terms, startsAt, endsAt, now);
     const { actor } = await this.o.runtime.create('offer', id, { id, name: input.name, terms, startsAt, endsAt, createdBy: identity.sub, at: now });
@@ -60,7 +79,9 @@ export class OfferService {
       if (refusal) throw refusedBecause(offerRefusalError(input.offerId, refusal));
       return event;
     });
-    if (terms.sort === 'drop') await this.o.repo.saveQuota(actor.id, terms, startsAt, endsAt, now);
+    // The terms the actor committed (another editor's may have landed since ours; the sweep's sync corrects a row written out of order).
+    const committed = actor.snapshot.context;
+    if (committed.terms.sort === 'drop') await this.o.repo.saveQuota(actor.id, committed.terms, committed.startsAt, committed.endsAt, now);
     return actor;
   }
 
@@ -105,14 +126,43 @@ export class OfferService {
 
   // ------------------------------------------------------------------ pricing
 
-  /** The best price of each product at `at` (now by default), among the offers that apply then. */
-  async pricesFor(products: readonly PricedProduct[], at = this.o.clock()): Promise<Map<string, OfferPrice>> {
-    const offers = (await this.open(['scheduled', 'live'])).map((actor): PricingOffer => ({ state: actor.state, context: actor.snapshot.context }));
+  /**
+   * The best price of each product now (or `at`), among the offers that apply then. A drop prices a line only if
+   * its quota (what checkouts claim from, not the actor's mirror) has units for all of it and, for a known
+   * customer, the customer may still claim them: otherwise the line is at its list price.
+   */
+  async pricesFor(products: readonly PricedProduct[], pricing: PricingFor = {}): Promise<Map<string, OfferPrice>> {
+    const at = pricing.at ?? this.o.clock();
+    const offers = (await this.pricingOffers()).filter((offer) => applies(offer, at));
     const needsTree = offers.some((offer) => offer.context.terms.sort === 'sale' && offer.context.terms.categoryIds.length > 0);
     const chain = needsTree
       ? ancestry(new Map((await this.o.catalog.listCategories()).map((category) => [category.id, category.parentId])))
       : (id: string) => [id];
-    return bestPrices(products, offers, at, chain);
+    const dropIds = offers.flatMap(({ context: { id, terms } }) => (terms.sort === 'drop' && products.some((p) => p.id === terms.productId) ? [id] : []));
+    const quotas = await this.o.repo.remainingOf(dropIds);
+    const held = pricing.customerId ? await this.o.repo.heldByCustomer(dropIds, pricing.customerId) : new Map<string, number>();
+    const dropCheck: DropCheck = (offer, productId) => {
+      const quota = quotas.get(offer.id);
+      const quantity = pricing.quantities?.get(productId) ?? 1;
+      if (!quota || quota.closed || quota.remaining < quantity) return false;
+      return !pricing.customerId || (held.get(offer.id) ?? 0) + quantity <= quota.perCustomerLimit;
+    };
+    return bestPrices(products, offers, at, chain, dropCheck);
+  }
+
+  private pricingOffers(): Promise<PricingOffer[]> {
+    const now = Date.now();
+    if (!this.pricing || now - this.pricing.readAt > PRICING_CACHE_MS) {
+      const offers = this.open(['scheduled', 'live']).then((actors) =>
+        actors.map((actor): PricingOffer => ({ state: actor.state, context: actor.snapshot.context })),
+      );
+      this.pricing = { readAt: now, offers };
+      // A failed read is not kept.
+      offers.catch(() => {
+        if (this.pricing?.offers === offers) this.pricing = undefined;
+      });
+    }
+    return this.pricing.offers;
   }
 
   /** Prices by product id (products unknown to the catalog are left out): for recommendations and listings. */
@@ -121,16 +171,9 @@ export class OfferService {
     return this.pricesFor([...products.values()]);
   }
 
-  /**
-   * Refuses, before anything is written, a line that a drop prices beyond what the customer may still claim
-   * (`LIMIT_REACHED`); checkout claims for real, under the quota's lock.
-   */
-  async checkDropLimit(customerId: string, price: OfferPrice, quantity: number): Promise<void> {
-    if (!price.offerId) return;
-    const quota = await this.o.repo.quota(price.offerId);
-    if (!quota) return;
-    const held = await this.o.repo.heldBy(price.offerId, customerId);
-    if (held + quantity > quota.perCustomerLimit) throw limitReached(price.productId, quantity, Math.max(0, quota.perCustomerLimit - held));
+  /** A guest who signs in brings the drop units claimed as a guest: the per-customer limit follows the person. */
+  adoptGuestClaims(guestId: string, customerId: string): Promise<number> {
+    return this.o.repo.adopt(guestId, customerId, this.o.clock());
   }
 
   // ------------------------------------------------------------------ drops
@@ -141,22 +184,49 @@ export class OfferService {
     release: async (trx, orderId, now) => {
       await this.o.repo.release(trx, orderId, now);
     },
+    commit: (trx, orderId, now) => this.o.repo.commit(trx, orderId, now),
   };
 
   /** Brings each open drop of these products in line with its quota (after stock moved: a claim, a release). */
   async syncDropsOf(productIds: readonly string[]): Promise<void> {
-    for (const quota of await this.o.repo.openQuotasOf(productIds)) await this.syncDrop(quota.offerId);
+    await this.syncEach(await this.o.repo.openQuotasOf(productIds));
   }
 
   /** Every open drop in line with its quota (the sweep: a node may have died between a claim and its sync). */
   async syncAllDrops(): Promise<number> {
+    return this.syncEach(await this.o.repo.openQuotas());
+  }
+
+  /** One drop failing to sync (changed elsewhere, the database away) holds up none of the others. */
+  private async syncEach(quotas: readonly DropQuota[]): Promise<number> {
     let synced = 0;
-    for (const quota of await this.o.repo.openQuotas()) if (await this.syncDrop(quota.offerId)) synced++;
+    for (const quota of quotas) {
+      try {
+        if (await this.syncDrop(quota)) synced++;
+      } catch (error) {
+        this.o.logger.warn({ err: error, offerId: quota.offerId }, 'drop sync failed; the next sweep retries');
+      }
+    }
     return synced;
   }
 
-  /** Sends the drop its remaining units as the quota has them, when they differ. True when it changed. */
-  async syncDrop(offerId: string): Promise<boolean> {
+  /**
+   * Brings one drop's actor and quota row in line: the actor learns its remaining units as the quota has them;
+   * a scheduled drop's row takes the actor's terms (an update whose row write was lost or overtaken). True when
+   * something changed.
+   */
+  async syncDrop(row: DropQuota): Promise<boolean> {
+    const { offerId } = row;
+    const offer = await this.o.runtime.get('offer', offerId);
+    if (!offer) {
+      // A creation that failed between its quota row and its actor: nothing can be priced by it; close it once old.
+      if (row.updatedAt < this.o.clock() - ORPHAN_QUOTA_MS) await this.o.repo.closeQuota(offerId, this.o.clock());
+      return false;
+    }
+    const { terms, startsAt, endsAt } = offer.snapshot.context;
+    if (offer.state === 'scheduled' && terms.sort === 'drop' && !sameTerms(row, terms, startsAt, endsAt)) {
+      await this.o.repo.saveQuota(offerId, terms, startsAt, endsAt, this.o.clock());
+    }
     let changed = false;
     await this.o.runtime.send('offer', offerId, async (actor) => {
       if (actor.state === 'ended' || actor.state === 'cancelled') return null;
@@ -199,6 +269,9 @@ export class OfferService {
   /** The terms of an input, checked against the catalog: what exists, what is sold, what a discount can take off. */
   private async judged(input: OfferInput, now: number): Promise<{ terms: OfferTerms; startsAt: number; endsAt: number | null }> {
     const endsAt = input.endsAt ?? null;
+    if (input.sort === 'drop' && input.startsAt < now - START_GRACE_MS) {
+      throw new AppError('VALIDATION', 'a drop cannot start in the past', { details: { startsAt: input.startsAt, now } });
+    }
     if (endsAt !== null && endsAt <= now) throw new AppError('VALIDATION', 'endsAt has already passed', { details: { endsAt, now } });
     if (input.sort === 'drop') {
       const product = await this.sold(input.productId);
@@ -241,6 +314,16 @@ export class OfferService {
     if (!product || product.archived) throw new AppError('NOT_FOUND', `product ${productId} does not exist or is no longer sold`, { details: { productId } });
     return product;
   }
+}
+
+function sameTerms(row: DropQuota, terms: DropTerms, startsAt: number, endsAt: number | null): boolean {
+  return (
+    row.productId === terms.productId &&
+    row.quota === terms.quota &&
+    row.perCustomerLimit === terms.perCustomerLimit &&
+    row.startsAt === startsAt &&
+    row.endsAt === endsAt
+  );
 }
 
 export function limitReached(productId: string, requested: number, available: number): AppError {

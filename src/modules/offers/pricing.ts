@@ -26,16 +26,22 @@ export interface OfferPrice {
 }
 
 /**
- * Whether `offer` prices products at `at`. By the clock, not only by state: an offer whose start has come applies
- * even before the sweep moved it to `live`, and one whose end has come no longer applies although the sweep has
- * yet to end it. A drop applies while units remain.
+ * Whether `offer` prices products at `at`, by its window. By the clock, not only by state: an offer whose start
+ * has come applies even before the sweep moved it to `live`, and one whose end has come no longer applies
+ * although the sweep has yet to end it. (Whether a drop still has units for this line is `DropCheck`'s to say.)
  */
 export function applies(offer: PricingOffer, at: number): boolean {
   if (offer.state !== 'scheduled' && offer.state !== 'live') return false;
-  const { startsAt, endsAt, remaining, terms } = offer.context;
-  if (at < startsAt || (endsAt !== null && at >= endsAt)) return false;
-  return terms.sort !== 'drop' || (remaining ?? 0) > 0;
+  const { startsAt, endsAt } = offer.context;
+  return at >= startsAt && (endsAt === null || at < endsAt);
 }
+
+/**
+ * Whether a drop can sell this product's line at its price: units remain for the whole line and, for a known
+ * customer, within what the customer may still claim. By default the offer's own mirror of its remaining units.
+ */
+export type DropCheck = (offer: OfferContext, productId: string) => boolean;
+const mirrorHasUnits: DropCheck = (offer) => (offer.remaining ?? 0) > 0;
 
 /** What `terms` make of `listPrice` (never below 0, never above the list price). */
 export function discounted(terms: OfferTerms, listPrice: number): number {
@@ -61,6 +67,7 @@ export function bestPrices(
   offers: readonly PricingOffer[],
   at: number,
   categoryChain: (categoryId: string) => readonly string[],
+  dropCheck: DropCheck = mirrorHasUnits,
 ): Map<string, OfferPrice> {
   const live = offers.filter((offer) => applies(offer, at));
   const prices = new Map<string, OfferPrice>();
@@ -68,6 +75,7 @@ export function bestPrices(
     let best: OfferPrice = { productId: product.id, price: product.price, listPrice: product.price, offerId: null, offerName: null, endsAt: null };
     for (const { context } of live) {
       if (!covers(context.terms, product, categoryChain)) continue;
+      if (context.terms.sort === 'drop' && !dropCheck(context, product.id)) continue;
       const price = discounted(context.terms, product.price);
       if (price >= product.price) continue;
       const better =

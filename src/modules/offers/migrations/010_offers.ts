@@ -25,7 +25,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('order_id', 64).notNullable();
     t.string('customer_id', 64).notNullable();
     t.integer('quantity').notNullable();
-    // held: the order has the units (until it ships, for good); returned: its order expired or was cancelled.
+    // held: the order has the units; sold: it shipped (for good); returned: its order expired or was cancelled.
     t.string('status', 16).notNullable();
     t.bigInteger('created_at').notNullable();
     t.bigInteger('updated_at').notNullable();
