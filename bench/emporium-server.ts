@@ -1,6 +1,6 @@
 // Emporium under test: the real app from createApp() on a temp SQLite folder, in its own process,
 // with products that have plenty of stock, a staff token for the warehouse, and over IPC: its heap
-// (after full GCs) and the commit time of every stock change.
+// (after full GCs) and the commit time of every stock change of one tracked product (by version and by level).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,13 @@ import { heapAfterGc, now } from './lib/clock.ts';
 import { serve } from './lib/ipc.ts';
 import { profileSql } from './lib/sql-profile.ts';
 
-const options = JSON.parse(process.argv[2] ?? '{}') as { products?: number; onHand?: number; sqlProfile?: boolean; stockPushWindowMs?: number };
+const options = JSON.parse(process.argv[2] ?? '{}') as {
+  products?: number;
+  onHand?: number;
+  sqlProfile?: boolean;
+  /** A number sets STOCK_PUSH_WINDOW_MS; 'default' leaves it unset (the app's default, coalescing on); absent means 0. */
+  stockPushWindowMs?: number | 'default';
+};
 const sqlStats = options.sqlProfile ? profileSql() : undefined;
 const productCount = options.products ?? 20;
 const onHand = options.onHand ?? 1_000_000;
@@ -26,8 +32,9 @@ const config = loadConfig(
     PAYMENT_LATENCY_MS: '0',
     // The per-connection rate limit stays in the path (its bucket is taken on every command) but never refuses.
     MAX_COMMANDS_PER_SECOND: '1000000',
-    // The fan-out rows time every stock:changed by its version: coalescing (STOCK_PUSH_WINDOW_MS) is off unless asked for.
-    STOCK_PUSH_WINDOW_MS: String(options.stockPushWindowMs ?? 0),
+    // The fan-out rows time every stock:changed by its version: coalescing (STOCK_PUSH_WINDOW_MS) is off unless asked
+    // for ('default': the app's own default, as the drop row runs).
+    ...(options.stockPushWindowMs === 'default' ? {} : { STOCK_PUSH_WINDOW_MS: String(options.stockPushWindowMs ?? 0) }),
   },
   { jwtSecret: 'bench-secret-bench-secret-bench-secret' },
 );
@@ -36,9 +43,14 @@ const app = createApp(config);
 // Subscribed before start(), so this observer runs first: right after the stock transaction commits,
 // before the gateway emits the push. Keyed by the product's stock version, as stock:changed carries it.
 const commitTimes = new Map<number, number>();
+/** The same commits keyed by the level they left (`available`): the drop row maps a drop's remaining units to it. */
+const availableTimes = new Map<number, number>();
 let trackedProduct: string | undefined;
 app.services.inventory.stockChanged$.subscribe((level) => {
-  if (level.productId === trackedProduct) commitTimes.set(level.version, now());
+  if (level.productId !== trackedProduct) return;
+  const at = now();
+  commitTimes.set(level.version, at);
+  if (!availableTimes.has(level.available)) availableTimes.set(level.available, at);
 });
 
 const started = (async () => {
@@ -57,7 +69,16 @@ const started = (async () => {
   }
   const staff = await app.services.auth.upsertAccount({ email: 'bench-staff@example.com', password: 'bench-staff-password', name: 'Bench', role: 'staff' });
   const staffToken = await app.services.auth.issue({ sub: staff.id, role: 'staff', name: staff.name, email: staff.email });
-  return { url, products, staffToken };
+  return {
+    url,
+    products,
+    staffToken,
+    /** List price of each product, in minor units (same order as `products`). */
+    prices: products.map((_, i) => 1000 + i),
+    stockPushWindowMs: config.stockPushWindowMs,
+    recommendationsDebounceMs: config.recommendationsDebounceMs,
+    sweepIntervalMs: config.sweepIntervalMs,
+  };
 })();
 
 serve({
@@ -72,13 +93,16 @@ serve({
   trackProduct: (productId: string) => {
     trackedProduct = productId;
     commitTimes.clear();
+    availableTimes.clear();
     return true;
   },
   commitTimes: () => Object.fromEntries(commitTimes),
+  availableTimes: () => Object.fromEntries(availableTimes),
   /** With `sqlProfile`: time spent in each SQL statement so far (and the process's CPU time). */
   sqlStats: () => (sqlStats ? { cpuMs: process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000, statements: sqlStats() } : null),
   clearCommitTimes: () => {
     commitTimes.clear();
+    availableTimes.clear();
     return true;
   },
   async stop() {

@@ -18,6 +18,8 @@ export const ROW_NAMES = [
   'rehydrate-from-cold',
   'cluster-roundtrip-50',
   'cluster-fanout-1000',
+  'drop-sellout',
+  'recommendation-latency',
 ] as const;
 
 export type RowName = (typeof ROW_NAMES)[number];
@@ -25,11 +27,13 @@ export type RowName = (typeof ROW_NAMES)[number];
 export type Target =
   | { readonly kind: 'ratio>='; readonly value: number }
   | { readonly kind: 'ratio<='; readonly value: number }
-  | { readonly kind: 'value<='; readonly value: number };
+  | { readonly kind: 'value<='; readonly value: number }
+  | { readonly kind: 'value='; readonly value: number };
 
 export interface Metric {
   readonly metric: string;
-  readonly unit: '/s' | 'ms' | 'B';
+  /** `n`: a count (units sold, pushes per watcher). */
+  readonly unit: '/s' | 'ms' | 'B' | 'n';
   /** A: the reference (raw building block, or the 1-node setup in the cluster rows). */
   readonly reference: number | null;
   /** B: Emporium. */
@@ -62,6 +66,7 @@ export function metric(name: string, unit: Metric['unit'], reference: number | n
   let met: boolean | null = null;
   if (target) {
     if (target.kind === 'value<=') met = b === null ? null : b <= target.value;
+    else if (target.kind === 'value=') met = b === null ? null : b === target.value;
     else if (ratio !== null) met = target.kind === 'ratio>=' ? ratio >= target.value : ratio <= target.value;
   }
   return { metric: name, unit, reference: a, subject: b, ratio, target, met };
@@ -85,12 +90,15 @@ export function formatValue(value: number | null, unit: Metric['unit']): string 
       return Math.abs(value) < 0.1 ? `${significant(value * 1000)} µs` : `${significant(value)} ms`;
     case 'B':
       return Math.abs(value) >= 1024 ? `${significant(value / 1024)} KiB` : `${Math.round(value)} B`;
+    case 'n':
+      return Number.isInteger(value) ? value.toLocaleString('en-US') : significant(value);
   }
 }
 
 export function formatTarget(target: Target | undefined, unit: Metric['unit']): string {
   if (!target) return '';
   if (target.kind === 'value<=') return `≤ ${formatValue(target.value, unit)}`;
+  if (target.kind === 'value=') return `= ${formatValue(target.value, unit)}`;
   return `${target.kind === 'ratio>=' ? '≥' : '≤'} ${target.value}x`;
 }
 

@@ -1,7 +1,7 @@
 // `npm run bench`: Emporium beside raw Socket.IO and raw SQLite in one run. Prints a table with ratios and
 // writes bench/results/latest.json and latest.md. `--quick` shrinks every size (a smoke run); `--out DIR`
 // writes the results elsewhere; `--profile` writes V8 CPU profiles of the Emporium processes to DIR/prof;
-// `--only a,b` runs some sections (roundtrip, fanout, events, checkout, memory, cluster).
+// `--only a,b` runs some sections (roundtrip, fanout, events, checkout, memory, cluster, drop, recommendations).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -10,7 +10,19 @@ import { runCluster, type ClusterSetupResult } from './cluster.ts';
 import { now } from './lib/clock.ts';
 import { REPO_ROOT, spawnChild, type Child } from './lib/ipc.ts';
 import { consoleTable, legend, markdown, metric, ROW_NAMES, type Row, type RowName } from './rows.ts';
-import { ackData, ClientPool, driverSocket, fanoutPhase, roundTrip, type FanoutResult, type RoundTripResult } from './scenarios.ts';
+import {
+  ackData,
+  ClientPool,
+  driverSocket,
+  dropPhase,
+  fanoutPhase,
+  recommendationPhase,
+  roundTrip,
+  until,
+  type DropResult,
+  type FanoutResult,
+  type RoundTripResult,
+} from './scenarios.ts';
 import type { InprocArgs } from './inproc.ts';
 import type { MemoryArgs } from './memory.ts';
 
@@ -48,6 +60,17 @@ const SIZES = quick
       checkout: { clients: 5, procs: 2, warmupMs: 200, durationMs: 1000 },
       memory: { counts: [100, 300], rehydrate: 100 } satisfies MemoryArgs,
       cluster: null,
+      drop: { quota: 5, buyers: 20, watchers: 20, procs: 2, leadMs: 1500 },
+      recommendations: {
+        clients: 4,
+        procs: 2,
+        cartsPerClient: 2,
+        addsPerCart: 2,
+        seedClients: 2,
+        seedOrdersPerClient: 2,
+        pushTimeoutMs: 10_000,
+        durationMs: 10_000,
+      },
     }
   : {
       pool: 4,
@@ -57,6 +80,17 @@ const SIZES = quick
       checkout: { clients: 50, procs: 2, warmupMs: 1000, durationMs: 4000 },
       memory: { counts: [10_000, 100_000], rehydrate: 10_000 } satisfies MemoryArgs,
       cluster: { clients: 50, subscribers: 1000, procs: 4, warmupMs: 1000, durationMs: 3000, window: 4, warmupEvents: 5, maxEvents: 5000 },
+      drop: { quota: 100, buyers: 1000, watchers: 1000, procs: 4, leadMs: 1500 },
+      recommendations: {
+        clients: 20,
+        procs: 2,
+        cartsPerClient: 5,
+        addsPerCart: 2,
+        seedClients: 4,
+        seedOrdersPerClient: 5,
+        pushTimeoutMs: 10_000,
+        durationMs: 20_000,
+      },
     };
 
 const rows = new Map<RowName, Row>();
@@ -110,7 +144,7 @@ async function stopAll(children: readonly (Child | undefined)[]): Promise<void> 
 
 async function main(): Promise<number> {
   const limit = openFilesLimit();
-  const maxSockets = Math.max(...SIZES.fanout.subscribers) + 500;
+  const maxSockets = Math.max(...SIZES.fanout.subscribers, SIZES.drop.buyers + SIZES.drop.watchers) + 500;
   log(`Emporium bench (${quick ? 'quick' : 'full'}) — ${cpus().length} CPUs, node ${process.version}, open files limit ${limit ?? '?'}`);
   if (limit !== undefined && limit < maxSockets)
     log(`WARNING: open files limit ${limit} < ${maxSockets}: fan-out rows may fail (run through npm run bench, which raises it)`);
@@ -466,6 +500,197 @@ async function main(): Promise<number> {
         ],
         detail: { single: single.fanout, cluster: cluster.fanout },
       });
+    });
+
+    // ------------------------------------------------------------ 7. a limited drop (stock pushes coalesced), raw fan-out beside it
+    await section('drop', ['drop-sellout'], async () => {
+      const sizes = SIZES.drop;
+      // Its own server, with STOCK_PUSH_WINDOW_MS left at the app's default: the fan-out rows' server turns coalescing off.
+      const emporium = spawnChild('emporium-drop', 'bench/emporium-server.ts', {
+        args: [JSON.stringify({ products: 2, stockPushWindowMs: 'default', sqlProfile })],
+        cpuProfDir: profDir,
+      });
+      let b: DropResult;
+      let windowMs: number;
+      let sweepMs: number;
+      try {
+        const info = await emporium.request('info', undefined, 120_000);
+        windowMs = info.stockPushWindowMs;
+        sweepMs = info.sweepIntervalMs;
+        await emporium.request('trackProduct', info.products[0]);
+        log(`   drop of ${sizes.quota} units: ${sizes.watchers} watchers, ${sizes.buyers} buyers, STOCK_PUSH_WINDOW_MS=${windowMs}…`);
+        b = await dropPhase(pool, {
+          url: info.url,
+          staffToken: info.staffToken,
+          productId: info.products[0],
+          listPrice: info.prices[0],
+          ...sizes,
+          // The buyers' adds each schedule a recommendations push (debounced): let those pass before the rush.
+          settleMs: info.recommendationsDebounceMs + 750,
+          server: emporium,
+        });
+        log(
+          `   sold ${b.soldAtDropPrice} of ${b.quota} at the drop price in ${b.sellOutMs?.toFixed(0)} ms, last answer after ${b.lastAnswerMs.toFixed(0)} ms; answers ${JSON.stringify(b.codes)}`,
+        );
+        const { connect, add, settle, drain } = b.phases;
+        log(
+          `   (connecting ${(connect / 1000).toFixed(1)} s, adds ${(add / 1000).toFixed(1)} s, settling ${(settle / 1000).toFixed(1)} s, last pushes ${(drain / 1000).toFixed(1)} s after the last answer)`,
+        );
+        await printSqlStats(emporium, 'the drop');
+      } finally {
+        await stopAll([emporium]);
+      }
+
+      // A: the same number of deliveries through raw Socket.IO (as many events as B pushed per watcher, to as many sockets).
+      const events = Math.max(1, Math.round(b.deliveries / b.watchers));
+      let a: FanoutResult | undefined;
+      let rawNote = '';
+      const raw = spawnChild('raw-drop', 'bench/raw-server.ts');
+      let driver: Awaited<ReturnType<typeof driverSocket>> | undefined;
+      try {
+        const { url } = await raw.request('info');
+        log(`   raw reference: ${events} events to ${sizes.watchers} sockets…`);
+        const connected = await pool.connect({ urls: [url], namespace: '/', total: sizes.watchers, procs: sizes.procs, guest: false });
+        if (connected !== sizes.watchers) throw new Error(`only ${connected} of ${sizes.watchers} raw clients connected`);
+        const subscribed = await pool.subscribe({ kind: 'raw', topic: 'product:bench', total: sizes.watchers, procs: sizes.procs });
+        if (subscribed !== sizes.watchers) throw new Error(`only ${subscribed} of ${sizes.watchers} raw clients joined`);
+        const socket = (driver = await driverSocket(url, '/'));
+        a = await fanoutPhase(pool, {
+          procs: sizes.procs,
+          subscribers: sizes.watchers,
+          fire: async () => {
+            const sentAt = now();
+            const data = await ackData<{ stock: { version: number } }>(socket, 'fire', { room: 'product:bench' });
+            return { version: data.stock.version, sentAt };
+          },
+          times: () => raw.request('commitTimes'),
+          reset: () => raw.request('clearCommitTimes'),
+          warmupEvents: 2,
+          durationMs: 30_000,
+          maxEvents: events,
+          window: 4,
+          server: raw,
+        });
+      } catch (error) {
+        rawNote = ` The raw reference failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}.`;
+      } finally {
+        driver?.close();
+        await pool.closeAll();
+        await stopAll([raw]);
+      }
+
+      const codes = Object.entries(b.codes)
+        .sort((x, y) => y[1] - x[1])
+        .map(([code, n]) => `${code} ${n}`)
+        .join(', ');
+      set({
+        name: 'drop-sellout',
+        title: `Limited drop of ${b.quota} units (perCustomerLimit 1) to ${b.buyers} buyers checking out at once (a guest and a cart each, the unit added at the drop price once live), ${b.watchers} watchers on product:<id>, STOCK_PUSH_WINDOW_MS=${windowMs} (coalescing on, the default)`,
+        reference:
+          `for the counts, the quota and what an uncoalesced stream would push (one stock:changed per stock change, one offer:remaining per unit claimed); ` +
+          `for deliveries/s and delays, raw io.to(room).emit of as many deliveries (${events} events, B's pushes per watcher, to ${b.watchers} sockets, ≤ 4 in flight; delays from the emit): ` +
+          `a ceiling, not a like-for-like rate, since B's pushes are paced by the sales and the coalescing window`,
+        subject:
+          'Emporium: "sold at drop price" counts OK checkout answers whose order holds the unit at the drop price, checked against the server (the offer soldOut with 0 remaining, stock:get); ' +
+          'sell-out time runs from the first checkout sent to the commit of the stock transaction claiming the last unit, last answer to the last checkout answer; ' +
+          'deliveries/s counts stock:changed + offer:remaining received by the watchers, from the first checkout sent to the last receipt; ' +
+          'delays run from the commit of the stock change whose level the push carries (for offer:remaining r, the checkout that left quota − r claimed), so the coalescing window is included; pushes per watcher are means',
+        status: b.problems.length > 0 ? 'error' : 'ok',
+        note:
+          `${b.problems.length > 0 ? `NOT AS EXPECTED: ${b.problems.join('; ')}. ` : ''}` +
+          `Answers: ${codes}; "sold at list price" counts OK answers at another price than the drop's (a cart the sell-out re-priced before its checkout ran: a normal sale, not a drop unit). ` +
+          `Server after the rush: offer ${b.server.state}, ${b.server.remaining} remaining, the stock lost ${b.server.stockTaken} units. ` +
+          `The drop went live ${Math.round(b.startLagMs)} ms after startsAt (sweep every ${sweepMs} ms). ` +
+          `${b.watchersWithLastLevel} of ${b.watchers} watchers got the last stock level, ${b.watchersSawSoldOut} the sell-out; stock:changed per watcher ${b.stockPerWatcher.min}–${b.stockPerWatcher.max}, offer:remaining ${b.remainingPerWatcher.min}–${b.remainingPerWatcher.max}. ` +
+          `Server CPU from the rush to the last push: ${Math.round(b.serverCpuMs)} ms.${rawNote}`,
+        metrics: [
+          metric('sold at drop price', 'n', b.quota, b.soldAtDropPrice, { kind: 'value=', value: b.quota }),
+          metric('sell-out time', 'ms', null, b.sellOutMs),
+          metric('last answer', 'ms', null, b.lastAnswerMs),
+          metric('sold at list price', 'n', null, b.soldAtOtherPrice),
+          metric('push deliveries/s', '/s', a?.perSecond, b.perSecond),
+          metric('stock:changed p50', 'ms', a?.p50, b.stock.p50),
+          metric('stock:changed p99', 'ms', a?.p99, b.stock.p99),
+          metric('offer:remaining p50', 'ms', a?.p50, b.remaining.p50),
+          metric('offer:remaining p99', 'ms', a?.p99, b.remaining.p99),
+          metric('stock:changed/watcher', 'n', b.stockChanges, b.stockPerWatcher.mean),
+          metric('offer:remaining/watcher', 'n', b.quota, b.remainingPerWatcher.mean),
+        ],
+        detail: { emporium: b, raw: a },
+      });
+    });
+
+    // ------------------------------------------------------------ 8. recommendation update latency
+    await section('recommendations', ['recommendation-latency'], async () => {
+      const sizes = SIZES.recommendations;
+      const emporium = spawnChild('emporium-reco', 'bench/emporium-server.ts', { args: [JSON.stringify({ products: 12, sqlProfile })], cpuProfDir: profDir });
+      try {
+        const info = await emporium.request('info', undefined, 120_000);
+        const debounceMs: number = info.recommendationsDebounceMs;
+        const orders = sizes.seedClients * sizes.seedOrdersPerClient;
+        log(`   seeding the co-purchase graph: ${orders} paid orders of 3 products each…`);
+        const connected = await pool.connect({ urls: [info.url], namespace: '/store', total: sizes.seedClients, procs: 1, guest: true });
+        if (connected !== sizes.seedClients) throw new Error(`only ${connected} of ${sizes.seedClients} seeding clients connected`);
+        const from = now();
+        const seeded = await pool.procs[0]!.request<{ allOps: number; errors: number; errorSamples: string[] }>(
+          'loop',
+          { op: 'checkout', products: info.products, measureFrom: from, measureUntil: from + 60_000, maxOpsPerClient: sizes.seedOrdersPerClient },
+          120_000,
+        );
+        await pool.closeAll();
+        if (seeded.allOps !== orders) throw new Error(`seeding paid ${seeded.allOps} of ${orders} orders: ${seeded.errorSamples.join('; ')}`);
+        // The graph grows a few ms after each order.paid (a best-effort flow): wait until it ranks a co-purchase first.
+        const graph = await until(async () => {
+          const response = await fetch(`${info.url}/api/products/${info.products[0]}/recommendations`, { signal: AbortSignal.timeout(10_000) }).catch(
+            () => undefined,
+          );
+          if (!response?.ok) return false;
+          const body = (await response.json()) as { recommendations: Array<{ reason: string }> };
+          return body.recommendations[0]?.reason === 'boughtTogether';
+        }, 15_000);
+        if (!graph) throw new Error('the co-purchase graph did not rank a bought-together product within 15 s of the seeded orders');
+
+        const { clients, procs, cartsPerClient, addsPerCart, pushTimeoutMs, durationMs } = sizes;
+        log(`   ${clients} clients × ${cartsPerClient} carts × ${addsPerCart} adds, RECOMMENDATIONS_DEBOUNCE_MS=${debounceMs}…`);
+        const r = await recommendationPhase(pool, {
+          url: info.url,
+          clients,
+          procs,
+          cartsPerClient,
+          addsPerCart,
+          products: info.products,
+          pushTimeoutMs,
+          durationMs,
+        });
+        const problems = [
+          ...(r.fromAck.count === 0 ? ['no recommendations:updated arrived'] : []),
+          ...(r.missing > 0 ? [`${r.missing} adds got no recommendations:updated for their cart version within ${pushTimeoutMs} ms`] : []),
+          ...(r.inCart > 0 ? [`${r.inCart} pushes recommended a product already in the cart`] : []),
+        ];
+        const beyond = (value: number | null) => (value === null ? null : value - debounceMs);
+        set({
+          name: 'recommendation-latency',
+          title: `recommendations:updated after cart:addItem: ${clients} guests × ${cartsPerClient} carts × ${addsPerCart} adds (${r.fromAck.count} samples), each add waiting for its push, after ${orders} paid orders seeded the co-purchase graph; RECOMMENDATIONS_DEBOUNCE_MS=${debounceMs} (the default) is inside B`,
+          reference:
+            'a subscribe to recommendations:<cartId> right after the push (its answer computes the same recommendations afresh, with no debounce): round trip',
+          subject: `the recommendations:updated push for the cart version the add acked, from the cart:addItem ack (debounce included; "beyond the debounce" subtracts ${debounceMs} ms)`,
+          status: problems.length > 0 ? 'error' : 'ok',
+          note:
+            `${problems.length > 0 ? `NOT AS EXPECTED: ${problems.join('; ')}. ` : ''}` +
+            `From the add's send instead of its ack: p50 ${r.fromSend.p50?.toFixed(1)} ms, p99 ${r.fromSend.p99?.toFixed(1)} ms.${errorNote('B', r)}`,
+          metrics: [
+            metric('p50', 'ms', r.subscribe.p50, r.fromAck.p50),
+            metric('p99', 'ms', r.subscribe.p99, r.fromAck.p99),
+            metric('p50 beyond the debounce', 'ms', r.subscribe.p50, beyond(r.fromAck.p50)),
+            metric('p99 beyond the debounce', 'ms', r.subscribe.p99, beyond(r.fromAck.p99)),
+          ],
+          detail: { ...r, debounceMs, seededOrders: orders },
+        });
+        await printSqlStats(emporium, 'the recommendations');
+      } finally {
+        await pool.closeAll();
+        await stopAll([emporium]);
+      }
     });
   } finally {
     await pool.stop();

@@ -106,7 +106,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const context: ModuleContext = { config, clock, logger, db, runtime, actors: actorRepo, steps, metrics, domainEvents, services, clients, eraseCustomer };
   const parts: Array<{ readonly module: string; readonly part: ModulePart }> = [];
   for (const module of modules) {
-    const part = module.create(context);
+    const part: ModulePart = module.create(context);
     Object.assign(services, part.services);
     parts.push({ module: module.name, part });
   }

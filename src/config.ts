@@ -35,6 +35,11 @@ export interface Config {
    * window are folded into one push of the latest level at its end. `0` pushes every change. @default 100
    */
   readonly stockPushWindowMs: number;
+  /**
+   * The built web pages (`npm run build:web`): storefront at `/`, warehouse board at `/warehouse`, actor
+   * inspector at `/inspector`. Empty: no pages are served. @default 'dist/web'
+   */
+  readonly webDir: string;
   /** Live actors unused for this long leave memory. @default 60_000 */
   readonly passivateAfterMs: number;
   /** Simulated payment provider latency. @default 20 */
@@ -89,6 +94,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
+  WEB_DIR: z.string().default('dist/web'),
   DATABASE_URL: z.string().min(1).optional(),
   REDIS_URL: z.string().url().optional(),
   JWT_SECRET: z.string().min(16, 'JWT_SECRET must be at least 16 characters').optional(),
@@ -155,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     reservationGraceMs: e.RESERVATION_GRACE_MS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     stockPushWindowMs: e.STOCK_PUSH_WINDOW_MS,
+    webDir: e.WEB_DIR,
     passivateAfterMs: e.PASSIVATE_AFTER_MS,
     paymentLatencyMs: e.PAYMENT_LATENCY_MS,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,

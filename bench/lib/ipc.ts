@@ -88,14 +88,21 @@ export function spawnChild(name: string, file: string, options: SpawnOptions = {
   const listeners = new Map<string, Array<(data: any) => void>>();
   let nextId = 0;
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
+    const gone = (code: number | null, why: string) => {
       live.delete(handle);
       for (const { reject, timer } of pending.values()) {
         clearTimeout(timer);
-        reject(new Error(`${name} exited (code ${code}) before answering`));
+        reject(new Error(`${name} ${why} before answering`));
       }
       pending.clear();
       resolve(code);
+    };
+    child.once('exit', (code) => gone(code, `exited (code ${code})`));
+    // Spawning failed, or a message could not be sent: the first never exits (nothing to wait for), the second
+    // is answered by the request's timeout or by the exit.
+    child.on('error', (error) => {
+      process.stderr.write(`  [${name}] process error: ${error.message}\n`);
+      if (child.pid === undefined) gone(null, `could not start (${error.message})`);
     });
   });
   child.on('message', (message: { id?: number; ok?: boolean; result?: unknown; error?: string; event?: string; data?: unknown }) => {

@@ -11,6 +11,7 @@ import { orderModule, type OrderModuleOptions } from './order/index.ts';
 import { recommendationsModule } from './recommendations/index.ts';
 import { reviewsModule } from './reviews/index.ts';
 import { shipmentModule } from './shipment/index.ts';
+import { webModule } from './web/index.ts';
 import { stockAlertsModule } from './stock-alerts/index.ts';
 
 export type DefaultModuleOptions = OrderModuleOptions & { readonly mail?: MailModuleOptions };
@@ -28,6 +29,7 @@ export function defaultModules(options: DefaultModuleOptions = {}) {
     recommendationsModule,
     stockAlertsModule,
     mailModule(options.mail),
+    webModule,
   ] as const;
 }
 

@@ -1,7 +1,7 @@
 // The offers module: festival sales and limited drops as actors (kind `offer`), their /warehouse commands, the
 // `offers` and `offer:<id>` topics, their pushes (also on the page of every product they price), GET /api/offers,
 // pricing for carts and recommendations, and drop quotas claimed with the stock at checkout.
-import { concatMap, filter, from, type Observable } from 'rxjs';
+import { auditTime, concatMap, debounceTime, filter, from, groupBy, mergeMap, type Observable } from 'rxjs';
 import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import type { ChangeOf } from '../../kernel/gateway/pushes.ts';
@@ -47,6 +47,9 @@ function offerPush(change: ChangeOf<'offer'>, affected: readonly string[]): Push
   return { audiences, topics: pushTopics['offer:updated'](view()), event: 'offer:updated', payload: () => [view()] };
 }
 
+/** How often, at most, a product's drops are synced with their quotas during a rush of stock changes. */
+const DROP_SYNC_MS = 50;
+
 export const offersModule = defineModule({
   name: 'offers',
   kinds: { offer: offerKind },
@@ -56,13 +59,21 @@ export const offersModule = defineModule({
     // Drop units are claimed in the checkout's stock transaction, and given back in the release's.
     services.inventory.addParticipant(offers.participant);
     // After stock moved (a checkout claimed, an order gave back), each open drop of the product follows its quota.
+    // Per product, a rush of changes folds into one sync per DROP_SYNC_MS (the sync reads the quota as it is then),
+    // and one product's syncs never wait for another's.
     const syncing = services.inventory.stockChanged$
       .pipe(
-        concatMap((level) =>
-          from(
-            offers
-              .syncDropsOf([level.productId])
-              .catch((error: unknown) => logger.warn({ err: error, productId: level.productId }, 'drop sync failed; the sweep will retry')),
+        groupBy((level) => level.productId, { duration: (group) => group.pipe(debounceTime(10_000)) }),
+        mergeMap((group) =>
+          group.pipe(
+            auditTime(DROP_SYNC_MS),
+            concatMap((level) =>
+              from(
+                offers
+                  .syncDropsOf([level.productId])
+                  .catch((error: unknown) => logger.warn({ err: error, productId: level.productId }, 'drop sync failed; the sweep will retry')),
+              ),
+            ),
           ),
         ),
       )
