@@ -34,7 +34,15 @@ export function tempDir(prefix = 'emporium-test-'): { dir: string; cleanup(): vo
 /** Config for tests: port 0, quiet logs, a fixed secret, no demo data unless asked. */
 export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
   return loadConfig(
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SEED_DEMO_DATA: 'false', DATA_DIR: dataDir, PAYMENT_LATENCY_MS: '0', WEB_DIR: '' },
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      SEED_DEMO_DATA: 'false',
+      DATA_DIR: dataDir,
+      PAYMENT_LATENCY_MS: '0',
+      WEB_DIR: '',
+    },
     { jwtSecret: 'test-secret-test-secret-test-secret', authAttemptsPerMinute: 100_000, ...postgresFor(dataDir), ...overrides },
   );
 }
