@@ -54,7 +54,7 @@ export const offersModule = defineModule({
   name: 'offers',
   kinds: { offer: offerKind },
   migrations: [offersMigration],
-  create: ({ db, clock, runtime, actors, logger, services }) => {
+  create: ({ config, db, clock, runtime, actors, logger, services }) => {
     const offers = new OfferService({ runtime, actors, repo: new OffersRepo(db.knex), catalog: services.catalog, clock, logger });
     // Drop units are claimed in the checkout's stock transaction, and given back in the release's.
     services.inventory.addParticipant(offers.participant);
@@ -128,6 +128,39 @@ export const offersModule = defineModule({
       },
       routes: (routes) => {
         routes.get('/api/offers', async () => ({ offers: await Promise.all((await offers.current()).map(view)) }));
+      },
+      // Demo data: a festival sale on the coffee shelf and a limited drop a minute after start, so a new store shows both.
+      start: async () => {
+        if (!config.seedDemoData || (await actors.listByKind('offer', { limit: 1 })).length > 0) return;
+        const categories = await services.catalog.listCategories();
+        const coffee = categories.find((category) => category.slug === 'coffee');
+        const speaker = (await services.catalog.listProducts({ q: 'Portable Speaker', page: 1, pageSize: 1 })).items[0];
+        const system = { sub: 'system', role: 'admin' as const };
+        const now = clock();
+        if (coffee) {
+          await offers.create(system, {
+            sort: 'sale',
+            name: 'Coffee festival: 15 % off',
+            discount: { type: 'percent', percent: 15 },
+            productIds: [],
+            categoryIds: [coffee.id],
+            startsAt: now,
+            endsAt: now + 7 * 86_400_000,
+          });
+        }
+        if (speaker) {
+          await offers.create(system, {
+            sort: 'drop',
+            name: 'Speaker drop: 10 at half price',
+            productId: speaker.id,
+            dropPrice: Math.floor(speaker.price / 2),
+            quota: 10,
+            perCustomerLimit: 1,
+            startsAt: now + 60_000,
+            endsAt: now + 2 * 86_400_000,
+          });
+        }
+        logger.info('demo offers scheduled');
       },
       stop: async () => {
         syncing.unsubscribe();
