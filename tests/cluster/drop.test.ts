@@ -34,7 +34,7 @@ test('a drop of 10 units with 200 buyers over two nodes sells exactly 10 at the 
     dropPrice: 999,
     quota,
     perCustomerLimit: 1,
-    startsAt: Date.now() + 1_000,
+    startsAt: Date.now() + 3_000,
   });
   t.is((await started).id, offer.id);
 
