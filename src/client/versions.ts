@@ -19,7 +19,7 @@ export class VersionGate {
    * topic carries the offer's version): it is compared with that space's earlier pushes only.
    */
   accept(topic: string, version: number, isAnswer: boolean, space = ''): boolean {
-    if (topic === 'shipments' || topic === 'offers') return true; // lists, not versioned views
+    if (topic === 'shipments' || topic === 'offers' || topic === 'inspector') return true; // lists and streams, not versioned views
     const key = space === '' ? topic : `${topic}#${space}`;
     const complete = space === '' && (isAnswer || !topic.startsWith('product:'));
     const current = this.held.get(key);

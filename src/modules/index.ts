@@ -4,6 +4,7 @@ import { migrationsOf, type CoversProtocol, type Migration } from '../kernel/mod
 import { cartModule } from './cart/index.ts';
 import { catalogModule } from './catalog/index.ts';
 import { identityModule } from './identity/index.ts';
+import { inspectorModule } from './inspector/index.ts';
 import { inventoryModule } from './inventory/index.ts';
 import { mailModule, type MailModuleOptions } from './mail/index.ts';
 import { offersModule } from './offers/index.ts';
@@ -29,6 +30,7 @@ export function defaultModules(options: DefaultModuleOptions = {}) {
     recommendationsModule,
     stockAlertsModule,
     mailModule(options.mail),
+    inspectorModule,
     webModule,
   ] as const;
 }

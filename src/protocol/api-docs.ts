@@ -267,6 +267,7 @@ export function asyncApiDocument(info: ApiDocInfo): JsonSchema {
     'offer:started',
     'offer:ended',
     'offer:remaining',
+    'actor:changed',
     'resync',
   ] as const;
   return {

@@ -312,6 +312,176 @@ export type RecommendationsUpdated = z.infer<typeof recommendationsUpdatedSchema
 export type OfferView = z.infer<typeof offerViewSchema>;
 export type OfferRemaining = z.infer<typeof offerRemainingSchema>;
 
+// ---------------------------------------------------------------- the actor inspector (/warehouse: staff and admin)
+
+/** How many actors there are of each kind in each state: `inspect:summary`'s answer and the `inspector` topic's view. */
+export const inspectorSummarySchema = z
+  .object({
+    total: z.number().int(),
+    kinds: z
+      .array(
+        z
+          .object({
+            kind: z.string(),
+            total: z.number().int(),
+            states: z
+              .array(z.object({ state: z.string(), count: z.number().int() }).readonly())
+              .readonly()
+              .describe("every state the kind's machine can rest in, 0 included, in the machine's order; then any other state stored rows hold"),
+          })
+          .readonly(),
+      )
+      .readonly()
+      .describe('every kind this node hosts (and any other kind stored), by name'),
+    at: epochMs.describe('when the counts were read'),
+  })
+  .readonly();
+
+/** One actor in a listing. */
+export const actorSummarySchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    state: z.string(),
+    version: z.number().int(),
+    ownerId: z.string().nullable(),
+    status: z.enum(['active', 'done']).describe('done: the machine reached a final state'),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .readonly();
+
+/** One change in a context: `before` absent when added, `after` absent when removed. */
+export const valueChangeSchema = z
+  .object({
+    path: z.string().describe('top-level key or JSON path: total, items[0].quantity, history[3]'),
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+  })
+  .readonly();
+
+/** A journal event as stored: its type and its fields (`at` included; version 1 is `{ type: 'xstate.init', input }`). */
+const journalEventSchema = z.object({ type: z.string() }).catchall(z.unknown()).readonly();
+
+/** One journal entry, replayed: the event and the state it led to, and what it changed in the context. */
+export const timelineEntrySchema = z
+  .object({
+    version: z.number().int(),
+    at: epochMs,
+    event: journalEventSchema,
+    state: z.string().nullable().describe('null: not rebuilt, the replay stopped before this version (check.mismatch says why)'),
+    changed: z.array(valueChangeSchema).readonly().describe('version 1: every key, as added; empty when not rebuilt'),
+    redacted: z.boolean().describe('emporium.redacted: personal data was erased outside the machine; state and context are carried through'),
+  })
+  .readonly();
+
+/** The replay of the whole journal against the stored snapshot. A mismatch is a bug (or a tampered row): shown, never hidden. */
+export const snapshotCheckSchema = z
+  .object({
+    matches: z.boolean(),
+    storedVersion: z.number().int(),
+    replayedVersion: z.number().int().describe('the last version the replay rebuilt (0: none)'),
+    mismatch: z
+      .object({
+        message: z.string(),
+        differences: z
+          .array(
+            z
+              .object({
+                path: z.string().describe('version, state, value (the state value), machineVersion, or context.<path>'),
+                replayed: z.unknown().optional(),
+                stored: z.unknown().optional(),
+              })
+              .readonly(),
+          )
+          .readonly(),
+      })
+      .readonly()
+      .nullable()
+      .describe('null when the replay matches the stored snapshot'),
+    notes: z.array(z.string()).readonly().describe('what to know to judge it: a redaction, a snapshot migrated from an older machine'),
+  })
+  .readonly();
+
+/** A machine's states and transitions, for drawing it, and where the actor is. */
+export const machineGraphSchema = z
+  .object({
+    id: z.string(),
+    initial: z.string().nullable().describe('the state a new actor starts in'),
+    current: z.string().describe("the actor's state"),
+    states: z
+      .array(
+        z
+          .object({
+            name: z.string().describe('the path from the root joined with dots'),
+            parent: z.string().nullable(),
+            type: z.enum(['atomic', 'compound', 'parallel', 'final', 'history']),
+            initial: z.string().nullable(),
+          })
+          .readonly(),
+      )
+      .readonly(),
+    transitions: z
+      .array(
+        z
+          .object({
+            source: z.string(),
+            event: z.string(),
+            targets: z.array(z.string()).readonly().describe('empty: stays in its state (changes the context only)'),
+            guard: z.string().nullable(),
+          })
+          .readonly(),
+      )
+      .readonly(),
+  })
+  .readonly();
+
+/** One flow's delivery of an outbox row. */
+export const deliveryViewSchema = z
+  .object({
+    flow: z.string(),
+    state: z.enum(['pending', 'done', 'parked']),
+    attempts: z.number().int().describe('failed attempts so far'),
+    lastError: z.string().nullable(),
+    settledAt: epochMs.nullable().describe('when it was done or parked'),
+    claimedUntil: epochMs.nullable().describe('pending: the end of a claim, or after a failure when the next attempt may start'),
+    claimed: z.boolean().describe('a relay holds it right now'),
+  })
+  .readonly();
+
+/** A domain event an actor wrote to the outbox, with each interested flow's delivery. */
+export const outboxRowViewSchema = z
+  .object({
+    seq: z.number().int(),
+    type: z.string(),
+    payload: z.unknown(),
+    createdAt: epochMs,
+    fannedOutAt: epochMs.nullable().describe('null until the relay gave it its deliveries'),
+    dispatchedAt: epochMs.nullable().describe('null until every flow settled it (done or parked)'),
+    deliveries: z.array(deliveryViewSchema).readonly().describe('one per flow that consumes its type; none when no flow wants it'),
+  })
+  .readonly();
+
+/** Pushed on `/warehouse` topic `inspector` for every committed actor change, on every node. */
+export const actorChangedSchema = z
+  .object({
+    kind: z.string(),
+    id: z.string(),
+    version: z.number().int().describe("the actor's new version"),
+    state: z.string(),
+    event: z.string().describe("the journal event's type (xstate.init for a new actor)"),
+    at: epochMs,
+  })
+  .readonly();
+
+export type InspectorSummary = z.infer<typeof inspectorSummarySchema>;
+export type ActorSummary = z.infer<typeof actorSummarySchema>;
+export type TimelineEntry = z.infer<typeof timelineEntrySchema>;
+export type SnapshotCheckView = z.infer<typeof snapshotCheckSchema>;
+export type MachineGraphView = z.infer<typeof machineGraphSchema>;
+export type OutboxRowView = z.infer<typeof outboxRowViewSchema>;
+export type ActorChanged = z.infer<typeof actorChangedSchema>;
+
 /** What `subscribe` answers: the topic's current view, to start from and compare push versions against. */
 export const topicViewSchema = z.union([
   z.object({ topic: z.templateLiteral(['cart:', z.string()]), view: cartViewSchema }).readonly(),
@@ -327,5 +497,6 @@ export const topicViewSchema = z.union([
       view: z.object({ offers: z.array(offerViewSchema).readonly().describe('live and upcoming, soonest first') }).readonly(),
     })
     .readonly(),
+  z.object({ topic: z.literal('inspector'), view: inspectorSummarySchema }).readonly(),
 ]);
 export type TopicView = z.infer<typeof topicViewSchema>;

@@ -4,7 +4,14 @@ import { MAX_LINE_QUANTITY, SHIPMENT_STATES } from '../domain/types.ts';
 import {
   ORDER_STATES,
   OFFER_STATES,
+  actorChangedSchema,
+  actorSummarySchema,
   addressViewSchema,
+  inspectorSummarySchema,
+  machineGraphSchema,
+  outboxRowViewSchema,
+  snapshotCheckSchema,
+  timelineEntrySchema,
   backInStockSchema,
   offerRemainingSchema,
   offerViewSchema,
@@ -18,6 +25,7 @@ import {
   shipmentViewSchema,
   stockChangedSchema,
   topicViewSchema,
+  type ActorChanged,
   type BackInStock,
   type CartView,
   type OfferRemaining,
@@ -256,6 +264,28 @@ export const warehouseCommands = {
     .object({ state: z.enum(OFFER_STATES).optional(), limit: z.number().int().min(1).max(500).optional().describe('default 100') })
     .strict()
     .describe('newest first'),
+  'inspect:summary': empty.describe('how many actors of each kind are in each state'),
+  'inspect:actors': z
+    .object({
+      kind: z.string().min(1).max(16).optional(),
+      state: z.string().min(1).max(64).optional(),
+      q: z.string().trim().min(1).max(100).optional().describe('an id prefix, or an owner id (exact)'),
+      limit: z.number().int().min(1).max(200).optional().describe('default 50'),
+      before: z.string().min(1).max(300).optional().describe("the previous page's nextCursor"),
+    })
+    .strict()
+    .describe('newest first'),
+  'inspect:actor': z
+    .object({ id: idSchema, limit: z.number().int().min(1).max(5000).optional().describe('at most this many journal entries, the newest; default 1000') })
+    .strict(),
+  'inspect:replay': z.object({ id: idSchema, version: z.number().int().min(1) }).strict(),
+  'inspect:deliveries': z
+    .object({ id: idSchema, limit: z.number().int().min(1).max(1000).optional().describe('at most this many outbox rows, the newest; default 200') })
+    .strict(),
+  'inspect:retry': z
+    .object({ seq: z.number().int().min(1), flow: z.string().min(1).max(64) })
+    .strict()
+    .describe('admins only: requeue one parked delivery'),
   subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
   unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
 } as const;
@@ -355,6 +385,26 @@ export const warehouseResults = {
   'offer:update': z.object({ offer: offerViewSchema }),
   'offer:cancel': z.object({ offer: offerViewSchema }),
   'offers:list': z.object({ offers: z.array(offerViewSchema) }),
+  'inspect:summary': z.object({ summary: inspectorSummarySchema }),
+  'inspect:actors': z.object({
+    actors: z.array(actorSummarySchema).describe('newest first'),
+    nextCursor: z.string().nullable().describe('pass as `before` for the next page; null on the last'),
+  }),
+  'inspect:actor': z.object({
+    actor: actorSummarySchema.unwrap().extend({ machineVersion: z.number().int(), context: z.unknown() }).readonly(),
+    machine: machineGraphSchema,
+    timeline: z.array(timelineEntrySchema).describe('the journal replayed, oldest first (the newest `limit` entries)'),
+    journalLength: z.number().int().describe('every journal entry, also those left out of timeline'),
+    check: snapshotCheckSchema,
+  }),
+  'inspect:replay': z.object({
+    id: z.string(),
+    kind: z.string(),
+    replayed: timelineEntrySchema.unwrap().extend({ state: z.string(), context: z.unknown() }).readonly().describe('the actor at that version'),
+    check: snapshotCheckSchema,
+  }),
+  'inspect:deliveries': z.object({ id: z.string(), rows: z.array(outboxRowViewSchema).describe('oldest first') }),
+  'inspect:retry': z.object({ row: outboxRowViewSchema.describe('the row after the requeue') }),
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in WarehouseCommandName]: z.ZodType };
@@ -376,6 +426,7 @@ export const pushEvents = {
   'offer:ended': offerViewSchema,
   'offer:remaining': offerRemainingSchema,
   'recommendations:updated': recommendationsUpdatedSchema,
+  'actor:changed': actorChangedSchema,
   resync: z.object({ reason: z.string() }).readonly(),
 } as const;
 
@@ -410,6 +461,8 @@ export interface ServerToClient {
   'offer:remaining': (remaining: OfferRemaining) => void;
   /** A cart changed: its recommendations, computed once a burst of changes settled (on `recommendations:<cartId>`). */
   'recommendations:updated': (update: RecommendationsUpdated) => void;
+  /** `/warehouse` topic `inspector`: an actor change was committed (any kind, any node). */
+  'actor:changed': (change: ActorChanged) => void;
   /** Pushes may have been lost (a cluster link was down): subscribe again to every topic to converge. */
   resync: (info: { reason: string }) => void;
 }
@@ -434,6 +487,7 @@ export const PUSH_EVENTS = [
   'offer:ended',
   'offer:remaining',
   'recommendations:updated',
+  'actor:changed',
 ] as const satisfies readonly PushEventName[];
 
 /**
@@ -454,6 +508,8 @@ export const pushTopics: { readonly [E in PushEventName]: (payload: TopicFields<
   'offer:ended': (offer) => offerTopics(offer),
   'offer:remaining': ({ offerId, productId }) => ['offers', `offer:${offerId}`, `product:${productId}`],
   'recommendations:updated': ({ cartId }) => [`recommendations:${cartId}`],
+  // Every actor change, on the inspector's stream.
+  'actor:changed': () => ['inspector'],
 };
 /** The payload fields that name a push's topics: a product's id for stock, a cart's id for its recommendations, the actor's id otherwise. */
 type TopicFields<E extends PushEventName> = E extends keyof OfferTopicFields ? OfferTopicFields[E] : OtherTopicFields<E>;
@@ -495,5 +551,10 @@ export const READ_COMMANDS = [
   'shipments:list',
   'stock:get',
   'offers:list',
+  'inspect:summary',
+  'inspect:actors',
+  'inspect:actor',
+  'inspect:replay',
+  'inspect:deliveries',
 ] as const satisfies readonly (StoreCommandName | WarehouseCommandName)[];
 export type ReadCommandName = (typeof READ_COMMANDS)[number];

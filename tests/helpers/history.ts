@@ -1,9 +1,9 @@
 // Jepsen/Elle-style history: a seeded PRNG, a recorder of operations (invoke, completion, outcome), pushes and faults,
 // what PostgreSQL holds at the end, and the checkers. Each checker is a pure function returning violations.
-import { stateName } from '../../src/kernel/actors/kinds.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
-import { initialTransition, transition, type AnyStateMachine } from 'xstate';
+import type { AnyStateMachine } from 'xstate';
+import { replayJournal as replayActorJournal } from '../../src/kernel/actors/replay.ts';
 import { cartMachine } from '../../src/modules/cart/cart.machine.ts';
 import { orderMachine } from '../../src/modules/order/order.machine.ts';
 import { shipmentMachine } from '../../src/modules/shipment/shipment.machine.ts';
@@ -423,12 +423,10 @@ export interface Replay {
   readonly violations: Violation[];
 }
 
-const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
-
 /**
- * Replays every journal through the machines: version 1 must be `xstate.init` with the input, every
- * later event must be accepted by the machine in the state the earlier ones led to, and the result
- * must equal the stored snapshot (value and context), state and version.
+ * Replays every journal through the machines (the kernel's `replayJournal`): version 1 must be `xstate.init`
+ * with the input, every later event must be accepted by the machine in the state the earlier ones led to, and
+ * the result must equal the stored snapshot (value and context), state and version.
  */
 export function replayJournal(facts: Facts): Replay {
   const violations: Violation[] = [];
@@ -441,50 +439,26 @@ export function replayJournal(facts: Facts): Replay {
       violations.push({ check: 'replay', message: `${actorId}: unknown kind ${kind}` });
       continue;
     }
-    const versions: ReplayedVersion[] = [];
-    byActor.set(actorId, versions);
-    let snapshot: any;
-    for (const entry of entries) {
-      if (entry.version !== versions.length + 1) break; // gaps are reported by checkJournal
-      if (entry.version === 1) {
-        if (entry.event.type !== 'xstate.init') {
-          violations.push({ check: 'replay', message: `${actorId}: version 1 is ${entry.event.type}, not xstate.init` });
-          break;
-        }
-        [snapshot] = initialTransition(machine, entry.event.input);
-      } else {
-        const [next] = transition(machine, snapshot, entry.event as never);
-        if (next === snapshot) {
-          violations.push({
-            check: 'replay',
-            message: `${actorId} v${entry.version}: the machine in ${stateName(snapshot.value)} does not accept the journaled ${JSON.stringify(entry.event)}`,
-          });
-          break;
-        }
-        snapshot = next;
-      }
-      versions.push({
-        version: entry.version,
-        at: entry.at,
-        event: entry.event,
-        state: stateName(snapshot.value),
-        value: plain(snapshot.value),
-        context: plain(snapshot.context),
-      });
-    }
     const row = stored.get(actorId);
-    const last = versions.at(-1);
+    const replay = replayActorJournal({ machine }, entries, row && { version: row.version, state: row.state, persisted: row.snapshot });
+    byActor.set(actorId, [...replay.versions]);
+    const { failure } = replay;
+    // Gaps are reported by checkJournal.
+    if (failure?.reason === 'not-init') violations.push({ check: 'replay', message: `${actorId}: ${failure.message}` });
+    else if (failure && failure.reason !== 'gap') violations.push({ check: 'replay', message: `${actorId} v${failure.version}: ${failure.message}` });
     if (!row) {
       violations.push({ check: 'replay', message: `${actorId}: journaled (${entries.length} entries) but has no stored snapshot` });
       continue;
     }
+    const last = replay.versions.at(-1);
     if (!last || last.version !== row.version) continue; // checkJournal reports the mismatch
-    if (!isDeepStrictEqual({ value: last.value, context: last.context }, plain({ value: row.snapshot.value, context: row.snapshot.context }))) {
+    const differences = replay.check?.mismatch?.differences ?? [];
+    if (differences.some((d) => d.path === 'value' || d.path === 'context' || d.path.startsWith('context.') || d.path.startsWith('context['))) {
       violations.push({
         check: 'replay',
         message: `${actorId} v${row.version}: replay gives ${JSON.stringify({ value: last.value, context: last.context })}, stored ${JSON.stringify(row.snapshot)}`,
       });
-    } else if (row.state !== last.state) {
+    } else if (differences.some((d) => d.path === 'state')) {
       violations.push({ check: 'replay', message: `${actorId}: stored state column ${row.state}, snapshot says ${last.state}` });
     }
   }

@@ -331,6 +331,16 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
     return Object.hasOwn(this.options.kinds, kind);
   }
 
+  /** The kinds this runtime hosts, by name. */
+  kindNames(): string[] {
+    return Object.keys(this.options.kinds);
+  }
+
+  /** The definition of `kind` (machine, version, migration) for replay and inspection; undefined when this node does not host it. */
+  kindDefinition(kind: string): ActorKindDefinition | undefined {
+    return this.hosts(kind) ? (this.options.kinds[kind] as unknown as ActorKindDefinition) : undefined;
+  }
+
   /** Drops actors idle for `idleMs` or longer from memory (`0`: every idle one); they come back from the database on next use. */
   passivate(idleMs: number): number {
     const cutoff = this.options.clock() - idleMs;

@@ -199,6 +199,60 @@ export class ActorRepo {
     return rows.map(fromRow);
   }
 
+  /** One actor's journal, version 1 first (empty for an unknown id). */
+  async journal(actorId: string): Promise<JournalEntry[]> {
+    const rows = (await this.knex('actor_journal')
+      .where({ actor_id: actorId })
+      .select('actor_id', 'kind', 'version', 'event', 'at')
+      .orderBy('version')) as Array<{ actor_id: string; kind: string; version: number | string; event: string; at: number | string }>;
+    return rows.map((row) => ({
+      actorId: row.actor_id,
+      kind: row.kind,
+      version: Number(row.version),
+      event: JSON.parse(typeof row.event === 'string' ? row.event : JSON.stringify(row.event)) as unknown,
+      at: Number(row.at),
+    }));
+  }
+
+  /** How many actors there are of each kind in each state (kinds and states that have none are absent). */
+  async countsByKindAndState(): Promise<Array<{ kind: string; state: string; count: number }>> {
+    const rows = (await this.knex('actors').select('kind', 'state').count({ n: '*' }).groupBy('kind', 'state').orderBy(['kind', 'state'])) as Array<{
+      kind: string;
+      state: string;
+      n: number | string;
+    }>;
+    return rows.map((row) => ({ kind: row.kind, state: row.state, count: Number(row.n) }));
+  }
+
+  /**
+   * Actors of any owner, newest first (ties by id, descending), for operators: `kind` and `state` filter, `q`
+   * matches an id by prefix or an owner id exactly, and `before` continues after the actor with that creation
+   * time and id (keyset paging, as `listByOwner`).
+   */
+  async search(options: {
+    readonly kind?: string | undefined;
+    readonly state?: string | undefined;
+    readonly q?: string | undefined;
+    readonly limit: number;
+    readonly before?: { readonly createdAt: number; readonly id: string } | undefined;
+  }): Promise<ActorRow[]> {
+    const query = this.knex('actors');
+    if (options.kind) query.where({ kind: options.kind });
+    if (options.state) query.andWhere({ state: options.state });
+    const q = options.q;
+    if (q) {
+      // LIKE's wildcards are literal here (ids have underscores): escaped, with an explicit escape character.
+      const prefix = `${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query.andWhere((w) => w.whereRaw(`id like ? escape '\\'`, [prefix]).orWhere({ owner_id: q }));
+    }
+    if (options.before) {
+      const { createdAt, id } = options.before;
+      query.andWhere((w) => w.where('created_at', '<', createdAt).orWhere((same) => same.where('created_at', createdAt).andWhere('id', '<', id)));
+    }
+    const rows = (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit)) as ActorRecordRow[];
+    return rows.map(fromRow);
+  }
+
   async listStale(kind: string, state: string, updatedBefore: number, limit: number): Promise<ActorRow[]> {
     const rows = (await this.knex('actors').where({ kind, state }).andWhere('updated_at', '<', updatedBefore).limit(limit)) as ActorRecordRow[];
     return rows.map(fromRow);

@@ -29,6 +29,45 @@ export interface ParkedDelivery {
   readonly parkedAt: number;
 }
 
+/** One flow's delivery of an outbox row, as an operator sees it. */
+export interface DeliveryState {
+  readonly flow: string;
+  readonly state: 'pending' | 'done' | 'parked';
+  /** Failed attempts so far (reset by a requeue). */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  /** When it was done or parked; null while pending. */
+  readonly settledAt: number | null;
+  /** Pending: when a claim's lease ends or, after a failure, when the next attempt may start; null when it may run now. */
+  readonly claimedUntil: number | null;
+  /** Pending and held by a relay right now. */
+  readonly claimed: boolean;
+}
+
+/** An outbox row of one actor with each interested flow's delivery. */
+export interface ActorOutboxRow {
+  readonly seq: number;
+  readonly type: string;
+  readonly payload: unknown;
+  readonly createdAt: number;
+  /** Null until the relay gave the row its deliveries. */
+  readonly fannedOutAt: number | null;
+  /** Null until every flow settled it (done or parked); set at once when no flow wants it. */
+  readonly dispatchedAt: number | null;
+  readonly deliveries: readonly DeliveryState[];
+}
+
+const OUTBOX_COLUMNS = ['seq', 'type', 'payload', 'created_at', 'fanned_out_at', 'dispatched_at'];
+
+interface OutboxRecordRow {
+  seq: number | string;
+  type: string;
+  payload: string;
+  created_at: number | string;
+  fanned_out_at: number | string | null;
+  dispatched_at: number | string | null;
+}
+
 interface DeliveryRow {
   seq: number | string;
   flow: string;
@@ -196,6 +235,60 @@ export class OutboxRepo {
       attempts: Number(row.attempts),
       lastError: row.last_error,
       parkedAt: Number(row.settled_at),
+    }));
+  }
+
+  /** One actor's outbox rows (or a domain event writer's, by its id), oldest first, the last `limit` of them, each with its deliveries. */
+  async ofActor(actorId: string, limit = 200): Promise<ActorOutboxRow[]> {
+    const rows = (await this.knex('outbox').where({ actor_id: actorId }).select(OUTBOX_COLUMNS).orderBy('seq', 'desc').limit(limit)) as OutboxRecordRow[];
+    return this.withDeliveries(rows.reverse());
+  }
+
+  /** One outbox row with its deliveries; undefined when there is none. */
+  async row(seq: number): Promise<ActorOutboxRow | undefined> {
+    const rows = (await this.knex('outbox').where({ seq }).select(OUTBOX_COLUMNS)) as OutboxRecordRow[];
+    return (await this.withDeliveries(rows))[0];
+  }
+
+  private async withDeliveries(rows: readonly OutboxRecordRow[]): Promise<ActorOutboxRow[]> {
+    if (rows.length === 0) return [];
+    const seqs = rows.map((row) => Number(row.seq));
+    const deliveries = (await this.knex('outbox_deliveries')
+      .whereIn('seq', seqs)
+      .select('seq', 'flow', 'state', 'attempts', 'last_error', 'settled_at', 'claimed_by', 'claimed_until')
+      .orderBy(['seq', 'flow'])) as Array<{
+      seq: number | string;
+      flow: string;
+      state: DeliveryState['state'];
+      attempts: number | string;
+      last_error: string | null;
+      settled_at: number | string | null;
+      claimed_by: string | null;
+      claimed_until: number | string | null;
+    }>;
+    const nullable = (value: number | string | null) => (value === null ? null : Number(value));
+    const bySeq = new Map<number, DeliveryState[]>();
+    for (const row of deliveries) {
+      const list = bySeq.get(Number(row.seq)) ?? [];
+      list.push({
+        flow: row.flow,
+        state: row.state,
+        attempts: Number(row.attempts),
+        lastError: row.last_error,
+        settledAt: nullable(row.settled_at),
+        claimedUntil: nullable(row.claimed_until),
+        claimed: row.claimed_by !== null,
+      });
+      bySeq.set(Number(row.seq), list);
+    }
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      type: row.type,
+      payload: JSON.parse(row.payload) as unknown,
+      createdAt: Number(row.created_at),
+      fannedOutAt: nullable(row.fanned_out_at),
+      dispatchedAt: nullable(row.dispatched_at),
+      deliveries: bySeq.get(Number(row.seq)) ?? [],
     }));
   }
 
