@@ -55,3 +55,17 @@ test.serial('Socket.IO origin allowlist: a websocket from a foreign Origin is re
   t.true(socket.connected);
   t.is(data(t, await call<Cart>(socket, 'cart:create', {})).cart.state, 'active');
 });
+
+test.serial("a page this node served connects from the node's own origin, whatever address it was opened on", async (t) => {
+  const { url } = await appForTest(t);
+  const token = await guestToken(url);
+  // The app listens on 127.0.0.1:<port>; its own origin is not in CORS_ORIGINS (http://localhost:3000).
+  const socket = await connectWithOrigin(url, token, new URL(url).origin);
+  t.teardown(() => {
+    socket.close();
+  });
+  t.true(socket.connected);
+  // Another port on the same host is another origin.
+  const port = Number(new URL(url).port);
+  await t.throwsAsync(connectWithOrigin(url, token, `http://127.0.0.1:${port === 1 ? 2 : port - 1}`));
+});

@@ -13,7 +13,8 @@ export function Price({ price, listPrice, currency = 'EUR' }: { price: number; l
   return (
     <span class="price offer-price">
       <Money amount={price} currency={currency} />{' '}
-      <s aria-label={`was ${formatMoney(listPrice, currency)}`}>
+      <s>
+        <span class="visually-hidden">was </span>
         <Money amount={listPrice} currency={currency} />
       </s>
     </span>
@@ -31,11 +32,15 @@ export function Countdown({ to, label }: { to: number; label?: string }) {
   }, []);
   const left = Math.max(0, to - now);
   const s = Math.floor(left / 1000);
-  const text = left === 0 ? 'now' : `${s >= 86_400 ? `${Math.floor(s / 86_400)}d ` : ''}${[Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60].map((n) => String(n).padStart(2, '0')).join(':')}`;
+  const text =
+    left === 0
+      ? 'now'
+      : `${s >= 86_400 ? `${Math.floor(s / 86_400)}d ` : ''}${[Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60].map((n) => String(n).padStart(2, '0')).join(':')}`;
   return (
-    <time class="countdown" dateTime={new Date(to).toISOString()} aria-label={`${label ?? 'time left'}: ${text}`}>
-      {text}
-    </time>
+    <span class="countdown">
+      <span class="visually-hidden">{label ?? 'time left'}: </span>
+      <time dateTime={new Date(to).toISOString()}>{text}</time>
+    </span>
   );
 }
 

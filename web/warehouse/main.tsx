@@ -1,13 +1,5 @@
-// Placeholder, replaced by the page itself.
+// The warehouse board at /warehouse: staff sign in, then follow and move shipments, stock, offers and the catalog live.
 import { render } from 'preact';
-import { PageHeader } from '../shared/ui.tsx';
+import { App } from './app.tsx';
 
-render(
-  <>
-    <PageHeader title="Emporium" />
-    <main id="main">
-      <h1>warehouse</h1>
-    </main>
-  </>,
-  document.getElementById('app')!,
-);
+render(<App />, document.getElementById('app')!);

@@ -67,9 +67,19 @@ export interface SocketGateway {
   close(): Promise<void>;
 }
 
-/** Origin check for browsers; non-browser clients send no Origin and rely on their token alone. */
-export function originAllowed(origin: string | undefined, allowlist: readonly string[]): boolean {
-  return origin === undefined || allowlist.includes('*') || allowlist.includes(origin);
+/**
+ * Origin check for browsers; non-browser clients send no Origin and rely on their token alone. A page this node
+ * served itself (its Origin names the host the request came to: the storefront, the board, the inspector) is
+ * always allowed, on whatever address it was opened; other origins must be in the allowlist.
+ */
+export function originAllowed(origin: string | undefined, allowlist: readonly string[], host?: string | undefined): boolean {
+  if (origin === undefined || allowlist.includes('*') || allowlist.includes(origin)) return true;
+  if (!host) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function handshakeError(error: AppError): Error {
@@ -104,7 +114,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
     cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
     // A node that is shutting down takes no new connections: the client retries (through the balancer, elsewhere).
-    allowRequest: (request, callback) => callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins)),
+    allowRequest: (request, callback) => callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins, request.headers.host)),
   });
 
   o.clusterLink?.attach(io);
