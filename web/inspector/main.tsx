@@ -1,13 +1,5 @@
-// Placeholder, replaced by the page itself.
+// The actor inspector at /inspector: staff and admins follow every actor live, and open one to see its life replayed.
 import { render } from 'preact';
-import { PageHeader } from '../shared/ui.tsx';
+import { App } from './app.tsx';
 
-render(
-  <>
-    <PageHeader title="Emporium" />
-    <main id="main">
-      <h1>inspector</h1>
-    </main>
-  </>,
-  document.getElementById('app')!,
-);
+render(<App />, document.getElementById('app')!);
