@@ -281,7 +281,7 @@ export class CheckoutService {
         });
       }
     }
-    return currentPriceChanges(this.o.catalog, this.o.offers, cart, products);
+    return currentPriceChanges(this.o.catalog, this.o.offers, cart, products, { fresh: true });
   }
 
   private async orderLines(cart: CartActor): Promise<OrderLine[]> {
@@ -304,12 +304,14 @@ export async function currentPriceChanges(
   offers: OfferService,
   cart: CartActor,
   products?: ReadonlyMap<string, ProductView>,
+  options: { readonly fresh?: boolean } = {},
 ): Promise<PriceChange[]> {
   const lines = cart.snapshot.context.items;
   const known = products ?? (await catalog.getProducts(lines.map((line) => line.productId)));
   const prices = await offers.pricesFor([...known.values()], {
     customerId: cart.snapshot.context.customerId,
     quantities: new Map(lines.map((line) => [line.productId, line.quantity])),
+    fresh: options.fresh,
   });
   return priceChangesOf(lines, prices);
 }

@@ -37,6 +37,8 @@ export interface PricingFor {
   /** Units wanted per product (1 when absent). */
   readonly quantities?: ReadonlyMap<string, number> | undefined;
   readonly at?: number | undefined;
+  /** Read the open offers afresh rather than from this node's quarter-second cache (a checkout locking its prices). */
+  readonly fresh?: boolean | undefined;
 }
 
 export interface OfferServiceOptions {
@@ -133,7 +135,7 @@ export class OfferService {
    */
   async pricesFor(products: readonly PricedProduct[], pricing: PricingFor = {}): Promise<Map<string, OfferPrice>> {
     const at = pricing.at ?? this.o.clock();
-    const offers = (await this.pricingOffers()).filter((offer) => applies(offer, at));
+    const offers = (await this.pricingOffers(pricing.fresh)).filter((offer) => applies(offer, at));
     const needsTree = offers.some((offer) => offer.context.terms.sort === 'sale' && offer.context.terms.categoryIds.length > 0);
     const chain = needsTree
       ? ancestry(new Map((await this.o.catalog.listCategories()).map((category) => [category.id, category.parentId])))
@@ -150,9 +152,9 @@ export class OfferService {
     return bestPrices(products, offers, at, chain, dropCheck);
   }
 
-  private pricingOffers(): Promise<PricingOffer[]> {
+  private pricingOffers(fresh = false): Promise<PricingOffer[]> {
     const now = Date.now();
-    if (!this.pricing || now - this.pricing.readAt > PRICING_CACHE_MS) {
+    if (fresh || !this.pricing || now - this.pricing.readAt > PRICING_CACHE_MS) {
       const offers = this.open(['scheduled', 'live']).then((actors) =>
         actors.map((actor): PricingOffer => ({ state: actor.state, context: actor.snapshot.context })),
       );
