@@ -1,13 +1,6 @@
-// Placeholder, replaced by the page itself.
+// The storefront at `/`: a live shop over the documented protocol (REST for the catalog and sign-in, the typed
+// SDK over Socket.IO `/store` for carts, orders, shipments and pushes). Hash routes; see app.tsx.
 import { render } from 'preact';
-import { PageHeader } from '../shared/ui.tsx';
+import { App } from './app.tsx';
 
-render(
-  <>
-    <PageHeader title="Emporium" />
-    <main id="main">
-      <h1>storefront</h1>
-    </main>
-  </>,
-  document.getElementById('app')!,
-);
+render(<App />, document.getElementById('app')!);
