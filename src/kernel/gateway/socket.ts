@@ -114,7 +114,8 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
     cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
     // A node that is shutting down takes no new connections: the client retries (through the balancer, elsewhere).
-    allowRequest: (request, callback) => callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins, request.headers.host)),
+    allowRequest: (request, callback) =>
+      callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins, request.headers.host)),
   });
 
   o.clusterLink?.attach(io);
