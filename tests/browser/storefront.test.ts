@@ -1,6 +1,6 @@
 // The storefront at / in a real chromium against the real app (demo catalog, the built pages, no mocks): a guest
-// searches, buys and signs up with the cart following; staff move the shipment and the order page follows each step
-// without a reload; two shoppers watch one product's stock move live; a keyboard-only checkout; the checkout's
+// searches, buys and signs up with the cart following; staff move the shipment on the board (a second browser
+// context) and the order page follows each step without a reload; two shoppers watch one product's stock move live; a keyboard-only checkout; the checkout's
 // refusals (out of stock, prices changed, a declined card); sold out → back in stock and live offer banners; axe-core on every view,
 // a phone-size pass, and screenshots (test-artifacts/screenshots/storefront-*.png).
 import type { ExecutionContext } from 'ava';
@@ -63,6 +63,20 @@ async function paidOrder(page: Page): Promise<string> {
   return id;
 }
 
+/** The warehouse board in another browser context (staff, not the shopper), signed in through its form. */
+async function openBoard(t: ExecutionContext, browser: Browser, app: TestApp): Promise<Page> {
+  const account = { email: `board-${next()}@example.com`, password: 'warehouse-pass-1' };
+  await app.app.services.auth.upsertAccount({ ...account, name: 'Grace Hopper', role: 'staff' });
+  const { page } = await pageIn(t, browser);
+  page.setDefaultTimeout(WAIT);
+  await page.goto(`${app.url}/warehouse#shipments`);
+  await page.getByLabel('Email').fill(account.email);
+  await page.getByLabel('Password').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+  return page;
+}
+
 async function staff(t: ExecutionContext, app: TestApp): Promise<WarehouseConnection> {
   const warehouse = await connectWarehouse(app.url, { token: await staffToken(app.app) });
   t.teardown(() => warehouse.close());
@@ -112,7 +126,7 @@ async function tabTo(page: Page, target: Locator, max = 80): Promise<void> {
 const focusedIsHeading = (page: Page) => page.evaluate(() => document.activeElement?.tagName === 'H1');
 
 test.serial(
-  'a guest finds a product by typing part of its name, adds it, signs up (the cart follows), checks out with the test card and pays; staff advance the shipment and the order page shows each step without a reload',
+  'a guest finds a product by typing part of its name, adds it, signs up (the cart follows), checks out with the test card and pays; in a second browser context staff advance the shipment on the board, and the order page shows each step without a reload',
   async (t) => {
     t.timeout(240_000);
     const app = await storeApp(t);
@@ -161,25 +175,28 @@ test.serial(
     await expectText(page.getByTestId('cart-count'), /^0$/);
     await screenshot(page, 'storefront-journey-paid');
 
-    // Staff move the shipment through the SDK; each step shows up on the order page by itself.
-    const warehouse = await staff(t, app);
-    let shipmentId: string | undefined;
-    await until('the shipment', async () => {
-      shipmentId = (await warehouse.call('shipments:list', {})).shipments.find((s) => s.orderId === orderId)?.id;
-      return shipmentId !== undefined;
-    });
+    // In a second browser context, staff sign in to the board and move the shipment; each step shows up on the
+    // guest's order page by itself.
+    const board = await openBoard(t, browser, app);
+    const shipmentCard = (state: string) => board.getByTestId(`column-${state}`).locator(`[data-testid="shipment-card"][data-order-id="${orderId}"]`);
+    await shipmentCard('pending').waitFor();
     await expectText(page.getByTestId('shipment-state'), /Waiting for the warehouse/);
-    const steps: Array<[to: 'picking' | 'packed' | 'shipped' | 'delivered', shown: RegExp]> = [
-      ['picking', /^Picking$/],
-      ['packed', /^Packed$/],
-      ['shipped', /^Shipped$/],
-      ['delivered', /^Delivered$/],
+    const steps: Array<[from: string, to: string, shown: RegExp]> = [
+      ['pending', 'picking', /^Picking$/],
+      ['picking', 'packed', /^Packed$/],
+      ['packed', 'shipped', /^Shipped$/],
+      ['shipped', 'inTransit', /^In transit$/],
+      ['inTransit', 'delivered', /^Delivered$/],
     ];
-    for (const [to, shown] of steps) {
-      await warehouse.call(
-        'shipment:advance',
-        to === 'shipped' ? { shipmentId: shipmentId!, to, carrier: 'Parcelmate', trackingNumber: 'PM-2048-QX' } : { shipmentId: shipmentId!, to },
-      );
+    for (const [from, to, shown] of steps) {
+      await shipmentCard(from).locator(`button[data-action="${to}"]`).click();
+      if (to === 'shipped') {
+        const shipForm = shipmentCard(from).getByRole('form', { name: 'Ship' });
+        await shipForm.getByLabel('Carrier').fill('Parcelmate');
+        await shipForm.getByLabel('Tracking number').fill('PM-2048-QX');
+        await shipForm.getByRole('button', { name: 'Ship', exact: true }).click();
+      }
+      await shipmentCard(to).waitFor();
       await expectText(page.getByTestId('shipment-state'), shown);
       await page.getByTestId('shipment-timeline').locator(`li[data-state="${to}"]`).waitFor();
       if (to === 'shipped') {
@@ -189,7 +206,7 @@ test.serial(
       }
     }
     await expectText(page.getByTestId('order-state'), /^Delivered$/);
-    t.is(await page.getByTestId('shipment-timeline').locator('li').count(), 5, 'pending, picking, packed, shipped, delivered');
+    t.is(await page.getByTestId('shipment-timeline').locator('li').count(), 6, 'pending, picking, packed, shipped, in transit, delivered');
     t.true(await stillSameDocument(page), 'no reload: every step arrived as a push');
     await screenshot(page, 'storefront-journey-delivered');
 
