@@ -23,7 +23,7 @@ import {
   tokenAnswerSchema,
 } from './rest.ts';
 import { offerViewSchema, productViewSchema } from './views.ts';
-import { errorBodySchema, PERSONAL_EVENTS, pushEvents, storeCommands, storeResults, warehouseCommands, warehouseResults } from './wire.ts';
+import { errorBodySchema, eventsOf, PERSONAL_EVENTS, pushEvents, storeCommands, storeResults, warehouseCommands, warehouseResults } from './wire.ts';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -243,33 +243,8 @@ function operations(channel: string, commands: readonly string[], pushes: readon
 
 /** The Socket.IO namespaces as an AsyncAPI 3.0 document, from the server's point of view. */
 export function asyncApiDocument(info: ApiDocInfo): JsonSchema {
-  const storePushes = [
-    'cart:updated',
-    'order:updated',
-    'shipment:updated',
-    'stock:changed',
-    'product:updated',
-    'rating:changed',
-    'recommendations:updated',
-    'stock:backInStock',
-    'offer:updated',
-    'offer:started',
-    'offer:ended',
-    'offer:remaining',
-    'resync',
-  ] as const;
-  const warehousePushes = [
-    'shipment:updated',
-    'stock:changed',
-    'product:updated',
-    'rating:changed',
-    'offer:updated',
-    'offer:started',
-    'offer:ended',
-    'offer:remaining',
-    'actor:changed',
-    'resync',
-  ] as const;
+  const storePushes = eventsOf('store');
+  const warehousePushes = eventsOf('warehouse');
   return {
     asyncapi: '3.0.0',
     info: {

@@ -467,6 +467,36 @@ export interface ServerToClient {
   resync: (info: { reason: string }) => void;
 }
 
+/** The Socket.IO namespaces: `/store` for shoppers, `/warehouse` for staff. */
+export type Namespace = 'store' | 'warehouse';
+
+/**
+ * Which namespaces each server-to-client event goes to: the gateway sends a push only there, and the AsyncAPI
+ * document lists it only there. One table for both.
+ */
+export const pushAudiences = {
+  'cart:updated': ['store'],
+  'order:updated': ['store'],
+  // The order page follows its shipment; the board follows them all.
+  'shipment:updated': ['store', 'warehouse'],
+  'stock:changed': ['store', 'warehouse'],
+  'product:updated': ['store', 'warehouse'],
+  'rating:changed': ['store', 'warehouse'],
+  'recommendations:updated': ['store'],
+  'stock:backInStock': ['store'],
+  'offer:updated': ['store', 'warehouse'],
+  'offer:started': ['store', 'warehouse'],
+  'offer:ended': ['store', 'warehouse'],
+  'offer:remaining': ['store', 'warehouse'],
+  'actor:changed': ['warehouse'],
+  resync: ['store', 'warehouse'],
+} as const satisfies { readonly [E in keyof ServerToClient]: readonly Namespace[] };
+
+/** The events a namespace's clients can receive, in the table's order. */
+export function eventsOf(namespace: Namespace): Array<keyof ServerToClient> {
+  return (Object.keys(pushAudiences) as Array<keyof ServerToClient>).filter((event) => (pushAudiences[event] as readonly Namespace[]).includes(namespace));
+}
+
 /** The push events (every server-to-client event but `resync`). */
 export type PushEventName = Exclude<keyof ServerToClient, 'resync' | PersonalEventName>;
 /**

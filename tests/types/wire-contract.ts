@@ -73,11 +73,11 @@ export const result: StoreResults['cart:checkout']['order']['state'] = 'awaiting
 export const notAState: StoreResults['cart:checkout']['order']['state'] = 'shipped-ish';
 
 // Pushes: the payload is typed by the event.
-export const cartPush: Push = { audiences: ['store'], topics: ['cart:1'], event: 'cart:updated', payload: () => [cart] };
+export const cartPush: Push = { topics: ['cart:1'], event: 'cart:updated', payload: () => [cart] };
 // @ts-expect-error `stock:changed` carries a StockChanged, not a cart
-export const wrongPush: Push = { audiences: ['store'], topics: ['product:1'], event: 'stock:changed', payload: () => [cart] };
+export const wrongPush: Push = { topics: ['product:1'], event: 'stock:changed', payload: () => [cart] };
 // @ts-expect-error no such push event
-export const unknownPush: Push = { audiences: ['store'], topics: ['cart:1'], event: 'cart:changed', payload: () => [cart] };
+export const unknownPush: Push = { topics: ['cart:1'], event: 'cart:changed', payload: () => [cart] };
 
 // The typed server: emits are checked against the protocol's ServerToClient map.
 namespace.to('cart:1').emit('cart:updated', cart);
@@ -88,13 +88,12 @@ namespace.to('cart:1').emit('cart:changed', cart);
 
 // Personal pushes (`PERSONAL_EVENTS`) go to a principal's own room: typed like any push...
 export const personalPush: Push = {
-  audiences: ['store'],
   topics: ['~principal:cus_1'],
   event: 'stock:backInStock',
   payload: () => [{ productId: 'prod_1', name: 'Lamp', available: 3 }],
 };
 // @ts-expect-error `stock:backInStock` carries a BackInStock, not a cart
-export const wrongPersonalPush: Push = { audiences: ['store'], topics: ['~principal:cus_1'], event: 'stock:backInStock', payload: () => [cart] };
+export const wrongPersonalPush: Push = { topics: ['~principal:cus_1'], event: 'stock:backInStock', payload: () => [cart] };
 // ...but they name no topic: the topic table has no entry for them.
 // @ts-expect-error a personal event has no topics
 export const noTopics = pushTopics['stock:backInStock'];

@@ -1,20 +1,17 @@
-// Pushes: what a committed change tells the clients watching it — which namespaces, which topics, which event,
-// which payload. Modules build them from their actors' changes; the socket gateway routes them to topic rooms.
+// Pushes: what a committed change tells the clients watching it — which topics, which event, which payload (the
+// namespaces follow from the event). Modules build them from their actors' changes; the socket gateway routes them to topic rooms.
 import { filter, map, type Observable } from 'rxjs';
 import type { ActorChange } from '../actors/runtime.ts';
 import type { ServerToClient } from '../../protocol/index.ts';
 import type { ActorOf, AppKind } from '../registry.ts';
-
-export type Audience = 'store' | 'warehouse';
 
 /** The push events and the payload each carries, as the protocol's `ServerToClient` map types them. */
 export type PushEvent = Exclude<keyof ServerToClient, 'resync'>;
 /** The arguments of a push event: its payload, as a one-element tuple. */
 export type PushArgs<E extends PushEvent> = Parameters<ServerToClient[E]>;
 
-/** One message for the clients subscribed to any of `topics` in the `audiences` namespaces. */
+/** One message for the clients subscribed to any of `topics`, in the namespaces the protocol's `pushAudiences` names for its event. */
 export interface PushOf<E extends PushEvent> {
-  readonly audiences: readonly Audience[];
   readonly topics: readonly string[];
   readonly event: E;
   /** Built only if someone is subscribed (most changes have no watcher), and then once for every audience. */
@@ -42,7 +39,7 @@ export interface ChangeOf<K extends AppKind> extends ActorChange {
  *
  * @example
  * changePushes(runtime.changes$, 'order', (change) =>
- *   ({ audiences: ['store'], topics: [`order:${change.id}`], event: 'order:updated', payload: once(() => [orderView(change.actor)]) }));
+ *   ({ topics: [`order:${change.id}`], event: 'order:updated', payload: once(() => [orderView(change.actor)]) }));
  */
 export function changePushes<K extends AppKind>(
   changes$: Observable<ActorChange>,

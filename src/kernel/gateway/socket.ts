@@ -9,7 +9,7 @@ import { principalRoom, tokenRoom, type Identity } from '../../domain/identity.t
 import type { Namespace, SocketContext } from '../module.ts';
 import type { Push, PushEvent, PushOf } from './pushes.ts';
 import type { AppNamespace, AppServer, AppSocket, ClientToServer, InterServer, SocketData } from './io-types.ts';
-import type { ServerToClient } from '../../protocol/index.ts';
+import { pushAudiences, type ServerToClient } from '../../protocol/index.ts';
 import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import type { ClusterLink } from './redis-adapter.ts';
@@ -180,7 +180,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   };
   const subscription: Subscription = o.pushes$.subscribe({
     next: (push) => {
-      for (const audience of push.audiences) {
+      for (const audience of pushAudiences[push.event]) {
         const namespace = namespaces[audience];
         // With the in-memory adapter an empty room means nobody anywhere is watching: skip building and encoding.
         // Clustered, other nodes may have subscribers, so the adapter must see every push.

@@ -79,7 +79,6 @@ export const cartModule = defineModule({
       },
       topics: { store: { cart: { view: async (identity, id) => cartView(await carts.get(identity, id)) } } },
       pushes: changePushes(runtime.changes$, 'cart', (change) => ({
-        audiences: ['store'],
         topics: pushTopics['cart:updated'](change),
         event: 'cart:updated',
         payload: once(() => [cartView(change.actor)]),

@@ -45,7 +45,6 @@ export const catalogModule = defineModule({
       pushes: catalog.productChanged$.pipe(
         map(
           (product): Push => ({
-            audiences: ['store', 'warehouse'],
             topics: pushTopics['product:updated'](product),
             event: 'product:updated',
             payload: once(() => [product]),

@@ -51,7 +51,7 @@ export const inspectorModule = defineModule({
       pushes: runtime.changes$.pipe(
         map((change): Push => {
           const payload = { kind: change.kind, id: change.id, version: change.version, state: change.state, event: eventType(change.event), at: change.at };
-          return { audiences: ['warehouse'], topics: pushTopics['actor:changed'](payload), event: 'actor:changed', payload: once(() => [payload]) };
+          return { topics: pushTopics['actor:changed'](payload), event: 'actor:changed', payload: once(() => [payload]) };
         }),
       ),
     };

@@ -52,7 +52,6 @@ export const inventoryModule = defineModule({
         coalescePerProduct({ windowMs: config.stockPushWindowMs }),
         map(
           (level): Push => ({
-            audiences: ['store', 'warehouse'],
             topics: pushTopics['stock:changed'](level),
             event: 'stock:changed',
             payload: once(() => [stockView(level)]),

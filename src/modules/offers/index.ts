@@ -28,10 +28,9 @@ declare module '../../kernel/registry.ts' {
 /** The push a committed offer change makes: started, ended (or cancelled), remaining units, or any other change. */
 function offerPush(change: ChangeOf<'offer'>, affected: readonly string[]): Push {
   const emitted = change.emitted.map((record) => record.type as OfferEmitted['type']);
-  const audiences = ['store', 'warehouse'] as const;
   const view = once(() => offerView(change.actor, affected));
-  if (emitted.includes('offer.started')) return { audiences, topics: pushTopics['offer:started'](view()), event: 'offer:started', payload: () => [view()] };
-  if (emitted.includes('offer.ended')) return { audiences, topics: pushTopics['offer:ended'](view()), event: 'offer:ended', payload: () => [view()] };
+  if (emitted.includes('offer.started')) return { topics: pushTopics['offer:started'](view()), event: 'offer:started', payload: () => [view()] };
+  if (emitted.includes('offer.ended')) return { topics: pushTopics['offer:ended'](view()), event: 'offer:ended', payload: () => [view()] };
   const { context } = change.actor.snapshot;
   if ((change.event as { type?: string }).type === 'QUOTA' && context.terms.sort === 'drop') {
     const remaining = {
@@ -42,9 +41,9 @@ function offerPush(change: ChangeOf<'offer'>, affected: readonly string[]): Push
       state: change.actor.state as ReturnType<typeof offerView>['state'],
       version: change.version,
     };
-    return { audiences, topics: pushTopics['offer:remaining'](remaining), event: 'offer:remaining', payload: () => [remaining] };
+    return { topics: pushTopics['offer:remaining'](remaining), event: 'offer:remaining', payload: () => [remaining] };
   }
-  return { audiences, topics: pushTopics['offer:updated'](view()), event: 'offer:updated', payload: () => [view()] };
+  return { topics: pushTopics['offer:updated'](view()), event: 'offer:updated', payload: () => [view()] };
 }
 
 /** How often, at most, a product's drops are synced with their quotas during a rush of stock changes. */

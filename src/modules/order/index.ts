@@ -69,7 +69,6 @@ export const orderModule = (options: OrderModuleOptions = {}) =>
         },
         topics: { store: { order: { view: async (identity, id) => orderView(await orders.get(identity, id)) } } },
         pushes: changePushes(runtime.changes$, 'order', (change) => ({
-          audiences: ['store'],
           topics: pushTopics['order:updated'](change),
           event: 'order:updated',
           payload: once(() => [orderView(change.actor)]),

@@ -62,7 +62,6 @@ export function recommendationPushes(changes$: Observable<ActorChange>, o: Recom
           return defer(() => o.compute(last.actor)).pipe(
             map(
               (update): Push => ({
-                audiences: ['store'],
                 topics: pushTopics['recommendations:updated'](update),
                 event: 'recommendations:updated',
                 payload: () => [update],

@@ -41,7 +41,6 @@ export const reviewsModule = defineModule({
       pushes: reviews.ratingChanged$.pipe(
         map(
           (rating): Push => ({
-            audiences: ['store', 'warehouse'],
             topics: pushTopics['rating:changed'](rating),
             event: 'rating:changed',
             payload: once(() => [rating]),

@@ -47,7 +47,6 @@ export const shipmentModule = defineModule({
         },
       },
       pushes: changePushes(runtime.changes$, 'shipment', (change) => ({
-        audiences: ['store', 'warehouse'],
         topics: pushTopics['shipment:updated'](change),
         event: 'shipment:updated',
         payload: once(() => [shipmentView(change.actor)]),

@@ -49,7 +49,7 @@ export const stockAlertsModule = defineModule({
             events$.pipe(
               concatMap(async ({ payload }) => {
                 const notice = { productId: payload.productId, name: payload.name, available: payload.available };
-                personal$.next({ audiences: ['store'], topics: [principalRoom(payload.customerId)], event: 'stock:backInStock', payload: () => [notice] });
+                personal$.next({ topics: [principalRoom(payload.customerId)], event: 'stock:backInStock', payload: () => [notice] });
               }),
             ),
         }),
