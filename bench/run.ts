@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
+import { parseCli } from '../src/cli/args.ts';
 import { runCluster, type ClusterSetupResult } from './cluster.ts';
 import { now } from './lib/clock.ts';
 import { REPO_ROOT, spawnChild, type Child } from './lib/ipc.ts';
@@ -26,19 +27,40 @@ import {
 import type { InprocArgs } from './inproc.ts';
 import type { MemoryArgs } from './memory.ts';
 
-const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-const profile = argv.includes('--profile');
-const flagValue = (flag: string) => {
-  const inline = argv.find((arg) => arg.startsWith(`${flag}=`));
-  if (inline) return inline.slice(flag.length + 1);
-  const index = argv.indexOf(flag);
-  return index >= 0 ? argv[index + 1] : undefined;
-};
-const outDir = path.resolve(flagValue('--out') ?? path.join(REPO_ROOT, 'bench', 'results'));
-const only = flagValue('--only')?.split(',');
+const SECTIONS = ['roundtrip', 'fanout', 'events', 'checkout', 'memory', 'cluster', 'drop', 'recommendations'] as const;
+const cli = await parseCli({
+  name: 'bench',
+  usage: `usage: npm run bench [-- --quick] [--only <sections>] [--out <dir>] [--profile] [--sql-profile]
+
+Measures Emporium beside raw Socket.IO and raw SQLite in one run; prints a table with ratios and writes
+latest.json and latest.md (see bench/README.md). A full run takes 5–7 minutes on 2 cores.
+
+options:
+  --quick             tiny sizes: a smoke run in about 50 s (the figures mean nothing)
+  --only <a,b>        only these sections: ${SECTIONS.join(', ')}
+  --out <dir>         write the results here (default bench/results)
+  --profile           V8 CPU profiles of the Emporium processes in <dir>/prof
+  --sql-profile       time every SQL statement in the Emporium server (round trips, checkout)
+  -h, --help          this text
+
+exit status: 0 every row measured; 1 a row failed; 2 bad usage.
+`,
+  options: {
+    quick: { type: 'boolean' },
+    profile: { type: 'boolean' },
+    'sql-profile': { type: 'boolean' },
+    out: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const quick = cli.values.quick === true;
+const profile = cli.values.profile === true;
+const outDir = path.resolve(cli.values.out ?? path.join(REPO_ROOT, 'bench', 'results'));
+const only = cli.values.only?.split(',');
+const unknownSection = only?.find((name) => name !== '' && !(SECTIONS as readonly string[]).includes(name));
+if (unknownSection !== undefined) cli.usageError(`--only: no section ${JSON.stringify(unknownSection)} (sections: ${SECTIONS.join(', ')})`);
 const profDir = profile ? path.join(outDir, 'prof') : undefined;
-const sqlProfile = argv.includes('--sql-profile');
+const sqlProfile = cli.values['sql-profile'] === true;
 
 /** Diagnostic: prints where an Emporium server's SQL time went (with --sql-profile). */
 async function printSqlStats(server: Child, label: string): Promise<void> {

@@ -3,6 +3,7 @@
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { parseCli } from '../src/cli/args.ts';
 
 export const PAGES = ['storefront', 'warehouse', 'inspector'] as const;
 const root = path.join(import.meta.dirname, '..');
@@ -34,19 +35,24 @@ export async function buildWeb(outDir = path.join(root, 'dist/web'), options: { 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
-  if (args.includes('--help')) {
-    console.log('usage: npm run build:web [-- --out DIR] [--no-minify]\nBundles web/ (storefront, warehouse, inspector) into dist/web/.');
-    process.exit(0);
-  }
-  const unknown = args.filter((arg, i) => !['--out', '--no-minify'].includes(arg) && args[i - 1] !== '--out');
-  if (unknown.length > 0) {
-    console.error(`build:web: unknown option ${unknown[0]} (see --help)`);
-    process.exit(2);
-  }
-  const out = args.includes('--out') ? path.resolve(args[args.indexOf('--out') + 1] ?? '') : undefined;
+  const cli = await parseCli({
+    name: 'build:web',
+    usage: `usage: npm run build:web [-- --out <dir>] [--no-minify]
+
+Bundles web/ (storefront, warehouse, inspector) into dist/web/ with esbuild; npm start runs it first.
+
+options:
+  --out <dir>     build into this folder instead of dist/web (emptied first)
+  --no-minify     readable bundles
+  -h, --help      this text
+
+exit status: 0 built; 1 the build failed; 2 bad usage.
+`,
+    options: { out: { type: 'string' }, 'no-minify': { type: 'boolean' } },
+  });
+  const out = cli.values.out === undefined ? undefined : path.resolve(cli.values.out);
   try {
-    const dir = await buildWeb(out, { minify: !args.includes('--no-minify') });
+    const dir = await buildWeb(out, { minify: cli.values['no-minify'] !== true });
     console.log(`web pages built into ${path.relative(process.cwd(), dir) || dir}`);
   } catch (error) {
     console.error(`build:web failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);

@@ -4,22 +4,35 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { parseCli } from '../src/cli/args.ts';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from './local-services.ts';
 
-const { values } = parseArgs({
+const cli = await parseCli({
+  name: 'cluster',
+  usage: `usage: npm run cluster [-- --nodes <n>] [--port <port>] [--data-dir <dir>]
+
+Starts N Emporium nodes on one PostgreSQL and one Redis, behind a round-robin TCP load balancer on
+127.0.0.1:<port>; the nodes listen on the ports after it. Redis (port 6390) and PostgreSQL (port 5440, kept
+in <dir>/postgres) are started locally unless REDIS_URL / DATABASE_URL are set. Ctrl-C stops everything.
+
+options:
+  --nodes <n>        how many nodes, 1 to 16 (default 3)
+  --port <port>      the load balancer's port (default PORT, else 3000)
+  --data-dir <dir>   where the cluster keeps its data and JWT secret (default ./data/cluster)
+  -h, --help         this text
+
+exit status: 0 stopped by Ctrl-C; 1 failed to start; 2 bad usage.
+`,
   options: {
     nodes: { type: 'string', default: '3' },
     port: { type: 'string', default: process.env.PORT ?? '3000' },
     'data-dir': { type: 'string', default: './data/cluster' },
   },
 });
-const nodeCount = Number(values.nodes);
-const publicPort = Number(values.port);
-const dataDir = path.resolve(values['data-dir']!);
-if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) throw new Error('--nodes takes 1 to 16');
-mkdirSync(dataDir, { recursive: true });
+const nodeCount = cli.integer('nodes', { min: 1, max: 16 })!;
+const publicPort = cli.integer('port', { min: 1, max: 65_535 - nodeCount })!;
+const dataDir = path.resolve(cli.values['data-dir']);
 
 const log = (message: string) => process.stdout.write(`[cluster] ${message}\n`);
 
@@ -89,6 +102,7 @@ let postgres: PostgresServer | undefined;
 const children: ChildProcess[] = [];
 
 async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
   const redisUrl = process.env.REDIS_URL ?? (redis = await startRedis({ port: 6390 })).url;
   log(`redis ${redisUrl}`);
   let databaseUrl = process.env.DATABASE_URL;
@@ -110,7 +124,7 @@ async function main(): Promise<void> {
 }
 
 let stopping = false;
-async function shutdown(): Promise<void> {
+async function shutdown(code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping');
@@ -126,12 +140,12 @@ async function shutdown(): Promise<void> {
   );
   await redis?.stop('SIGTERM');
   await postgres?.stop();
-  process.exit(0);
+  process.exit(code);
 }
 process.on('SIGINT', () => void shutdown());
 process.on('SIGTERM', () => void shutdown());
 
 main().catch(async (error: unknown) => {
   process.stderr.write(`[cluster] ${error instanceof Error ? error.message : String(error)}\n`);
-  await shutdown();
+  await shutdown(1);
 });

@@ -1,8 +1,49 @@
 // `npm run test:postgres`: the integration suite again, on a throwaway PostgreSQL server (or TEST_POSTGRES_URL).
 import { spawnSync } from 'node:child_process';
+import { exitWith, parseCli } from '../src/cli/args.ts';
 import { startPostgres } from './local-services.ts';
 
-const server = await startPostgres();
+// AVA's own options, passed on to it as given (checked here first, so a mistake costs no PostgreSQL server).
+const avaBoolean = ['fail-fast', 'serial', 'tap', 'update-snapshots', 'verbose', 'watch', 'color'] as const;
+const booleans = Object.fromEntries(avaBoolean.flatMap((name) => [name, `no-${name}`]).map((name) => [name, { type: 'boolean' } as const]));
+await parseCli({
+  name: 'test:postgres',
+  usage: `usage: npm run test:postgres [-- [<pattern>...] [ava options]]
+
+Runs the integration suite (tests/integration) again on a throwaway PostgreSQL server (initdb in a temp
+folder, fsync off), or on TEST_POSTGRES_URL when it is set; needs Debian's postgresql package.
+The arguments are AVA's, passed on as given: test files or globs (<pattern>) and
+
+  -m, --match <title>        only tests whose title matches (repeatable)
+  -s, --serial               run tests serially
+  -c, --concurrency <n>      test files at once
+  -T, --timeout <time>       global timeout (10s, 2m)
+  -v, --verbose, -t, --tap   reporters
+  --fail-fast, -u, --update-snapshots, --no-worker-threads, --node-arguments <args>, --config <file>, --color
+  -h, --help                 this text
+
+exit status: AVA's (0 every test passed, 1 a test failed); 1 PostgreSQL did not start; 2 bad usage.
+`,
+  options: {
+    ...booleans,
+    serial: { type: 'boolean', short: 's' },
+    tap: { type: 'boolean', short: 't' },
+    'update-snapshots': { type: 'boolean', short: 'u' },
+    verbose: { type: 'boolean', short: 'v' },
+    watch: { type: 'boolean', short: 'w' },
+    'no-worker-threads': { type: 'boolean' },
+    match: { type: 'string', short: 'm', multiple: true },
+    concurrency: { type: 'string', short: 'c' },
+    timeout: { type: 'string', short: 'T' },
+    'node-arguments': { type: 'string' },
+    config: { type: 'string' },
+  },
+  positionals: ['pattern?...'],
+});
+
+const server = await startPostgres().catch((error: unknown) =>
+  exitWith('test:postgres', `PostgreSQL did not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 1),
+);
 let status = 1;
 try {
   const result = spawnSync('npx', ['ava', 'tests/integration', ...process.argv.slice(2)], {

@@ -2,18 +2,7 @@
 // validated with the same schemas as the /warehouse catalog commands; re-running a file changes nothing new.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { parse as parseCsv } from 'csv-parse/sync';
-import { z } from 'zod';
-import { loadConfig } from '../config.ts';
-import { migrateLatest, openDb } from '../kernel/db/db.ts';
-import { CatalogService } from '../modules/catalog/index.ts';
-import { CatalogRepo } from '../modules/catalog/catalog.repo.ts';
-import { searchRepoFor } from '../modules/catalog/search.repo.ts';
-import { appMigrations } from '../modules/index.ts';
-import { InventoryService } from '../modules/inventory/index.ts';
-import { InventoryRepo } from '../modules/inventory/inventory.repo.ts';
-import { categoryInputSchema, productInputSchema } from '../protocol/index.ts';
+import { parseCli } from './args.ts';
 
 const USAGE = `usage: npm run catalog:import -- <file> [--dry-run]
 
@@ -39,26 +28,28 @@ options:
 
 Every record is validated first; if any is invalid, nothing is written and the errors are listed
 (exit code 1). A running node serves the changes at once (its clients see them when they next read).
+exit status: 0 imported (or valid, with --dry-run); 1 invalid records or the database cannot be reached;
+2 bad usage (no such file, not .json or .csv).
 `;
 
+const cli = await parseCli({
+  name: 'catalog:import',
+  usage: USAGE,
+  options: { 'dry-run': { type: 'boolean' } },
+  positionals: ['file'],
+  missing: { file: 'a file is required' },
+});
+const file = cli.positionals[0]!;
+// Exit 2 for the file named (unreadable, not .json or .csv), 1 for what is in it.
 function fail(message: string, code = 2): never {
-  process.stderr.write(`catalog:import: ${message}\n`);
-  process.exit(code);
+  return cli.fail(message, code);
 }
 
-let parsed: { values: { 'dry-run'?: boolean; help?: boolean }; positionals: string[] };
-try {
-  parsed = parseArgs({ allowPositionals: true, options: { 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-} catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
-}
-if (parsed.values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const [file, ...extra] = parsed.positionals;
-if (!file) fail('a file is required (try --help)');
-if (extra.length > 0) fail(`one file at a time; unexpected ${JSON.stringify(extra[0])}`);
+const [{ parse: parseCsv }, { z }, { categoryInputSchema, productInputSchema }] = await Promise.all([
+  import('csv-parse/sync'),
+  import('zod'),
+  import('../protocol/index.ts'),
+]);
 
 const stockSchema = z.number().int().min(0).max(1_000_000).optional();
 const productRecordSchema = productInputSchema.extend({ stock: stockSchema });
@@ -126,7 +117,8 @@ function readRecords(filePath: string): { categories: unknown[]; products: unkno
   return shape.data;
 }
 
-const issuesOf = (error: z.ZodError) => error.issues.map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`).join('; ');
+const issuesOf = (error: { issues: readonly { path: PropertyKey[]; message: string }[] }) =>
+  error.issues.map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`).join('; ');
 
 const records = readRecords(file);
 const problems: string[] = [];
@@ -166,37 +158,60 @@ while (pending.length > 0) {
   }
 }
 
-const config = loadConfig();
-const db = openDb(config.databaseUrl, appMigrations());
+const [
+  { loadConfig },
+  { migrateLatest, openDb },
+  { CatalogService },
+  { CatalogRepo },
+  { searchRepoFor },
+  { appMigrations },
+  { InventoryService },
+  { InventoryRepo },
+] = await Promise.all([
+  import('../config.ts'),
+  import('../kernel/db/db.ts'),
+  import('../modules/catalog/index.ts'),
+  import('../modules/catalog/catalog.repo.ts'),
+  import('../modules/catalog/search.repo.ts'),
+  import('../modules/index.ts'),
+  import('../modules/inventory/index.ts'),
+  import('../modules/inventory/inventory.repo.ts'),
+]);
 try {
-  await migrateLatest(db);
-  const catalog = new CatalogService(Date.now, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
-  const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), Date.now);
-  const dryRun = parsed.values['dry-run'] === true;
-  const counts = { categoriesCreated: 0, categoriesUpdated: 0, productsCreated: 0, productsUpdated: 0, productsUnchanged: 0, stocked: 0 };
-  const known = new Set((await catalog.listCategories()).flatMap((category) => [category.slug, category.id]));
-  for (const category of ordered) known.add(category.slug);
-  const missing = products.filter((product) => !known.has(product.category)).map((product) => `${product.sku}: category ${product.category} does not exist`);
-  if (missing.length > 0) fail(`${missing.length} product(s) name an unknown category; nothing was written:\n  ${missing.join('\n  ')}`, 1);
-  if (dryRun) {
-    process.stdout.write(`${file}: ${ordered.length} categories and ${products.length} products are valid (dry run: nothing written)\n`);
-  } else {
-    for (const category of ordered) {
-      const { created } = await catalog.upsertCategory(category);
-      counts[created ? 'categoriesCreated' : 'categoriesUpdated']++;
-    }
-    for (const { stock, ...product } of products) {
-      const { product: saved, created, changed } = await catalog.upsertProduct(product);
-      counts[created ? 'productsCreated' : changed ? 'productsUpdated' : 'productsUnchanged']++;
-      if (created && stock) {
-        await inventory.restock(saved.id, stock);
-        counts.stocked++;
+  const db = openDb(loadConfig().databaseUrl, appMigrations());
+  try {
+    await migrateLatest(db);
+    const catalog = new CatalogService(Date.now, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
+    const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), Date.now);
+    const dryRun = cli.values['dry-run'] === true;
+    const counts = { categoriesCreated: 0, categoriesUpdated: 0, productsCreated: 0, productsUpdated: 0, productsUnchanged: 0, stocked: 0 };
+    const known = new Set((await catalog.listCategories()).flatMap((category) => [category.slug, category.id]));
+    for (const category of ordered) known.add(category.slug);
+    const missing = products.filter((product) => !known.has(product.category)).map((product) => `${product.sku}: category ${product.category} does not exist`);
+    if (missing.length > 0) fail(`${missing.length} product(s) name an unknown category; nothing was written:\n  ${missing.join('\n  ')}`, 1);
+    if (dryRun) {
+      process.stdout.write(`${file}: ${ordered.length} categories and ${products.length} products are valid (dry run: nothing written)\n`);
+    } else {
+      for (const category of ordered) {
+        const { created } = await catalog.upsertCategory(category);
+        counts[created ? 'categoriesCreated' : 'categoriesUpdated']++;
       }
+      for (const { stock, ...product } of products) {
+        const { product: saved, created, changed } = await catalog.upsertProduct(product);
+        counts[created ? 'productsCreated' : changed ? 'productsUpdated' : 'productsUnchanged']++;
+        if (created && stock) {
+          await inventory.restock(saved.id, stock);
+          counts.stocked++;
+        }
+      }
+      process.stdout.write(
+        `${file}: categories ${counts.categoriesCreated} created, ${counts.categoriesUpdated} updated; products ${counts.productsCreated} created, ${counts.productsUpdated} updated, ${counts.productsUnchanged} unchanged (${counts.stocked} stocked)\n`,
+      );
     }
-    process.stdout.write(
-      `${file}: categories ${counts.categoriesCreated} created, ${counts.categoriesUpdated} updated; products ${counts.productsCreated} created, ${counts.productsUpdated} updated, ${counts.productsUnchanged} unchanged (${counts.stocked} stocked)\n`,
-    );
+  } finally {
+    await db.close();
   }
-} finally {
-  await db.close();
+} catch (error) {
+  cli.exitOnUserError(error);
+  throw error;
 }

@@ -2,9 +2,9 @@
 // timeline (version, time, event, state, what changed) or the state and context at one version, checked against
 // the stored snapshot. Reads only: it neither migrates nor writes the database.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { ActorKindDefinition } from '../kernel/actors/kinds.ts';
 import type { ReplayedVersion, SnapshotCheck, StoredActorReplay, ValueChange } from '../kernel/actors/replay.ts';
+import { parseCli, userErrorLine } from './args.ts';
 
 const USAGE = `usage: npm run inspect -- <kind> <id> [options]
 
@@ -23,55 +23,47 @@ exit status: 0 the replay matches the stored snapshot; 1 no such actor (or the
 database cannot be read); 2 bad usage; 3 the replay does not match the snapshot.
 `;
 
-function fail(message: string, code: 1 | 2 = 2): never {
-  process.stderr.write(`inspect: ${message}\n`);
-  process.exit(code);
+const kinds = new Map<string, ActorKindDefinition>();
+/** The kinds of actor, from the application's modules (loaded after the arguments are checked: mistakes answer at once). */
+async function loadKinds(): Promise<string[]> {
+  const { defaultModules } = await import('../modules/index.ts');
+  for (const module of defaultModules()) {
+    for (const [name, definition] of Object.entries(module.kinds ?? {})) kinds.set(name, definition as ActorKindDefinition);
+  }
+  return [...kinds.keys()].sort();
 }
 
-const parseOptions = () =>
-  parseArgs({ allowPositionals: true, options: { at: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-let parsed: ReturnType<typeof parseOptions>;
-try {
-  parsed = parseOptions();
-} catch (error) {
-  // node's message goes on about '--' after its first sentence: the first one says it.
-  fail(`${(error instanceof Error ? error.message : String(error)).split('. ')[0]} (try --help)`);
-}
-const { values, positionals } = parsed;
-const [kind, id, ...extra] = positionals;
-if (!values.help) {
-  // Usage errors first, before the application's modules are loaded: they answer at once.
-  if (!kind) fail('a kind and an actor id are required (try --help)');
-  if (!id) fail('an actor id is required (try --help)');
-  if (extra.length > 0) fail(`unexpected argument ${JSON.stringify(extra[0])} (try --help)`);
-  if (values.at !== undefined && !/^[1-9]\d{0,9}$/.test(values.at)) fail(`--at takes a version (a whole number from 1), not ${JSON.stringify(values.at)}`);
-}
+const cli = await parseCli({
+  name: 'inspect',
+  usage: async () => USAGE.replace('%KINDS%', (await loadKinds()).join(', ')),
+  options: { at: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: ['kind', 'id'],
+  missing: { kind: 'a kind and an actor id are required', id: 'an actor id is required' },
+});
+const { values } = cli;
+const [kind, id] = cli.positionals as [string, string];
+if (values.at !== undefined && !/^[1-9]\d{0,9}$/.test(values.at))
+  cli.usageError(`--at takes a version (a whole number from 1), not ${JSON.stringify(values.at)}`);
 const at = values.at === undefined ? undefined : Number(values.at);
+function fail(message: string, code: 1 | 2 = 2): never {
+  return code === 2 ? cli.usageError(message) : cli.fail(message, code);
+}
 
-const [{ isPostgresUrl, loadConfig }, { replayStoredActor }, { ActorRepo }, { openDb }, { appMigrations, defaultModules }] = await Promise.all([
+const [{ isPostgresUrl, loadConfig }, { replayStoredActor }, { ActorRepo }, { openDb }, { appMigrations }, kindNames] = await Promise.all([
   import('../config.ts'),
   import('../kernel/actors/replay.ts'),
   import('../kernel/db/actor.repo.ts'),
   import('../kernel/db/db.ts'),
   import('../modules/index.ts'),
+  loadKinds(),
 ]);
-const kinds = new Map<string, ActorKindDefinition>();
-for (const module of defaultModules()) {
-  for (const [name, definition] of Object.entries(module.kinds ?? {})) kinds.set(name, definition as ActorKindDefinition);
-}
-const kindNames = [...kinds.keys()].sort();
-if (values.help) {
-  process.stdout.write(USAGE.replace('%KINDS%', kindNames.join(', ')));
-  process.exit(0);
-}
-if (!kind || !id) fail('a kind and an actor id are required (try --help)'); // checked above; narrows the types
 if (!kinds.has(kind)) fail(`unknown kind ${JSON.stringify(kind)}; kinds: ${kindNames.join(', ')}`);
 
 let databaseUrl: string;
 try {
   databaseUrl = loadConfig().databaseUrl;
 } catch (error) {
-  fail(`configuration: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 1);
+  fail(userErrorLine(error), 1);
 }
 if (!isPostgresUrl(databaseUrl) && databaseUrl !== ':memory:' && !existsSync(databaseUrl))
   fail(`no database at ${databaseUrl} (set DATABASE_URL or DATA_DIR)`, 1);

@@ -1,9 +1,5 @@
 // `npm run outbox -- <parked|requeue>`: lists flow deliveries parked after failing too often, and puts them back in line.
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.ts';
-import { migrateLatest, openDb } from '../kernel/db/db.ts';
-import { appMigrations } from '../modules/index.ts';
-import { OutboxRepo } from '../kernel/db/outbox.repo.ts';
+import { parseCli } from './args.ts';
 
 const USAGE = `usage: npm run outbox -- <command> [options]
 
@@ -18,58 +14,49 @@ options:
   -h, --help          this text
 
 DATABASE_URL selects the database, as for npm start.
+exit status: 0 done; 1 the database cannot be reached; 2 bad usage.
 `;
 
-const parseOptions = () =>
-  parseArgs({
-    allowPositionals: true,
-    options: { flow: { type: 'string' }, seq: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+const cli = await parseCli({
+  name: 'outbox',
+  usage: USAGE,
+  options: { flow: { type: 'string' }, seq: { type: 'string' }, limit: { type: 'string' } },
+  positionals: ['command'],
+  missing: { command: 'a command is required' },
+});
+const { values } = cli;
+const [command] = cli.positionals;
+if (command !== 'parked' && command !== 'requeue') cli.usageError(`unknown command ${JSON.stringify(command)}`);
+const seq = cli.integer('seq');
+const limit = cli.integer('limit') ?? 100;
 
-function fail(message: string): never {
-  process.stderr.write(`outbox: ${message}\n`);
-  process.exit(2);
-}
-
-let parsed: ReturnType<typeof parseOptions>;
+const [{ loadConfig }, { migrateLatest, openDb }, { appMigrations }, { OutboxRepo }] = await Promise.all([
+  import('../config.ts'),
+  import('../kernel/db/db.ts'),
+  import('../modules/index.ts'),
+  import('../kernel/db/outbox.repo.ts'),
+]);
 try {
-  parsed = parseOptions();
-} catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
-}
-const { values, positionals } = parsed;
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const [command, ...extra] = positionals;
-if (command !== 'parked' && command !== 'requeue')
-  fail(command ? `unknown command ${JSON.stringify(command)} (try --help)` : 'a command is required (try --help)');
-if (extra.length > 0) fail(`unexpected argument ${JSON.stringify(extra[0])}`);
-const integer = (name: string, value: string | undefined) => {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) fail(`--${name} takes a whole number, not ${JSON.stringify(value)}`);
-  return Number(value);
-};
-const seq = integer('seq', values.seq);
-const limit = integer('limit', values.limit) ?? 100;
-
-const db = openDb(loadConfig().databaseUrl, appMigrations());
-try {
-  await migrateLatest(db);
-  const outbox = new OutboxRepo(db.knex, db.transaction);
-  if (command === 'parked') {
-    const parked = await outbox.parked(values.flow, limit);
-    if (parked.length === 0) process.stdout.write('no parked deliveries\n');
-    for (const entry of parked) {
-      process.stdout.write(
-        `${entry.flow}\tseq ${entry.seq}\t${entry.type}\t${entry.actorId}\t${entry.attempts} attempts\tparked ${new Date(entry.parkedAt).toISOString()}\t${entry.lastError ?? ''}\n`,
-      );
+  const db = openDb(loadConfig().databaseUrl, appMigrations());
+  try {
+    await migrateLatest(db);
+    const outbox = new OutboxRepo(db.knex, db.transaction);
+    if (command === 'parked') {
+      const parked = await outbox.parked(values.flow, limit);
+      if (parked.length === 0) process.stdout.write('no parked deliveries\n');
+      for (const entry of parked) {
+        process.stdout.write(
+          `${entry.flow}\tseq ${entry.seq}\t${entry.type}\t${entry.actorId}\t${entry.attempts} attempts\tparked ${new Date(entry.parkedAt).toISOString()}\t${entry.lastError ?? ''}\n`,
+        );
+      }
+    } else {
+      const requeued = await outbox.requeueParked({ flow: values.flow, seq });
+      process.stdout.write(`${requeued} deliveries requeued\n`);
     }
-  } else {
-    const requeued = await outbox.requeueParked({ flow: values.flow, seq });
-    process.stdout.write(`${requeued} deliveries requeued\n`);
+  } finally {
+    await db.close();
   }
-} finally {
-  await db.close();
+} catch (error) {
+  cli.exitOnUserError(error);
+  throw error;
 }
