@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { NO_ABUSE_LIMITS } from '../src/config.ts';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '../scripts/local-services.ts';
 import { now, sleep } from './lib/clock.ts';
 import { forward, onCleanup, REPO_ROOT } from './lib/ipc.ts';
@@ -36,7 +37,7 @@ async function startNode(name: string, env: Record<string, string>): Promise<Nod
       SEED_DEMO_DATA: 'true',
       LOG_LEVEL: 'warn',
       PAYMENT_LATENCY_MS: '0',
-      MAX_COMMANDS_PER_SECOND: '1000000',
+      ...NO_ABUSE_LIMITS,
       // The fan-out row times every stock:changed by its version: no coalescing unless a caller's env asks for it.
       STOCK_PUSH_WINDOW_MS: '0',
       ADMIN_EMAIL: ADMIN.email,

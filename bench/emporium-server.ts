@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, NO_ABUSE_LIMITS } from '../src/config.ts';
 import { heapAfterGc, now } from './lib/clock.ts';
 import { serve } from './lib/ipc.ts';
 import { profileSql } from './lib/sql-profile.ts';
@@ -30,8 +30,8 @@ const config = loadConfig(
     LOG_LEVEL: 'warn',
     SEED_DEMO_DATA: 'false',
     PAYMENT_LATENCY_MS: '0',
-    // The per-connection rate limit stays in the path (its bucket is taken on every command) but never refuses.
-    MAX_COMMANDS_PER_SECOND: '1000000',
+    // The abuse limits stay in the path (the command buckets are taken on every command) but never refuse.
+    ...NO_ABUSE_LIMITS,
     // The fan-out rows time every stock:changed by its version: coalescing (STOCK_PUSH_WINDOW_MS) is off unless asked
     // for ('default': the app's own default, as the drop row runs).
     ...(options.stockPushWindowMs === 'default' ? {} : { STOCK_PUSH_WINDOW_MS: String(options.stockPushWindowMs ?? 0) }),

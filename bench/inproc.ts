@@ -12,7 +12,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { initialTransition, transition } from 'xstate';
 import { createApp, type App } from '../src/app.ts';
-import { loadConfig, type Config } from '../src/config.ts';
+import { loadConfig, NO_ABUSE_LIMITS, type Config } from '../src/config.ts';
 import { cartMachine } from '../src/modules/cart/cart.machine.ts';
 import { migrateLatest, openDb } from '../src/kernel/db/db.ts';
 import { appMigrations } from '../src/modules/index.ts';
@@ -187,7 +187,7 @@ function groupCommitOverrides(config: Config): { readonly off: Partial<Config>; 
 async function withApp<T>(overrides: Partial<Config>, work: (app: App) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'emporium-bench-rt-'));
   const config = loadConfig(
-    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', PASSIVATE_AFTER_MS: '3600000' },
+    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', PASSIVATE_AFTER_MS: '3600000', ...NO_ABUSE_LIMITS },
     { jwtSecret: 'bench-secret-bench-secret-bench-secret', ...overrides },
   );
   const app = createApp(config);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { initialTransition } from 'xstate';
 import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, NO_ABUSE_LIMITS } from '../src/config.ts';
 import { newId } from '../src/domain/ids.ts';
 import { cartMachine } from '../src/modules/cart/cart.machine.ts';
 import { heapAfterGc, mapLimit, now } from './lib/clock.ts';
@@ -50,7 +50,7 @@ async function run(args: MemoryArgs) {
   const raw = await rawSnapshots(args.counts);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'emporium-bench-mem-'));
   const config = loadConfig(
-    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', PASSIVATE_AFTER_MS: '3600000' },
+    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', PASSIVATE_AFTER_MS: '3600000', ...NO_ABUSE_LIMITS },
     { jwtSecret: 'bench-secret-bench-secret-bench-secret' },
   );
   const app = createApp(config);

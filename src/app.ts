@@ -1,7 +1,8 @@
 // Composition root: builds every part from the Config, wires machines to the runtime and flows to services.
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { merge } from 'rxjs';
 import { EffectRunner } from './kernel/actors/effects.ts';
@@ -12,13 +13,17 @@ import { KnexActorWriter, SqliteActorWriter } from './kernel/db/actor-writer.ts'
 import { ActorRepo } from './kernel/db/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './kernel/db/db.ts';
 import { OutboxRepo } from './kernel/db/outbox.repo.ts';
-import { registerHttpRoutes } from './kernel/gateway/http.ts';
+import { clientErrorHandler, frameworkErrorHandler, registerHttpRoutes } from './kernel/gateway/http.ts';
 import { namespaceTable } from './kernel/gateway/namespaces.ts';
 import { redisClusterLink } from './kernel/gateway/redis-adapter.ts';
 import { createSocketGateway, type SocketGateway } from './kernel/gateway/socket.ts';
+import { LocalAttempts, RedisAttempts, trustFunction } from './kernel/gateway/limits.ts';
 import { migrationsOf, type AnyModule, type ClientControl, type DomainEventWriter, type ModuleContext, type ModulePart } from './kernel/module.ts';
 import type { FlowDefinition } from './kernel/outbox/flows.ts';
 import { OutboxRelay } from './kernel/outbox/relay.ts';
+import { traceRequests } from './kernel/gateway/http-tracing.ts';
+import { countLimitHit, registerGatewayMetrics } from './kernel/metrics.ts';
+import { currentTraceparent, startTracing, traceLogFields, type Tracing } from './kernel/tracing.ts';
 import { SagaAnomalies, SagaSteps } from './kernel/outbox/saga-steps.ts';
 import type { ActorKinds, AppRuntime, Services } from './kernel/registry.ts';
 import { defaultModules } from './modules/index.ts';
@@ -50,6 +55,10 @@ export interface AppOptions {
   readonly payments?: PaymentProvider;
   /** More flows to run beside the built-in sagas (projections, notifications; tests add failing ones). */
   readonly flows?: readonly FlowDefinition[];
+  /** Where the app's own logger writes (ignored with `logger`). @default stdout */
+  readonly logStream?: DestinationStream;
+  /** Export spans here instead of OTLP (tests: an `InMemorySpanExporter`); starts tracing even without `otlpEndpoint`. */
+  readonly traceExporter?: SpanExporter;
 }
 
 /**
@@ -62,7 +71,8 @@ export interface AppOptions {
  */
 export function createApp(config: Config, options: AppOptions = {}): App {
   const clock = options.clock ?? Date.now;
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
+  // Every line written inside a span carries its trace_id and span_id (tracing.ts).
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId }, mixin: traceLogFields }, options.logStream);
   const modules = options.modules ?? defaultModules({ payments: options.payments });
   const db = openDb(config.databaseUrl, migrationsOf(modules));
   const actorRepo = new ActorRepo(db.knex);
@@ -99,7 +109,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     append: (trx, events) =>
       actorRepo.appendOutbox(
         trx,
-        events.map((event) => ({ actorId: event.actorId, kind: event.kind, type: event.payload.type, payload: event.payload, createdAt: clock() })),
+        events.map((event) => ({
+          actorId: event.actorId,
+          kind: event.kind,
+          type: event.payload.type,
+          payload: event.payload,
+          createdAt: clock(),
+          traceparent: currentTraceparent(),
+        })),
       ),
     committed: () => relay?.nudge(),
   };
@@ -155,6 +172,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
   });
   new Gauge({
+    name: 'emporium_live_actors_by_kind',
+    help: 'Actors in memory, by kind',
+    labelNames: ['kind'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const kind of runtime.kindNames()) this.set({ kind }, 0);
+      for (const [kind, count] of runtime.liveCountByKind()) this.set({ kind }, count);
+    },
+  });
+  new Gauge({
     name: 'emporium_actor_cas_conflicts',
     help: 'Compare-and-sets lost to another writer since start (each retried)',
     registers: [metrics],
@@ -189,6 +217,36 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       for (const [step, count] of anomalies.byStep()) this.set({ step }, count);
     },
   });
+  new Gauge({
+    name: 'emporium_outbox_lag_seconds',
+    help: 'Age of the oldest domain event some flow has not yet settled (0 when none is pending)',
+    registers: [metrics],
+    async collect() {
+      const oldest = await outboxRepo.oldestPendingCreatedAt();
+      this.set(oldest === null ? 0 : Math.max(0, clock() - oldest) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'emporium_deadline_lag_seconds',
+    help: 'How long ago the oldest actor deadline still undelivered fell due (0 when none is overdue)',
+    registers: [metrics],
+    async collect() {
+      const now = clock();
+      const oldest = await actorRepo.oldestDueDeadline(now);
+      this.set(oldest === null ? 0 : Math.max(0, now - oldest) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'emporium_sockets',
+    help: 'Socket.IO connections open on this node, by namespace',
+    labelNames: ['namespace'],
+    registers: [metrics],
+    collect() {
+      for (const namespace of ['/store', '/warehouse']) this.set({ namespace }, sockets?.io.of(namespace).sockets.size ?? 0);
+    },
+  });
+  // Commands by name and outcome with their latency, and limits hit: counted by the gateway (metrics.ts).
+  registerGatewayMetrics(metrics);
   runtime.changes$.subscribe((change) => commits.inc({ kind: change.kind }));
 
   // Local or cluster: the only difference is the Socket.IO adapter behind this link (and the database URL).
@@ -214,10 +272,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   // Requests are not logged one by one (metrics count them); warnings and errors are.
   const http: FastifyInstance = Fastify({
+    // The client's address (throttles, logs) behind a load balancer: which proxies' X-Forwarded-For to believe.
+    trustProxy: trustFunction(config.trustProxy),
     loggerInstance: logger.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: config.maxMessageBytes,
+    // Router and HTTP-parser refusals get the protocol's error envelope too (http.ts).
+    frameworkErrors: frameworkErrorHandler(config.corsOrigins),
+    clientErrorHandler,
   });
+  traceRequests(http);
   let sockets: SocketGateway | undefined;
+  let tracing: Tracing | undefined;
   let ready = false;
   let accepting = false;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -228,9 +293,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     routes: parts.flatMap(({ part }) => (part.routes ? [part.routes] : [])),
     corsOrigins: config.corsOrigins,
     authAttemptsPerMinute: config.authAttemptsPerMinute,
+    guestTokensPerMinute: config.guestTokensPerMinute,
+    // Password attempts count on every node together when clustered (Redis), else on this one.
+    attempts: clusterLink ? new RedisAttempts(clusterLink.redis, new LocalAttempts()) : new LocalAttempts(),
     logger,
     isReady: () => ready,
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+    metricsToken: config.metricsToken,
+    onLimit: countLimitHit,
   });
 
   /** Each duty on its own: one failing (a provider down, say) must not stop the others, nor start-up. */
@@ -263,6 +333,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     anomalies,
     sweep,
     async start() {
+      // Only with an OTLP endpoint (or a test's exporter); otherwise spans stay no-ops.
+      tracing = startTracing({ endpoint: config.otlpEndpoint, exporter: options.traceExporter, serviceName: config.otelServiceName, nodeId: config.nodeId });
       const applied = await migrateLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
       for (const { part } of parts) await part.start?.();
@@ -277,6 +349,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         accepting: () => accepting,
         clock,
         clusterLink,
+        onLimit: countLimitHit,
       });
       // What a crash left behind: undelivered domain events first, then due deadlines and half-done sagas.
       // On SQLite this process is the only writer, so claims still held are its own from before the crash.
@@ -353,6 +426,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await http.close().catch(() => undefined);
       await clusterLink?.close();
       await settled('database', db.close());
+      // The spans still buffered go out before the process may exit.
+      await settled('tracing', tracing?.shutdown());
       logger.info({ answersLost: (sockets?.inFlight.answersLost ?? 0) - answersLostBefore }, 'emporium stopped');
     },
   };

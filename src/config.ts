@@ -50,8 +50,31 @@ export interface Config {
   readonly maxCommandsPerSecond: number;
   /** Commit changes of different actors that arrive together in one transaction (each still acked after its commit). @default true */
   readonly groupCommit: boolean;
-  /** Login and registration attempts per client IP per minute, then HTTP 429 `RATE_LIMITED`. @default 20 */
+  /**
+   * Password attempts per client IP per minute, counted together over login, registration and the account
+   * changes that ask for the password; then HTTP 429 `RATE_LIMITED` with `Retry-After`. @default 20
+   */
   readonly authAttemptsPerMinute: number;
+  /** Guest tokens (`POST /api/auth/guest`) per client IP per minute; `0` is no limit. @default 60 */
+  readonly guestTokensPerMinute: number;
+  /** Socket.IO connections open at once from one client IP on this node; `0` is no limit. @default 100 */
+  readonly maxConnectionsPerIp: number;
+  /** Sockets open at once of one principal (customer, guest or staff) on this node; `0` is no limit. @default 20 */
+  readonly maxConnectionsPerPrincipal: number;
+  /** Commands per second of one principal over all its sockets on this node; `0` is no limit. @default 400 */
+  readonly maxCommandsPerPrincipalPerSecond: number;
+  /** Commands per second from one client IP over all its sockets on this node; `0` is no limit. @default 2000 */
+  readonly maxCommandsPerIpPerSecond: number;
+  /** Carts one principal may create per minute (any node: counted in the database); `0` is no limit. @default 20 */
+  readonly cartsPerMinute: number;
+  /** Active carts one owner may hold at once (any node); `0` is no limit. @default 50 */
+  readonly maxOpenCarts: number;
+  /**
+   * Which proxies to believe about the client's address (`X-Forwarded-For`), as Fastify's `trustProxy`: `false`
+   * (the socket's peer is the client), `true` (any), a hop count, or a list of addresses and CIDR ranges.
+   * Applies to REST and Socket.IO alike. @default false
+   */
+  readonly trustProxy: boolean | number | readonly string[];
   /**
    * Lifetime of new tokens, in seconds, by role; a role left out keeps its default (guest 30 days, customer
    * 7 days, staff and admin 12 hours). A socket is disconnected when its token expires.
@@ -86,6 +109,15 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Name of this node in logs and metrics. @default hostname:pid */
   readonly nodeId: string;
+  /**
+   * OpenTelemetry: OTLP over HTTP base URL of a collector (`OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. `http://localhost:4318`);
+   * spans go to `<url>/v1/traces`. Unset: no tracing SDK runs and spans cost next to nothing. @default undefined
+   */
+  readonly otlpEndpoint: string | undefined;
+  /** `service.name` of the spans (`OTEL_SERVICE_NAME`). @default 'emporium' */
+  readonly otelServiceName: string;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <metricsToken>` (`METRICS_TOKEN`). @default undefined */
+  readonly metricsToken: string | undefined;
 }
 
 const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -119,12 +151,75 @@ const envSchema = z.object({
   MAIL_FROM: z.string().regex(/@/, 'MAIL_FROM must contain an e-mail address').default('Emporium <shop@emporium.local>'),
   STORE_URL: z.string().url().optional(),
   AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().int().positive().default(20),
+  GUEST_TOKENS_PER_MINUTE: z.coerce.number().int().nonnegative().default(60),
+  MAX_CONNECTIONS_PER_IP: z.coerce.number().int().nonnegative().default(100),
+  MAX_CONNECTIONS_PER_PRINCIPAL: z.coerce.number().int().nonnegative().default(20),
+  MAX_COMMANDS_PER_PRINCIPAL_PER_SECOND: z.coerce.number().int().nonnegative().default(400),
+  MAX_COMMANDS_PER_IP_PER_SECOND: z.coerce.number().int().nonnegative().default(2000),
+  CARTS_PER_MINUTE: z.coerce.number().int().nonnegative().default(20),
+  MAX_OPEN_CARTS: z.coerce.number().int().nonnegative().default(50),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, context) => parseTrustProxy(value, context)),
   CUSTOMER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
   GROUP_COMMIT: flag.default(true),
   RECOMMENDATIONS_DEBOUNCE_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ID: z.string().min(1).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('emporium'),
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
 });
+
+/**
+ * The environment that turns every abuse limit off: for load generators (the bench) that drive one node from one
+ * address with many principals, never for a node facing the public.
+ */
+export const NO_ABUSE_LIMITS: Readonly<Record<string, string>> = {
+  // The command buckets stay in the path (taken on every command, so the bench measures them) but never refuse.
+  MAX_COMMANDS_PER_SECOND: '1000000',
+  MAX_COMMANDS_PER_PRINCIPAL_PER_SECOND: '1000000',
+  MAX_COMMANDS_PER_IP_PER_SECOND: '1000000',
+  MAX_CONNECTIONS_PER_IP: '0',
+  MAX_CONNECTIONS_PER_PRINCIPAL: '0',
+  GUEST_TOKENS_PER_MINUTE: '0',
+  CARTS_PER_MINUTE: '0',
+  MAX_OPEN_CARTS: '0',
+  AUTH_ATTEMPTS_PER_MINUTE: '1000000',
+};
+
+/**
+ * The limits on a client address only: tests run every client from 127.0.0.1, as if behind one proxy without
+ * `TRUST_PROXY`. The limits per principal, per socket and on carts stay as configured.
+ */
+export const NO_ADDRESS_LIMITS: Readonly<Record<string, string>> = {
+  MAX_COMMANDS_PER_IP_PER_SECOND: '0',
+  MAX_CONNECTIONS_PER_IP: '0',
+  GUEST_TOKENS_PER_MINUTE: '0',
+  AUTH_ATTEMPTS_PER_MINUTE: '1000000',
+};
+
+/**
+ * `TRUST_PROXY`: `true`/`false`, a hop count (`1`: the nearest proxy), or a comma-separated list of proxy
+ * addresses and CIDR ranges (`10.0.0.0/8,127.0.0.1`); proxy-addr's names `loopback`, `linklocal`, `uniquelocal` too.
+ */
+function parseTrustProxy(value: string, context: z.RefinementCtx): boolean | number | string[] {
+  const text = value.trim();
+  if (/^(true|false)$/i.test(text)) return text.toLowerCase() === 'true';
+  if (/^\d+$/.test(text)) return Number(text);
+  const list = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  const address = /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/;
+  const bad = list.filter((entry) => !address.test(entry));
+  if (list.length === 0 || bad.length > 0) {
+    context.addIssue({ code: 'custom', message: `TRUST_PROXY must be true, false, a hop count or a list of addresses; not ${bad.join(', ') || 'empty'}` });
+    return z.NEVER;
+  }
+  return list;
+}
 
 /** Thrown at boot when the environment is wrong; lists every bad variable. */
 export class ConfigError extends Error {
@@ -172,11 +267,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     mailFrom: e.MAIL_FROM,
     storeUrl: e.STORE_URL,
     authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
+    guestTokensPerMinute: e.GUEST_TOKENS_PER_MINUTE,
+    maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+    maxConnectionsPerPrincipal: e.MAX_CONNECTIONS_PER_PRINCIPAL,
+    maxCommandsPerPrincipalPerSecond: e.MAX_COMMANDS_PER_PRINCIPAL_PER_SECOND,
+    maxCommandsPerIpPerSecond: e.MAX_COMMANDS_PER_IP_PER_SECOND,
+    cartsPerMinute: e.CARTS_PER_MINUTE,
+    maxOpenCarts: e.MAX_OPEN_CARTS,
+    trustProxy: e.TRUST_PROXY,
     tokenTtlSeconds: { customer: e.CUSTOMER_TOKEN_TTL_SECONDS },
     groupCommit: e.GROUP_COMMIT,
     recommendationsDebounceMs: e.RECOMMENDATIONS_DEBOUNCE_MS,
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${process.env.HOSTNAME ?? 'node'}:${process.pid}`,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otelServiceName: e.OTEL_SERVICE_NAME,
+    metricsToken: e.METRICS_TOKEN,
     ...overrides,
   };
 }

@@ -1,6 +1,6 @@
 // What a module is: one domain's kinds, migrations, services, commands, topics, pushes, flows, sweeps and routes,
 // in one definition. The composition root (src/app.ts) creates the modules in order and wires their parts.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -47,14 +47,21 @@ export interface NamespaceTables {
 }
 export type Namespace = keyof NamespaceTables;
 
+/** Route options that throttle a route (a `preHandler` answering 429 `RATE_LIMITED` with `Retry-After`). */
+export interface RouteThrottle {
+  readonly preHandler: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
 /** What a module's REST routes get besides the Fastify instance. */
 export interface RouteHelpers {
   /** Validates `input` with `schema`; a failure becomes a `VALIDATION` answer. */
   parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S>;
   /** The caller named by an `Authorization: Bearer` header, if any; a malformed or bad token is `UNAUTHORIZED`. */
   bearer(request: FastifyRequest): Promise<Identity | undefined>;
-  /** Route options for password-guessing endpoints: rate-limited per client IP. */
-  readonly authAttempts: object;
+  /** Route options for endpoints that take a password: one throttle per client address over all of them. */
+  readonly authAttempts: RouteThrottle;
+  /** Route options for handing out guest tokens: throttled per client address. */
+  readonly guestTokens: RouteThrottle;
 }
 
 /** What the kernel hands each module when the application is built. */

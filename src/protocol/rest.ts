@@ -1,16 +1,17 @@
 // The REST API's requests and answers as zod schemas: validated by the gateway, published at /openapi.json.
 import { z } from 'zod';
 import { categoryViewSchema, customerViewSchema, productViewSchema, recommendationViewSchema, reviewViewSchema } from './views.ts';
+import { lineText } from './wire.ts';
 
 export const registerSchema = z
   .object({
-    email: z.string().trim().email().max(320),
+    email: lineText().trim().email().max(320),
     password: z.string().min(8, 'password must be at least 8 characters').max(200),
-    name: z.string().trim().min(1).max(200),
+    name: lineText().trim().min(1).max(200),
   })
   .strict();
 
-export const loginSchema = z.object({ email: z.string().trim().min(1).max(320), password: z.string().min(1).max(200) }).strict();
+export const loginSchema = z.object({ email: lineText().trim().min(1).max(320), password: z.string().min(1).max(200) }).strict();
 
 /**
  * How a product listing is ordered; each value names the order a shopper expects: `relevance` best match first (the
@@ -23,15 +24,8 @@ const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((value) => va
 
 export const productQuerySchema = z
   .object({
-    category: z
-      .string()
-      .min(1)
-      .max(100)
-      .refine((category) => !category.includes('\u0000'), 'no NUL characters')
-      .optional()
-      .describe('a category id or slug: the products in it and in all its sub-categories'),
-    q: z
-      .string()
+    category: lineText().min(1).max(100).optional().describe('a category id or slug: the products in it and in all its sub-categories'),
+    q: lineText()
       .trim()
       .min(1)
       .max(100)
@@ -44,7 +38,7 @@ export const productQuerySchema = z
     sort: z.enum(PRODUCT_SORTS).optional().describe('default: relevance with q, name without'),
     page: z.coerce.number().int().min(1).max(10_000).default(1),
     pageSize: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().min(1).max(1000).optional().describe("a previous answer's nextCursor: the page after it (page is then ignored)"),
+    cursor: lineText().min(1).max(1000).optional().describe("a previous answer's nextCursor: the page after it (page is then ignored)"),
   })
   // Unknown parameters (cache-busters, tracking tags) are ignored, as browsers and CDNs expect.
   .strip();
@@ -87,7 +81,7 @@ export type ProductPage = z.infer<typeof productPageSchema>;
 
 /** `GET /api/search/suggest`: what a search box shows while the shopper types. */
 export const searchSuggestQuerySchema = z
-  .object({ q: z.string().trim().max(100).default('').describe('what has been typed so far; the last word may be unfinished') })
+  .object({ q: lineText().trim().max(100).default('').describe('what has been typed so far; the last word may be unfinished') })
   .strip();
 export const searchSuggestAnswerSchema = z.object({
   items: z.array(z.object({ id: z.string(), name: z.string() })).describe('at most 8 products on sale, best match first'),
@@ -97,8 +91,8 @@ export type SearchSuggestions = z.infer<typeof searchSuggestAnswerSchema>;
 /** `PATCH /api/me`: a new name, or a new e-mail (with the current password). */
 export const profileUpdateSchema = z
   .object({
-    name: z.string().trim().min(1).max(200).optional(),
-    email: z.string().trim().email().max(320).optional(),
+    name: lineText().trim().min(1).max(200).optional(),
+    email: lineText().trim().email().max(320).optional(),
     currentPassword: z.string().min(1).max(200).optional().describe('required to change the e-mail'),
   })
   .strict()
@@ -122,7 +116,7 @@ export const reviewQuerySchema = z
   .object({
     sort: z.enum(['newest', 'helpful']).default('newest').describe('newest first, or most helpful first (ties newest first)'),
     limit: z.coerce.number().int().min(1).max(50).default(10),
-    cursor: z.string().min(1).max(200).optional().describe("the previous page's nextCursor"),
+    cursor: lineText().min(1).max(200).optional().describe("the previous page's nextCursor"),
   })
   .strip();
 export const reviewPageSchema = z.object({ items: z.array(reviewViewSchema), nextCursor: z.string().nullable() });

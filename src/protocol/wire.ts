@@ -40,6 +40,36 @@ import {
 
 // ---------------------------------------------------------------- primitives
 
+/**
+ * Whether `value` holds a control character: C0 (U+0000–U+001F) or DEL (U+007F); with `lineBreaks`, tab, line feed
+ * and carriage return are allowed.
+ */
+function hasControlCharacter(value: string, lineBreaks: boolean): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x7f || (c < 0x20 && !(lineBreaks && (c === 0x09 || c === 0x0a || c === 0x0d)))) return true;
+  }
+  return false;
+}
+
+/**
+ * A one-line text input (a name, a title, an address line, a search, a label, a cursor): a string without control
+ * characters. NUL would cut it short (C libraries, search engines) or be refused by PostgreSQL, the others are
+ * invisible; such input is refused with `VALIDATION` naming the field, never stripped. Every text field of the
+ * protocol is built from this or {@link freeText} (ids, SKUs and slugs have patterns that allow none either);
+ * passwords are not (they are hashed, never shown or searched).
+ */
+export function lineText(): z.ZodString {
+  return z.string().refine((value) => !hasControlCharacter(value, false), { message: 'control characters (NUL, line breaks, …) are not allowed', abort: true });
+}
+
+/** Free text that may run over lines (a review's body, a description, a reason): as {@link lineText}, but tab, line feed and carriage return are allowed. */
+export function freeText(): z.ZodString {
+  return z
+    .string()
+    .refine((value) => !hasControlCharacter(value, true), { message: 'control characters other than tab and line breaks are not allowed', abort: true });
+}
+
 export const idSchema = z
   .string()
   .min(1)
@@ -54,11 +84,11 @@ export const requestIdSchema = z
 
 export const shippingAddressSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    line1: z.string().trim().min(1).max(200),
-    line2: z.string().trim().max(200).optional(),
-    city: z.string().trim().min(1).max(100),
-    postalCode: z.string().trim().min(1).max(20),
+    name: lineText().trim().min(1).max(200),
+    line1: lineText().trim().min(1).max(200),
+    line2: lineText().trim().max(200).optional(),
+    city: lineText().trim().min(1).max(100),
+    postalCode: lineText().trim().min(1).max(20),
     country: z.string().regex(/^[A-Z]{2}$/, 'country is an ISO 3166 alpha-2 code such as DE'),
   })
   .strict();
@@ -97,7 +127,7 @@ export const storeCommands = {
     .object({
       state: z.enum(ORDER_STATES).optional(),
       limit: z.number().int().min(1).max(100).optional().describe('default 50'),
-      before: z.string().min(1).max(200).optional().describe("the previous page's nextCursor"),
+      before: lineText().min(1).max(200).optional().describe("the previous page's nextCursor"),
     })
     .strict(),
   'shipment:get': z.object({ shipmentId: idSchema }).strict(),
@@ -105,7 +135,7 @@ export const storeCommands = {
   'address:save': shippingAddressSchema
     .extend({
       id: idSchema.optional().describe('the address to replace; absent to add one'),
-      label: z.string().trim().max(60).optional().describe('"Home", "Office"…'),
+      label: lineText().trim().max(60).optional().describe('"Home", "Office"…'),
       makeDefault: z.boolean().optional(),
     })
     .strict(),
@@ -114,32 +144,32 @@ export const storeCommands = {
     .object({
       productId: idSchema,
       rating: z.number().int().min(1).max(5),
-      title: z.string().trim().min(1).max(120),
-      body: z.string().trim().max(5_000).default(''),
+      title: lineText().trim().min(1).max(120),
+      body: freeText().trim().max(5_000).default(''),
     })
     .strict(),
   'review:update': z
     .object({
       reviewId: idSchema,
       rating: z.number().int().min(1).max(5).optional(),
-      title: z.string().trim().min(1).max(120).optional(),
-      body: z.string().trim().max(5_000).optional(),
+      title: lineText().trim().min(1).max(120).optional(),
+      body: freeText().trim().max(5_000).optional(),
     })
     .strict(),
   'review:delete': z.object({ reviewId: idSchema }).strict(),
   'review:vote': z.object({ reviewId: idSchema }).strict().describe('"this review was helpful", once per customer'),
   'stock:notify': z.object({ productId: idSchema }).strict().describe('tell me once when this sold-out product can be bought again'),
   'stock:unnotify': z.object({ productId: idSchema }).strict(),
-  subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
-  unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
+  'stock:notifications': empty.describe('the products you asked about with stock:notify and have not been told about yet'),
+  subscribe: z.object({ topic: lineText().min(1).max(200) }).strict(),
+  unsubscribe: z.object({ topic: lineText().min(1).max(200) }).strict(),
 } as const;
 
 export { SHIPMENT_STATES } from '../domain/types.ts';
 export const ADVANCE_TARGETS = ['picking', 'packed', 'shipped', 'inTransit', 'delivered', 'exception', 'cancelled'] as const;
 
 /** A category's or a product's stable, readable key in URLs and import files. */
-export const slugSchema = z
-  .string()
+export const slugSchema = lineText()
   .trim()
   .min(1)
   .max(64)
@@ -149,32 +179,31 @@ export const slugSchema = z
 export const categoryInputSchema = z
   .object({
     slug: slugSchema,
-    name: z.string().trim().min(1).max(200),
-    description: z.string().trim().max(2_000).optional(),
+    name: lineText().trim().min(1).max(200),
+    description: freeText().trim().max(2_000).optional(),
     parent: slugSchema.nullable().optional().describe("the parent category's slug; null or absent for a top-level category"),
     position: z.number().int().min(0).max(1_000_000).optional(),
   })
   .strict();
 
 const attributeKey = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,39}$/, 'letters, digits and underscores, starting with a letter');
-const attributeValue = z.union([z.string().trim().max(200), z.number().finite(), z.boolean()]);
+const attributeValue = z.union([lineText().trim().max(200), z.number().finite(), z.boolean()]);
 
 /** A product, created or changed by its SKU. Its stock is the warehouse's (`stock:restock`), not set here. */
 export const productInputSchema = z
   .object({
-    sku: z
-      .string()
+    sku: lineText()
       .trim()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dots, underscores and hyphens (at most 64)'),
-    name: z.string().trim().min(1).max(200),
-    description: z.string().trim().max(5_000).optional(),
+    name: lineText().trim().min(1).max(200),
+    description: freeText().trim().max(5_000).optional(),
     price: z.number().int().min(0).max(100_000_000).describe('integer minor units of `currency`'),
     currency: z
       .string()
       .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR')
       .default('EUR'),
-    category: z.string().trim().min(1).max(64).describe("the category's slug (or id)"),
-    images: z.array(z.string().trim().url().max(500)).max(10).optional(),
+    category: lineText().trim().min(1).max(64).describe("the category's slug (or id)"),
+    images: z.array(lineText().trim().url().max(500)).max(10).optional(),
     attributes: z
       .record(attributeKey, attributeValue)
       .refine((attributes) => Object.keys(attributes).length <= 30, 'at most 30 attributes')
@@ -184,7 +213,7 @@ export const productInputSchema = z
   .strict();
 
 const offerTimes = {
-  name: z.string().trim().min(1).max(200),
+  name: lineText().trim().min(1).max(200),
   startsAt: z.number().int().min(0).describe('epoch milliseconds'),
 };
 const saleFields = z
@@ -202,7 +231,7 @@ const saleFields = z
         .strict(),
     ]),
     productIds: z.array(idSchema).max(500).default([]),
-    categoryIds: z.array(z.string().trim().min(1).max(64)).max(50).default([]).describe('categories by id or slug; each includes its sub-categories'),
+    categoryIds: z.array(lineText().trim().min(1).max(64)).max(50).default([]).describe('categories by id or slug; each includes its sub-categories'),
   })
   .strict();
 const dropFields = z
@@ -240,15 +269,14 @@ export const warehouseCommands = {
     .object({
       shipmentId: idSchema,
       to: z.enum(ADVANCE_TARGETS),
-      carrier: z.string().trim().min(1).max(100).optional(),
-      trackingNumber: z
-        .string()
+      carrier: lineText().trim().min(1).max(100).optional(),
+      trackingNumber: lineText()
         .trim()
         .min(1)
         .max(100)
         .regex(/^[A-Za-z0-9-]+$/)
         .optional(),
-      reason: z.string().trim().min(1).max(500).optional(),
+      reason: freeText().trim().min(1).max(500).optional(),
     })
     .strict(),
   'stock:get': z.object({ productId: idSchema }).strict(),
@@ -256,10 +284,10 @@ export const warehouseCommands = {
   'catalog:upsertCategory': categoryInputSchema,
   'catalog:upsertProduct': productInputSchema,
   'catalog:archiveProduct': z.object({ productId: idSchema }).strict(),
-  'review:hide': z.object({ reviewId: idSchema, reason: z.string().trim().min(1).max(500) }).strict(),
+  'review:hide': z.object({ reviewId: idSchema, reason: freeText().trim().min(1).max(500) }).strict(),
   'offer:create': offerInputSchema,
   'offer:update': offerUpdateSchema,
-  'offer:cancel': z.object({ offerId: idSchema, reason: z.string().trim().min(1).max(500).optional() }).strict(),
+  'offer:cancel': z.object({ offerId: idSchema, reason: freeText().trim().min(1).max(500).optional() }).strict(),
   'offers:list': z
     .object({ state: z.enum(OFFER_STATES).optional(), limit: z.number().int().min(1).max(500).optional().describe('default 100') })
     .strict()
@@ -267,11 +295,11 @@ export const warehouseCommands = {
   'inspect:summary': empty.describe('how many actors of each kind are in each state'),
   'inspect:actors': z
     .object({
-      kind: z.string().min(1).max(16).optional(),
-      state: z.string().min(1).max(64).optional(),
-      q: z.string().trim().min(1).max(100).optional().describe('an id prefix, or an owner id (exact)'),
+      kind: lineText().min(1).max(16).optional(),
+      state: lineText().min(1).max(64).optional(),
+      q: lineText().trim().min(1).max(100).optional().describe('an id prefix, or an owner id (exact)'),
       limit: z.number().int().min(1).max(200).optional().describe('default 50'),
-      before: z.string().min(1).max(300).optional().describe("the previous page's nextCursor"),
+      before: lineText().min(1).max(300).optional().describe("the previous page's nextCursor"),
     })
     .strict()
     .describe('newest first'),
@@ -283,11 +311,11 @@ export const warehouseCommands = {
     .object({ id: idSchema, limit: z.number().int().min(1).max(1000).optional().describe('at most this many outbox rows, the newest; default 200') })
     .strict(),
   'inspect:retry': z
-    .object({ seq: z.number().int().min(1), flow: z.string().min(1).max(64) })
+    .object({ seq: z.number().int().min(1), flow: lineText().min(1).max(64) })
     .strict()
     .describe('admins only: requeue one parked delivery'),
-  subscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
-  unsubscribe: z.object({ topic: z.string().min(1).max(200) }).strict(),
+  subscribe: z.object({ topic: lineText().min(1).max(200) }).strict(),
+  unsubscribe: z.object({ topic: lineText().min(1).max(200) }).strict(),
 } as const;
 
 export type StoreCommandName = keyof typeof storeCommands;
@@ -362,6 +390,7 @@ export const storeResults = {
   'review:vote': z.object({ review: reviewViewSchema }),
   'stock:notify': stockNotification,
   'stock:unnotify': stockNotification,
+  'stock:notifications': z.object({ productIds: z.array(z.string()).describe('products you wait for (stock:notify, not notified yet), newest first') }),
   subscribe: topicViewSchema,
   unsubscribe: topicAnswer,
 } as const satisfies { readonly [C in StoreCommandName]: z.ZodType };
@@ -580,6 +609,7 @@ export const READ_COMMANDS = [
   'shipment:get',
   'shipments:list',
   'stock:get',
+  'stock:notifications',
   'offers:list',
   'inspect:summary',
   'inspect:actors',

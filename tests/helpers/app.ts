@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, NO_ADDRESS_LIMITS, type Config } from '../../src/config.ts';
 import type { Ack } from '../../src/protocol/index.ts';
 
 export interface TestApp {
@@ -42,8 +42,10 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
       DATA_DIR: dataDir,
       PAYMENT_LATENCY_MS: '0',
       WEB_DIR: '',
+      // Every test client comes from 127.0.0.1: limits per address are off unless a test sets them.
+      ...NO_ADDRESS_LIMITS,
     },
-    { jwtSecret: 'test-secret-test-secret-test-secret', authAttemptsPerMinute: 100_000, ...postgresFor(dataDir), ...overrides },
+    { jwtSecret: 'test-secret-test-secret-test-secret', ...postgresFor(dataDir), ...overrides },
   );
 }
 

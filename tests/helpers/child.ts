@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NO_ADDRESS_LIMITS } from '../../src/config.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -38,7 +39,7 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, s
     JWT_SECRET: CHILD_JWT_SECRET,
     SEED_DEMO_DATA: 'true',
     LOG_LEVEL: 'warn',
-    AUTH_ATTEMPTS_PER_MINUTE: '100000',
+    ...NO_ADDRESS_LIMITS,
     ...env,
   });
 

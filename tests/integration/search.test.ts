@@ -350,8 +350,7 @@ test.serial('query text is only text: FTS and tsquery syntax, SQL wildcards and 
     '\u0301',
     '😀',
     '\u200d',
-    '\u0000',
-    '\u0000\u0301',
+    // A NUL or another control character is refused (400 VALIDATION naming `q`): tests/integration/envelopes.test.ts.
     '%',
     '_',
     '%%',

@@ -4,6 +4,7 @@ import { initialTransition, type AnyStateMachine, type InputFrom, type SnapshotF
 import { AppError } from '../../domain/errors.ts';
 import type { ActorWriter } from '../db/actor-writer.ts';
 import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../db/actor.repo.ts';
+import { annotateActiveSpan, currentTraceparent, inSpan } from '../tracing.ts';
 import { GroupCommit } from './group-commit.ts';
 import { createTransition, type Transition } from './transition.ts';
 import { refusedBecause, stateName, type ActorKindDefinition, type CommandEvent } from './kinds.ts';
@@ -126,12 +127,19 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
     return this.cache.size;
   }
 
+  /** Actors in memory right now, by kind (kinds with none are absent). */
+  liveCountByKind(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { actor } of this.cache.values()) counts.set(actor.kind, (counts.get(actor.kind) ?? 0) + 1);
+    return counts;
+  }
+
   /**
    * Creates the actor with `input`, or returns the existing one with that id
    * (so a retried create is harmless). `created` tells which happened.
    */
   create<K extends KindOf<Kinds>>(kind: K, id: string, input: InputFrom<Kinds[K]>): Promise<{ actor: LiveActor<Kinds[K]>; created: boolean }> {
-    return this.mailbox.run(id, async () => {
+    return this.step(kind, id, 'create', async () => {
       const existing = await this.load(kind, id);
       if (existing) return { actor: existing, created: false };
       const definition = this.definition(kind);
@@ -156,6 +164,7 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
       }
       this.remember(actor);
       this.published(actor, { type: 'xstate.init' }, outbox, at);
+      annotateActiveSpan({ 'emporium.actor.version': 1, 'emporium.actor.created': true });
       return { actor, created: true };
     });
   }
@@ -191,7 +200,8 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
    * was judged on. A refusal by `decide`, `NOT_FOUND` and `CONFLICT` still reject.
    */
   attempt<K extends KindOf<Kinds>>(kind: K, id: string, eventOrDecide: CommandEvent<Kinds[K]> | Decide<Kinds[K]>): Promise<Attempt<Kinds[K]>> {
-    return this.mailbox.run(id, async (): Promise<Attempt<Kinds[K]>> => {
+    const named = typeof eventOrDecide === 'function' ? undefined : (eventOrDecide as { type: string }).type;
+    return this.step(kind, id, named, async (): Promise<Attempt<Kinds[K]>> => {
       let fresh = false;
       let lost = 0;
       for (;;) {
@@ -210,7 +220,12 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         }
         if (event === null) {
           if (judgeAgain) continue;
+          annotateActiveSpan({ 'emporium.actor.version': current.version, 'emporium.actor.outcome': 'unchanged' });
           return { ok: true, actor: current };
+        }
+        if (named === undefined) {
+          const type = (event as { type: string }).type;
+          annotateActiveSpan({ 'emporium.actor.event': type }, `actor ${kind} ${type}`);
         }
         const at = this.options.clock();
         const stamped = { ...(event as object), at } as never;
@@ -226,14 +241,17 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
             : new AppError('INVALID_TRANSITION', `${kind} in state ${current.state} does not accept ${(event as { type: string }).type}`, {
                 details: { state: current.state, event: (event as { type: string }).type },
               });
+          annotateActiveSpan({ 'emporium.actor.version': current.version, 'emporium.actor.outcome': 'refused', 'emporium.error.code': refusal.code });
           return { ok: false, actor: current, refusal };
         }
         const actor = this.toLive(kind, id, current.version + 1, next as SnapshotFrom<AnyStateMachine>, current.createdAt, at);
         const outbox = this.outboxEntries(kind, id, actions, at);
         if (!(await this.commitUpdate(actor, current.version, stamped, outbox, at))) {
+          annotateActiveSpan({ 'emporium.actor.conflicts': lost + 1 });
           if (++lost > this.maxRetries) throw new AppError('CONFLICT', `${kind} ${id} is being changed elsewhere; try again`);
           continue;
         }
+        annotateActiveSpan({ 'emporium.actor.version': actor.version, 'emporium.actor.outcome': 'applied' });
         return { ok: true, actor };
       }
     });
@@ -432,11 +450,20 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
     };
   }
 
+  /** The domain events of a step, each carrying the step's trace context: the flows that consume it continue the trace. */
   private outboxEntries(kind: string, id: string, actions: readonly { type: string }[], at: number): OutboxEntry[] {
-    return actions
+    const events = actions
       .filter((action) => action.type === 'xstate.emit')
-      .map((action) => (action as unknown as { params: { event: DomainEventRecord } }).params.event)
-      .map((event) => ({ actorId: id, kind, type: event.type, payload: event, createdAt: at }));
+      .map((action) => (action as unknown as { params: { event: DomainEventRecord } }).params.event);
+    if (events.length === 0) return [];
+    const traceparent = currentTraceparent();
+    return events.map((event) => ({ actorId: id, kind, type: event.type, payload: event, createdAt: at, traceparent }));
+  }
+
+  /** One step of an actor in its mailbox turn, in the span `actor <kind> <event>` (with its id and version). */
+  private step<T>(kind: string, id: string, event: string | undefined, work: () => Promise<T>): Promise<T> {
+    const attributes = { 'emporium.actor.kind': kind, 'emporium.actor.id': id, ...(event ? { 'emporium.actor.event': event } : {}) };
+    return this.mailbox.run(id, () => inSpan(event ? `actor ${kind} ${event}` : `actor ${kind}`, { attributes }, work));
   }
 
   /**

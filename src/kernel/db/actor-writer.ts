@@ -80,7 +80,7 @@ function statementsFor(db: Database): SqliteStatements {
      WHERE id = @id AND version = @expectedVersion`,
   );
   const insertJournal = db.prepare('INSERT INTO actor_journal (actor_id, kind, version, event, at) VALUES (?, ?, ?, ?, ?)');
-  const insertOutbox = db.prepare('INSERT INTO outbox (actor_id, kind, type, payload, created_at) VALUES (?, ?, ?, ?, ?)');
+  const insertOutbox = db.prepare('INSERT INTO outbox (actor_id, kind, type, payload, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?)');
   const writeOne = db.transaction((write: ActorWrite): WriteOutcome => {
     const a = write.actor;
     const params = {
@@ -100,7 +100,7 @@ function statementsFor(db: Database): SqliteStatements {
     if (changed !== 1) return 'conflict';
     const j = write.journal;
     insertJournal.run(j.actorId, j.kind, j.version, JSON.stringify(j.event), j.at);
-    for (const o of write.outbox) insertOutbox.run(o.actorId, o.kind, o.type, JSON.stringify(o.payload), o.createdAt);
+    for (const o of write.outbox) insertOutbox.run(o.actorId, o.kind, o.type, JSON.stringify(o.payload), o.createdAt, o.traceparent ?? null);
     return 'written';
   });
   const writeAll = db.transaction((writes: readonly ActorWrite[]) =>

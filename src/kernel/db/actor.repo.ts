@@ -35,6 +35,8 @@ export interface OutboxEntry {
   readonly type: string;
   readonly payload: unknown;
   readonly createdAt: number;
+  /** W3C `traceparent` of the span that wrote it: its flows continue that trace. Absent when tracing is off. */
+  readonly traceparent?: string | null | undefined;
 }
 
 interface ActorRecordRow {
@@ -151,8 +153,17 @@ export class ActorRepo {
         type: entry.type,
         payload: JSON.stringify(entry.payload),
         created_at: entry.createdAt,
+        traceparent: entry.traceparent ?? null,
       })),
     );
+  }
+
+  /** The earliest deadline that has passed at `now` and is still undelivered (null when none is due): the sweep's lag. */
+  async oldestDueDeadline(now: number): Promise<number | null> {
+    const row = (await this.knex('actors').whereNotNull('next_deadline_at').andWhere('next_deadline_at', '<=', now).min({ at: 'next_deadline_at' }).first()) as
+      | { at: number | string | null }
+      | undefined;
+    return row?.at == null ? null : Number(row.at);
   }
 
   /** Actors whose next deadline has passed, oldest first. */
@@ -190,6 +201,18 @@ export class ActorRepo {
     }
     const rows = (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit)) as ActorRecordRow[];
     return rows.map(fromRow);
+  }
+
+  /** How many actors of `kind` an owner created since `since`, and how many of them are in `state` now (abuse limits). */
+  async countOwned(ownerId: string, kind: string, options: { readonly since: number; readonly state: string }): Promise<{ recent: number; inState: number }> {
+    const row = (await this.knex('actors')
+      .where({ owner_id: ownerId, kind })
+      .select(
+        this.knex.raw('coalesce(sum(case when created_at >= ? then 1 else 0 end), 0) as recent', [options.since]),
+        this.knex.raw('coalesce(sum(case when state = ? then 1 else 0 end), 0) as in_state', [options.state]),
+      )
+      .first()) as { recent: number | string; in_state: number | string } | undefined;
+    return { recent: Number(row?.recent ?? 0), inState: Number(row?.in_state ?? 0) };
   }
 
   async listByKind(kind: string, options: { state?: string | undefined; limit: number }): Promise<ActorRow[]> {

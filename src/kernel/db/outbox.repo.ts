@@ -16,6 +16,8 @@ export interface DeliveryRecord {
   readonly attempts: number;
   /** The claim this record was handed out under: settling it checks that the claim is still ours. */
   readonly claim: string;
+  /** W3C `traceparent` of the span that wrote the row (null when tracing was off): its delivery continues that trace. */
+  readonly traceparent: string | null;
 }
 
 /** A delivery that failed too often and waits for an operator (`npm run outbox`). */
@@ -77,6 +79,7 @@ interface DeliveryRow {
   payload: string;
   created_at: number | string;
   attempts: number;
+  traceparent: string | null;
 }
 
 export class OutboxRepo {
@@ -155,7 +158,7 @@ export class OutboxRepo {
       .update({ claimed_by: token, claimed_until: now + leaseMs });
     const rows = (await this.knex('outbox_deliveries as d')
       .join('outbox as o', 'o.seq', 'd.seq')
-      .select('d.seq', 'd.flow', 'd.actor_id', 'o.kind', 'o.type', 'o.payload', 'o.created_at', 'd.attempts')
+      .select('d.seq', 'd.flow', 'd.actor_id', 'o.kind', 'o.type', 'o.payload', 'o.created_at', 'd.attempts', 'o.traceparent')
       .where({ 'd.flow': flow, 'd.claimed_by': token, 'd.state': 'pending' })
       .orderBy('d.seq')) as DeliveryRow[];
     return rows.map((row) => ({
@@ -168,6 +171,7 @@ export class OutboxRepo {
       createdAt: Number(row.created_at),
       attempts: Number(row.attempts),
       claim: token,
+      traceparent: row.traceparent ?? null,
     }));
   }
 
@@ -319,6 +323,14 @@ export class OutboxRepo {
   async pendingCount(): Promise<number> {
     const row = (await this.knex('outbox').whereNull('dispatched_at').count({ n: '*' }).first()) as { n: number | string } | undefined;
     return Number(row?.n ?? 0);
+  }
+
+  /** When the oldest outbox row some flow has yet to settle was written (null when none is pending): the relay's lag. */
+  async oldestPendingCreatedAt(): Promise<number | null> {
+    const row = (await this.knex('outbox').whereNull('dispatched_at').orderBy('seq').select('created_at').first()) as
+      | { created_at: number | string }
+      | undefined;
+    return row ? Number(row.created_at) : null;
   }
 
   /** Pending and parked deliveries per flow, for metrics. */

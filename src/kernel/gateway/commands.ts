@@ -2,8 +2,10 @@
 import type { z } from 'zod';
 import type { ErrorBody } from '../../domain/errors.ts';
 import type { AppSocket } from './io-types.ts';
-import { toErrorBody, validationBody, type ErrorLogger } from './errors.ts';
-import type { TokenBucket } from './rate-limit.ts';
+import { binaryBody, binaryPath, toErrorBody, validationBody, type ErrorLogger } from './errors.ts';
+import type { CommandLimiter } from './limits.ts';
+import { observeCommand } from '../metrics.ts';
+import { inSpan, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '../tracing.ts';
 
 export interface Command<Ctx, S extends z.ZodType, R> {
   readonly schema: S;
@@ -79,7 +81,9 @@ export interface BindOptions<Ctx> {
   readonly socket: AppSocket;
   readonly table: CommandTable<Ctx>;
   readonly context: Ctx;
-  readonly limiter: TokenBucket;
+  readonly limiter: CommandLimiter;
+  /** Called when the limiter refuses a command, with the limit's name. */
+  readonly onRefused?: (limit: string) => void;
   readonly logger: ErrorLogger & { warn(object: object, message: string): void; debug(object: object, message: string): void };
   /** False while the node drains: new commands are refused with a retryable `UNAVAILABLE`. */
   readonly accepting: () => boolean;
@@ -91,16 +95,40 @@ export interface BindOptions<Ctx> {
  * accepted at the socket level so an unknown one gets a `VALIDATION` ack
  * instead of silence; a missing ack callback gets the answer dropped.
  */
-export function bindCommands<Ctx>({ socket, table, context, limiter, logger, accepting, inFlight }: BindOptions<Ctx>): void {
+export function bindCommands<Ctx>({ socket, table, context, limiter, onRefused, logger, accepting, inFlight }: BindOptions<Ctx>): void {
   socket.onAny((name: unknown, ...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (last as (response: AckResponse) => void) : undefined;
     const payload = ack ? args.slice(0, -1) : args;
-    void inFlight.track(dispatch(String(name), payload, ack));
+    void inFlight.track(observed(String(name), payload, ack));
   });
 
-  async function dispatch(name: string, args: unknown[], ack: ((response: AckResponse) => void) | undefined): Promise<void> {
+  /** Each command in its own trace (span `command <name>`), counted and timed by name and outcome, logged at debug. */
+  function observed(name: string, args: unknown[], ack: ((response: AckResponse) => void) | undefined): Promise<void> {
+    // Only the table's names label spans and metrics: any other name a client sends is `unknown`.
+    const command = Object.hasOwn(table, name) ? name : 'unknown';
+    const started = performance.now();
+    const attributes = { 'emporium.command': command, 'emporium.namespace': socket.nsp.name, 'emporium.socket': socket.id };
+    return inSpan(`command ${command}`, { kind: SpanKind.SERVER, attributes, parent: ROOT_CONTEXT }, (span) =>
+      dispatch(name, args, ack, (response) => {
+        const outcome = response.ok ? 'ok' : response.error.code;
+        const ms = performance.now() - started;
+        observeCommand(command, outcome, ms / 1000);
+        span.setAttribute('emporium.outcome', outcome);
+        if (outcome === 'INTERNAL') span.setStatus({ code: SpanStatusCode.ERROR, message: 'internal error' });
+        logger.debug({ command, outcome, ms: Math.round(ms * 10) / 10 }, 'command answered');
+      }),
+    );
+  }
+
+  async function dispatch(
+    name: string,
+    args: unknown[],
+    ack: ((response: AckResponse) => void) | undefined,
+    answered: (response: AckResponse) => void,
+  ): Promise<void> {
     const reply = (response: AckResponse) => {
+      answered(response);
       if (!ack) return;
       // Shutdown disconnects a socket only once its commands are answered (or its grace ran out, which it
       // counts); otherwise the client left first. Either way the answer has nowhere to go: count it, never hide it.
@@ -111,8 +139,10 @@ export function bindCommands<Ctx>({ socket, table, context, limiter, logger, acc
       }
       ack(response);
     };
-    if (!limiter.take()) {
-      reply({ ok: false, error: { code: 'RATE_LIMITED', message: 'too many commands; slow down' } });
+    const refused = limiter.take();
+    if (refused) {
+      reply({ ok: false, error: { code: 'RATE_LIMITED', message: refused.message } });
+      onRefused?.(refused.limit);
       if (limiter.flooding) {
         logger.warn({ socket: socket.id }, 'disconnecting a flooding client');
         socket.disconnect(true);
@@ -130,6 +160,12 @@ export function bindCommands<Ctx>({ socket, table, context, limiter, logger, acc
     }
     if (args.length > 1) {
       reply({ ok: false, error: { code: 'VALIDATION', message: `${name} takes one payload object` } });
+      return;
+    }
+    // Binary attachments arrive as Buffers: refused in one short sentence, not as a schema failure that lists a Buffer's insides.
+    const binary = binaryPath(args[0]);
+    if (binary !== undefined) {
+      reply({ ok: false, error: binaryBody(binary) });
       return;
     }
     // No payload means an empty one. Socket.IO sends an `undefined` argument as null, so null counts as none too.

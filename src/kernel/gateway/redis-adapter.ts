@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
 import type { AppServer } from './io-types.ts';
+import type { RedisLike } from './limits.ts';
 
 export interface RedisLinkLogger {
   info(object: object, message: string): void;
@@ -24,6 +25,8 @@ export interface ClusterLink {
   healthy(): boolean;
   /** Pushes that could not be published to other nodes because Redis was away. */
   droppedPublishes(): number;
+  /** The publishing connection, for counts every node shares (throttles); it fails fast while Redis is away. */
+  readonly redis: RedisLike;
   close(): Promise<void>;
 }
 
@@ -141,6 +144,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
   });
 
   return {
+    redis: pub as unknown as RedisLike,
     attach: (io) => {
       io.adapter(createAdapter(pub, sub, { requestsTimeout: 2000 }));
     },

@@ -1,5 +1,5 @@
 // Socket.IO: namespaces, handshake auth, origin allowlist, message limits, and routing of pushes to topic rooms.
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import { Server } from 'socket.io';
 import type { Config } from '../../config.ts';
@@ -14,6 +14,7 @@ import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import type { ClusterLink } from './redis-adapter.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { clientAddress, commandLimiter, KeyedBuckets, KeyedCounts, quietWarnings, trustFunction } from './limits.ts';
 
 export interface SocketLogger extends ErrorLogger {
   warn(object: object, message: string): void;
@@ -34,6 +35,8 @@ export interface SocketGatewayOptions {
   readonly clock?: () => number;
   /** Cluster mode: the Redis link between the nodes' Socket.IO servers. Unset: in-memory adapter, one node. */
   readonly clusterLink?: ClusterLink | undefined;
+  /** Called with the limit's name each time an abuse limit refuses something (for `/metrics`). */
+  readonly onLimit?: ((limit: string) => void) | undefined;
 }
 
 /** What shutdown's disconnect left undone; all zero when every client took its answers and left in time. */
@@ -105,8 +108,20 @@ function emitPush<E extends PushEvent>(namespace: AppNamespace, push: PushOf<E>)
 }
 
 export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
-  const { config, logger } = o;
+  const { config } = o;
+  // A flood of bad clients makes the same warning over and over: written once per ten seconds, with a count.
+  const logger = quietWarnings(o.logger);
   let closing = false;
+  const trust = trustFunction(config.trustProxy);
+  const limitHit = (limit: string, detail: object) => {
+    o.onLimit?.(limit);
+    logger.warn({ limit, ...detail }, `abuse limit reached: ${limit}`);
+  };
+  // Connections per client address (engine connections, whatever namespaces they join) and sockets per principal.
+  const perAddress = new KeyedCounts(config.maxConnectionsPerIp);
+  const perPrincipal = new KeyedCounts(config.maxConnectionsPerPrincipal);
+  const commandsPerPrincipal = new KeyedBuckets(config.maxCommandsPerPrincipalPerSecond);
+  const commandsPerAddress = new KeyedBuckets(config.maxCommandsPerIpPerSecond);
   const io: AppServer = new Server<ClientToServer, ServerToClient, InterServer, SocketData>(o.httpServer, {
     serveClient: false,
     maxHttpBufferSize: config.maxMessageBytes,
@@ -114,8 +129,19 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
     cors: { origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins], credentials: true },
     // A node that is shutting down takes no new connections: the client retries (through the balancer, elsewhere).
-    allowRequest: (request, callback) =>
-      callback(closing ? 'shutting down' : null, !closing && originAllowed(request.headers.origin, config.corsOrigins, request.headers.host)),
+    allowRequest: (request, callback) => {
+      if (closing) return callback('shutting down', false);
+      if (!originAllowed(request.headers.origin, config.corsOrigins, request.headers.host)) return callback('origin not allowed', false);
+      const address = clientAddress(request, trust);
+      if (!perAddress.allows(address)) {
+        limitHit('connections_per_ip', { address, limit: config.maxConnectionsPerIp });
+        return callback(`too many connections from this address (at most ${config.maxConnectionsPerIp})`, false);
+      }
+      callback(null, true);
+    },
+  });
+  io.engine.on('connection', (connection: { request: IncomingMessage; once(event: 'close', listener: () => void): void }) => {
+    connection.once('close', perAddress.hold(clientAddress(connection.request, trust)));
   });
 
   o.clusterLink?.attach(io);
@@ -126,6 +152,16 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   const inFlight = new InFlight();
   const mount = (namespace: AppNamespace, table: CommandTable<SocketContext>, requireStaff: boolean) => {
     namespace.use(authenticated(o.authenticate, requireStaff));
+    namespace.use((socket, next) => {
+      const { sub } = socket.data.identity;
+      if (perPrincipal.allows(sub)) return next();
+      limitHit('connections_per_principal', { principal: sub, limit: config.maxConnectionsPerPrincipal });
+      next(
+        handshakeError(
+          new AppError('RATE_LIMITED', `too many open connections for this account (at most ${config.maxConnectionsPerPrincipal}); close some and retry`),
+        ),
+      );
+    });
     namespace.on('connection', (socket) => {
       // Its handshake was under way when the node started closing: send it on at once.
       if (closing) {
@@ -134,6 +170,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       }
       // Rooms of the principal and of its token: logout, a password change or an account deletion disconnects them.
       const identity = socket.data.identity;
+      socket.once('disconnect', perPrincipal.hold(identity.sub));
       void socket.join([principalRoom(identity.sub), ...(identity.tokenId ? [tokenRoom(identity.tokenId)] : [])]);
       // A socket lives no longer than its token: disconnected when the token expires (re-armed past setTimeout's range).
       if (identity.expiresAt !== undefined) {
@@ -154,7 +191,12 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
         socket,
         table,
         context: { identity: socket.data.identity, socket },
-        limiter: new TokenBucket(config.maxCommandsPerSecond),
+        limiter: commandLimiter(
+          new TokenBucket(config.maxCommandsPerSecond),
+          { buckets: commandsPerPrincipal, key: identity.sub },
+          { buckets: commandsPerAddress, key: clientAddress(socket.request, trust) },
+        ),
+        onRefused: (reason) => limitHit(reason, { principal: identity.sub }),
         logger,
         accepting: o.accepting,
         inFlight,

@@ -4,6 +4,7 @@ import { lastValueFrom, of } from 'rxjs';
 import type { Clock } from '../../domain/identity.ts';
 import type { DeliveryRecord, OutboxRepo } from '../db/outbox.repo.ts';
 import { Pump } from '../pump.ts';
+import { contextFromTraceparent, recordFailure, SpanKind, startSpan, withSpan } from '../tracing.ts';
 import type { Delivery, DomainEvent, DomainEventPayload, FlowDefinition } from './flows.ts';
 
 export interface RelayLogger {
@@ -101,19 +102,38 @@ export class OutboxRelay {
       payload: record.payload as unknown as DomainEventPayload,
       createdAt: record.createdAt,
     };
+    // The trace of the step that wrote the event goes on here, on whichever node delivers it.
+    const parent = contextFromTraceparent(record.traceparent);
+    const span = startSpan(`flow ${flow.name} ${record.type}`, {
+      kind: SpanKind.CONSUMER,
+      parent,
+      attributes: { 'emporium.flow': flow.name, 'emporium.event.type': record.type, 'emporium.outbox.seq': record.seq, 'emporium.actor.id': record.actorId },
+    });
+    if (record.attempts > 0) span.setAttribute('emporium.delivery.attempt', record.attempts + 1);
     try {
-      await lastValueFrom(flow.run(of(event)), { defaultValue: undefined });
+      await withSpan(span, () => lastValueFrom(flow.run(of(event)), { defaultValue: undefined }), parent);
+      span.end();
     } catch (error) {
+      recordFailure(span, error);
       const attempts = record.attempts + 1;
       const park = attempts >= this.maxAttempts[flow.delivery];
       const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** record.attempts);
       const details = { err: error, flow: flow.name, delivery: flow.delivery, seq: record.seq, type: record.type, actorId: record.actorId, attempts };
-      if (park) {
-        this.o.logger.error(details, 'flow keeps failing on this event; delivery parked (npm run outbox -- requeue to try again)');
-        this.o.onParked?.(flow.name, record);
-      } else {
-        this.o.logger.warn(details, 'flow failed; will retry');
-      }
+      // Logged inside the span: the line carries its trace id.
+      withSpan(
+        span,
+        () => {
+          if (park) {
+            this.o.logger.error(details, 'flow keeps failing on this event; delivery parked (npm run outbox -- requeue to try again)');
+            this.o.onParked?.(flow.name, record);
+          } else {
+            this.o.logger.warn(details, 'flow failed; will retry');
+          }
+        },
+        parent,
+      );
+      span.setAttribute('emporium.delivery.parked', park);
+      span.end();
       await this.o.outbox.markFailed(record, error instanceof Error ? error.message : String(error), this.o.clock() + backoff, park, this.o.clock());
       return;
     }

@@ -29,8 +29,13 @@ export interface CartServiceOptions {
   readonly cartLines: CartLinesRepo;
   readonly clock: Clock;
   readonly cartTtlMs: number;
+  /** Carts one principal may create per minute, and hold active at once; 0 is no limit. */
+  readonly cartsPerMinute: number;
+  readonly maxOpenCarts: number;
   readonly currency: string;
   readonly logger?: { warn(object: object, message: string): void };
+  /** Called with the limit's name when a limit refuses a cart (for `/metrics`). */
+  readonly onLimit?: ((limit: string) => void) | undefined;
 }
 
 export class CartService {
@@ -39,6 +44,8 @@ export class CartService {
   /** Creates a cart; with a `requestId`, the same request again returns the cart it created. */
   async create(identity: Identity, requestId?: string): Promise<CartActor> {
     const id = requestId ? await this.o.idempotency.claim('cart:create', `${identity.sub}:${requestId}`, newId('cart')) : newId('cart');
+    // A retried create answers with its cart whatever the limits say now; a new one is counted first.
+    if (!(requestId && (await this.o.actors.load(id)))) await this.withinLimits(identity);
     const { actor } = await this.o.runtime.create('cart', id, {
       id,
       customerId: identity.sub,
@@ -48,6 +55,25 @@ export class CartService {
     });
     // A retried create finds the cart it made, which may since have been adopted by an account.
     return ownedBy(identity, 'cart', id, actor);
+  }
+
+  /**
+   * Guest tokens are free, and each cart is kept: one principal may create `cartsPerMinute` carts a minute
+   * (`RATE_LIMITED`) and hold `maxOpenCarts` active ones (`LIMIT_REACHED`). Counted in the database, so on every
+   * node together; two creates at the same instant may both pass at the edge, which the per-second command limits bound.
+   */
+  private async withinLimits(identity: Identity): Promise<void> {
+    const { cartsPerMinute, maxOpenCarts } = this.o;
+    if (cartsPerMinute <= 0 && maxOpenCarts <= 0) return;
+    const { recent, inState } = await this.o.actors.countOwned(identity.sub, 'cart', { since: this.o.clock() - 60_000, state: 'active' });
+    if (cartsPerMinute > 0 && recent >= cartsPerMinute) {
+      this.o.onLimit?.('carts_per_minute');
+      throw new AppError('RATE_LIMITED', `too many new carts (at most ${cartsPerMinute} a minute); use the cart you have`);
+    }
+    if (maxOpenCarts > 0 && inState >= maxOpenCarts) {
+      this.o.onLimit?.('open_carts');
+      throw new AppError('LIMIT_REACHED', `you have ${inState} open carts (at most ${maxOpenCarts}); check one out or let it expire`);
+    }
   }
 
   async get(identity: Identity, cartId: string): Promise<CartActor> {

@@ -39,6 +39,8 @@ export const cartModule = defineModule({
       cartLines: new CartLinesRepo(db.knex, db.dialect),
       clock,
       cartTtlMs: config.cartTtlMs,
+      cartsPerMinute: config.cartsPerMinute,
+      maxOpenCarts: config.maxOpenCarts,
       currency: 'EUR',
       logger,
     });

@@ -3,7 +3,7 @@ import { map } from 'rxjs';
 import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
-import { productQuerySchema, pushTopics, searchSuggestQuerySchema, warehouseCommands as w } from '../../protocol/index.ts';
+import { idSchema, productQuerySchema, pushTopics, searchSuggestQuerySchema, warehouseCommands as w } from '../../protocol/index.ts';
 import { CatalogRepo } from './catalog.repo.ts';
 import { CatalogService } from './catalog.service.ts';
 import { seedDemoCatalog } from './demo-catalog.ts';
@@ -55,7 +55,7 @@ export const catalogModule = defineModule({
         routes.get('/api/categories', async () => ({ items: await catalog.listCategories() }));
         routes.get('/api/products', async (request) => catalog.listProducts(parse(productQuerySchema, request.query)));
         routes.get('/api/search/suggest', async (request) => catalog.suggest(parse(searchSuggestQuerySchema, request.query).q));
-        routes.get('/api/products/:id', async (request) => catalog.getProduct(String((request.params as { id: string }).id)));
+        routes.get('/api/products/:id', async (request) => catalog.getProduct(parse(idSchema, (request.params as { id: string }).id)));
       },
       start: async () => {
         if (!config.seedDemoData) return;

@@ -285,7 +285,13 @@ export class AuthService {
   async verify(token: unknown): Promise<Identity> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw new AppError('UNAUTHORIZED', 'a token is required');
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: 'emporium', algorithms: ['HS256'], currentDate: new Date(this.clock()) });
+      // Every token must expire: one without `exp` would be good forever.
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: 'emporium',
+        algorithms: ['HS256'],
+        requiredClaims: ['exp'],
+        currentDate: new Date(this.clock()),
+      });
       const role = payload.role;
       if (typeof payload.sub !== 'string' || !isRole(role)) throw new AppError('UNAUTHORIZED', 'token has no valid subject or role');
       const tokenId = typeof payload.jti === 'string' ? payload.jti : undefined;
@@ -302,7 +308,12 @@ export class AuthService {
       };
     } catch (error) {
       if (error instanceof AppError) throw error;
-      const reason = error instanceof joseErrors.JWTExpired ? 'token expired' : 'token is not valid';
+      const reason =
+        error instanceof joseErrors.JWTExpired
+          ? 'token expired'
+          : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing'
+            ? 'token has no expiry (exp); get a new one'
+            : 'token is not valid';
       throw new AppError('UNAUTHORIZED', reason, { cause: error });
     }
   }

@@ -34,8 +34,8 @@ export const identityModule = defineModule({
         } satisfies Partial<StoreCommandTable>,
       },
       sweeps: { 'expired revocations': () => repo.pruneRevoked(clock()) },
-      routes: (routes, { parse, bearer, authAttempts }) => {
-        routes.post('/api/auth/guest', async () => {
+      routes: (routes, { parse, bearer, authAttempts, guestTokens }) => {
+        routes.post('/api/auth/guest', guestTokens, async () => {
           const { token, identity } = await auth.guest();
           return { token, guestId: identity.sub };
         });
