@@ -16,6 +16,8 @@ export function AccountPage({ route }: { route: Route }) {
   const done = (text: string) => {
     shop.notify(text, 'ok');
     if (next === 'checkout' || next === 'cart' || next === 'orders') navigate(`#/${next}`);
+    // Back to the product whose "Sign in to write a review" brought the shopper here.
+    else if (next?.startsWith('product/') && next.length > 'product/'.length) navigate(href.product(next.slice('product/'.length)));
     else setTimeout(() => heading.current?.focus(), 0);
   };
   if (!shop.token) {

@@ -1,11 +1,13 @@
 // A product's page: live stock, price (with the best live offer) and rating from its topic `product:<id>`; its
-// offers with countdowns; reviews; "bought together"; add to cart; and, when it is sold out, "tell me when it is
-// back" (`stock:notify`; the `stock:backInStock` push shows as a notice wherever the shopper is).
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { EmporiumError, type ProductView, type RecommendationView, type ReviewView } from '../../src/client/index.ts';
+// offers with countdowns; reviews (written, edited, voted: reviews.tsx); "bought together"; add to cart; and, when
+// it is sold out, "tell me when it is back" (`stock:notify`, and `stock:notifications` to know after a reload that
+// this shopper asked; the `stock:backInStock` push shows as a notice wherever the shopper is).
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { EmporiumError, type ProductView, type RecommendationView } from '../../src/client/index.ts';
 import { api } from '../shared/session.ts';
-import { ErrorNote, formatTime, LiveRegion } from '../shared/ui.tsx';
+import { ErrorNote, LiveRegion } from '../shared/ui.tsx';
 import { offersFor } from './pricing.ts';
+import { Reviews } from './reviews.tsx';
 import { href } from './router.ts';
 import { describeError, fetchProduct, useLiveProduct, useShop } from './shop.tsx';
 import { Field, LivePrice, Loading, OfferBanners, ProductCard, Stars, StockLine } from './widgets.tsx';
@@ -187,8 +189,29 @@ function AddToCart({ product }: { product: ProductView }) {
 function BackInStock({ product }: { product: ProductView }) {
   const shop = useShop();
   const [subscribed, setSubscribed] = useState(false);
+  // Whether the store said if this shopper asked already (a reload, another tab); the button waits for it.
+  const [known, setKnown] = useState(false);
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    const conn = shop.conn;
+    if (!conn) return;
+    let gone = false;
+    setKnown(false);
+    conn
+      .read('stock:notifications', {})
+      .then(({ productIds }) => {
+        if (gone) return;
+        const asked = productIds.includes(product.id);
+        setSubscribed(asked);
+        setNote(asked ? 'You asked to be told when it is back: we will tell you here as soon as it is.' : null);
+      })
+      .catch(() => undefined)
+      .finally(() => !gone && setKnown(true));
+    return () => {
+      gone = true;
+    };
+  }, [shop.conn, product.id]);
   const toggle = async () => {
     if (!shop.conn) return;
     setBusy(true);
@@ -207,7 +230,7 @@ function BackInStock({ product }: { product: ProductView }) {
   return (
     <div class="back-in-stock">
       <p>This product is sold out for now.</p>
-      <button type="button" onClick={toggle} disabled={busy || !shop.conn}>
+      <button type="button" onClick={toggle} disabled={busy || !known || !shop.conn}>
         {subscribed ? 'Stop telling me' : 'Tell me when it is back in stock'}
       </button>
       {note && (
@@ -216,93 +239,6 @@ function BackInStock({ product }: { product: ProductView }) {
         </p>
       )}
     </div>
-  );
-}
-
-function Reviews({ product }: { product: ProductView }) {
-  const [sort, setSort] = useState<'newest' | 'helpful'>('newest');
-  const [reviews, setReviews] = useState<readonly ReviewView[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loaded, setLoaded] = useState(false);
-  const base = `/api/products/${encodeURIComponent(product.id)}/reviews?limit=5&sort=${sort}`;
-  // A new rating (a review written, hidden or changed) reads the first page again.
-  useEffect(() => {
-    let gone = false;
-    api<{ items: ReviewView[]; nextCursor: string | null }>(base)
-      .then((page) => {
-        if (gone) return;
-        setReviews(page.items);
-        setCursor(page.nextCursor);
-        setLoaded(true);
-      })
-      .catch((failure: unknown) => !gone && setError(describeError(failure)));
-    return () => {
-      gone = true;
-    };
-  }, [base, product.rating.count, product.rating.average]);
-  const more = async () => {
-    if (!cursor) return;
-    try {
-      const page = await api<{ items: ReviewView[]; nextCursor: string | null }>(`${base}&cursor=${encodeURIComponent(cursor)}`);
-      setReviews((held) => [...held, ...page.items.filter((r) => !held.some((h) => h.id === r.id))]);
-      setCursor(page.nextCursor);
-    } catch (failure) {
-      setError(describeError(failure));
-    }
-  };
-  const histogram = product.rating.histogram;
-  const sortId = useId();
-  return (
-    <section id="reviews" aria-labelledby="reviews-heading" tabIndex={-1}>
-      <h2 id="reviews-heading">Ratings and reviews</h2>
-      <p>
-        <Stars average={product.rating.average} count={product.rating.count} />
-      </p>
-      {product.rating.count > 0 && (
-        <ul class="histogram" aria-label="How the ratings spread">
-          {[5, 4, 3, 2, 1].map((stars) => (
-            <li key={stars} class="row">
-              <span class="histogram-label">{stars} stars</span>
-              <meter min={0} max={product.rating.count} value={histogram[stars - 1] ?? 0} aria-label={`${stars} stars`} />
-              <span class="muted">{histogram[stars - 1] ?? 0}</span>
-            </li>
-          ))}
-        </ul>
-      )}
-      <ErrorNote error={error} />
-      {loaded && reviews.length === 0 && <p class="muted">No reviews yet. Customers can review a product once it has been delivered to them.</p>}
-      {reviews.length > 0 && (
-        <>
-          <div class="row">
-            <label for={sortId}>Sort reviews</label>
-            <select id={sortId} value={sort} onChange={(e) => setSort(e.currentTarget.value as 'newest' | 'helpful')}>
-              <option value="newest">Newest first</option>
-              <option value="helpful">Most helpful first</option>
-            </select>
-          </div>
-          <ul class="reviews">
-            {reviews.map((review) => (
-              <li key={review.id} class="card review">
-                <h3 class="review-title">{review.title}</h3>
-                <p>
-                  <Stars average={review.rating} count={1} showCount={false} /> by {review.authorName}, {formatTime(review.createdAt)}
-                </p>
-                {review.body && <p>{review.body}</p>}
-                {review.helpful > 0 && (
-                  <p class="muted">{review.helpful === 1 ? '1 person found this helpful' : `${review.helpful} people found this helpful`}</p>
-                )}
-              </li>
-            ))}
-          </ul>
-          {cursor && (
-            <button type="button" class="secondary" onClick={more}>
-              More reviews
-            </button>
-          )}
-        </>
-      )}
-    </section>
   );
 }
 

@@ -36,6 +36,7 @@ export const stockAlertsModule = defineModule({
         store: {
           'stock:notify': command(c['stock:notify'], ({ identity }, p) => alerts.subscribe(identity, p.productId)),
           'stock:unnotify': command(c['stock:unnotify'], ({ identity }, p) => alerts.unsubscribe(identity, p.productId)),
+          'stock:notifications': command(c['stock:notifications'], ({ identity }) => alerts.waiting(identity)),
         } satisfies Partial<StoreCommandTable>,
       },
       // The subscriber's own room on /store, on whichever node its sockets are (the adapter carries it).

@@ -48,6 +48,17 @@ export class StockAlertsRepo {
     return (await this.knex(T).where({ product_id: productId, customer_id: customerId }).delete()) > 0;
   }
 
+  /** The products `customerId` still waits for (asked, not notified yet), newest subscription first. */
+  async pendingOf(customerId: string): Promise<string[]> {
+    const rows = (await this.knex(T)
+      .where({ customer_id: customerId })
+      .whereNull('notified_at')
+      .orderBy('created_at', 'desc')
+      .orderBy('product_id')
+      .select('product_id')) as Array<{ product_id: string }>;
+    return rows.map((row) => row.product_id);
+  }
+
   /** Whether anyone waits for `productId` (a read: the common answer, no, costs no write transaction). */
   async hasPending(productId: string): Promise<boolean> {
     return (await this.knex(T).where({ product_id: productId }).whereNull('notified_at').first('product_id')) !== undefined;

@@ -90,6 +90,11 @@ export class StockAlertsService {
     return { productId, subscribed: false };
   }
 
+  /** The products the caller still waits for (asked with `subscribe`, not notified yet): what a page shows after a reload. */
+  async waiting(identity: Identity): Promise<{ productIds: string[] }> {
+    return { productIds: await this.o.repo.pendingOf(identity.sub) };
+  }
+
   /**
    * A committed stock change (every one, from `InventoryService.stockChanged$`). With something available, the
    * product's waiting subscriptions are claimed; one product is claimed by one round at a time here, and
