@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { connectStore, connectWarehouse, type WarehouseConnection } from '../../src/client/index.ts';
 import { createProduct, registerCustomer, staffToken, TEST_CARD, type TestApp } from '../helpers/app.ts';
-import { accessible, appWithPages, browserFor, pageIn, screenshot, test } from '../helpers/browser.ts';
+import { accessible, appWithPages, browserFor, pageIn, screenshot, test, until } from '../helpers/browser.ts';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 Analytical Way', city: 'Berlin', postalCode: '10115', country: 'DE' } as const;
 /** Generous but bounded: two shared cores run chromium and the app side by side (and other browser tests). */
@@ -38,15 +38,6 @@ async function fillSignIn(page: Page, url: string, account: { email: string; pas
   await page.getByLabel('Email').fill(account.email);
   await page.getByLabel('Password').fill(account.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
 }
 
 /** A customer's paid order, through the SDK; returns its id. */

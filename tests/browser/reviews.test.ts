@@ -8,7 +8,7 @@ import type { ExecutionContext } from 'ava';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { connectStore, connectWarehouse, type ReviewView } from '../../src/client/index.ts';
 import { createProduct, getJson, registerCustomer, staffToken, TEST_CARD, type TestApp } from '../helpers/app.ts';
-import { accessible, appWithPages, browserFor, pageIn, screenshot, test } from '../helpers/browser.ts';
+import { accessible, appWithPages, browserFor, pageIn, screenshot, test, until } from '../helpers/browser.ts';
 
 /** Generous but bounded: two shared cores run chromium and the app side by side. */
 const WAIT = 30_000;
@@ -16,15 +16,6 @@ const ADDRESS = { name: 'Ada Lovelace', line1: '12 Analytical Way', city: 'Berli
 
 let unique = 0;
 const next = () => `${process.pid}-${++unique}`;
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
-}
 
 /** Waits (briefly) until `locator` has the focus: the pages move it after they render. */
 async function focusOn(locator: Locator, what: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { connectStore, connectWarehouse, type StoreConnection, type WarehouseConnection } from '../../src/client/index.ts';
 import { createProduct, registerCustomer, staffToken, type TestApp } from '../helpers/app.ts';
-import { accessible, appWithPages, browserFor, pageIn, screenshot, test } from '../helpers/browser.ts';
+import { accessible, appWithPages, browserFor, pageIn, screenshot, test, until } from '../helpers/browser.ts';
 
 /** Generous but bounded: two shared cores run chromium and the app side by side. */
 const WAIT = 30_000;
@@ -102,15 +102,6 @@ async function reserve(t: ExecutionContext, app: TestApp, productId: string, qua
 /** A product on a demo shelf (Outdoor), so it has neighbours to recommend. */
 function shelfProduct(app: TestApp, name: string, onHand: number, price = 5_900) {
   return app.app.services.catalog.createProduct({ sku: `SF-${next()}`, name, categoryId: 'cat_outdoor', price, onHand });
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
 }
 
 /** Presses Tab until `target` has the focus (at most `max` times): proves it is reachable by keyboard. */

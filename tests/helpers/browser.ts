@@ -85,3 +85,13 @@ export async function accessible(t: ExecutionContext, page: Page, what: string):
     `accessibility of ${what}`,
   );
 }
+
+/** Polls `check` (backing off from 25 to 500 ms) until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}

@@ -123,6 +123,11 @@ export class ClusterLab {
       NODE_ID: nodeId,
       JWT_SECRET: CHILD_JWT_SECRET,
       PAYMENT_LATENCY_MS: '5',
+      // The cluster tests drive a few principals from several sockets in tight loops (correctness under load, not
+      // abuse): the per-principal command and cart limits are off here, and proven in tests/integration/limits.test.ts.
+      MAX_COMMANDS_PER_PRINCIPAL_PER_SECOND: '0',
+      CARTS_PER_MINUTE: '0',
+      MAX_OPEN_CARTS: '0',
       ...env,
     });
     this.nodes.push(child);
