@@ -8,10 +8,6 @@ import type { Ack, CartView, OrderView, ProductView } from '../../src/protocol/i
 import { call, connect, getJson, guestToken, ok, tempDir, TEST_CARD } from '../helpers/app.ts';
 import { spawnServer, type ServerChild } from '../helpers/child.ts';
 
-// The child server always runs on its own SQLite file (spawnServer): the PostgreSQL pass of this suite would run
-// the same thing again. Crashes on PostgreSQL are the cluster suite's (tests/cluster/sigkill.test.ts).
-const maybe = process.env.TEST_POSTGRES_URL ? test.skip : test;
-
 // ---------------------------------------------------------------- harness
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -190,7 +186,7 @@ function recordAck(shopper: Shopper, ack: Ack<any> | undefined): boolean {
   return true;
 }
 
-maybe('every command acknowledged before a SIGKILL is there after the restart, and stock adds up', async (t) => {
+test('every command acknowledged before a SIGKILL is there after the restart, and stock adds up', async (t) => {
   const lab = crashLab(t);
   const first = await lab.spawn();
   const catalog = await listProducts(first.url);
@@ -332,7 +328,7 @@ maybe('every command acknowledged before a SIGKILL is there after the restart, a
 
 // ---------------------------------------------------------------- SIGKILL during a burst of checkouts
 
-maybe('SIGKILL in the middle of a burst of checkouts: after the restart no cart has two orders and stock is never oversold', async (t) => {
+test('SIGKILL in the middle of a burst of checkouts: after the restart no cart has two orders and stock is never oversold', async (t) => {
   const lab = crashLab(t);
   const first = await lab.spawn({ SWEEP_INTERVAL_MS: '200' });
   const catalog = await listProducts(first.url);
