@@ -145,3 +145,28 @@ test('guest tokens per address per minute', async (t) => {
   t.is(third.status, 429);
   t.is(third.body.error.code, 'RATE_LIMITED');
 });
+
+test('commands per second per client address hold over every principal behind it; another address (TRUST_PROXY) is served in full', async (t) => {
+  const app = await appForTest(t, { config: { maxCommandsPerIpPerSecond: 10, maxCommandsPerSecond: 1000, trustProxy: true } });
+  const open = async (address: string) => {
+    const { socket } = await tryConnect(app.url, await guestToken(app.url), { 'x-forwarded-for': address });
+    if (!socket) throw new Error(`no connection from ${address}`);
+    t.teardown(() => {
+      socket.close();
+    });
+    return socket;
+  };
+  const [first, second, elsewhere] = [await open('203.0.113.7'), await open('203.0.113.7'), await open('198.51.100.9')];
+  const started = Date.now();
+  const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? first : second, 'carts:list', {})));
+  const elapsedSeconds = (Date.now() - started) / 1000;
+  const fromElsewhere = await Promise.all(Array.from({ length: 8 }, () => call(elsewhere, 'carts:list', {})));
+  const allowed = burst.filter((answer) => answer.ok).length;
+  t.true(allowed >= 10 && allowed <= 10 + Math.ceil(elapsedSeconds * 10) + 1, `${allowed} of 30 allowed in ${elapsedSeconds} s`);
+  for (const answer of burst.filter((a) => !a.ok))
+    t.like(answer, { ok: false, error: { code: 'RATE_LIMITED', message: 'too many commands from this address; slow down' } });
+  t.true(
+    fromElsewhere.every((answer) => answer.ok),
+    'another address is not held back',
+  );
+});
