@@ -30,7 +30,8 @@ function decodeCursor(cursor: string | undefined): { createdAt: number; id: stri
   if (cursor === undefined) return undefined;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'number' && Number.isSafeInteger(createdAt) && typeof id === 'string' && id.length > 0 && id.length <= 100)
+    // An id's characters only: the id goes into a query, and PostgreSQL refuses NUL in text.
+    if (typeof createdAt === 'number' && Number.isSafeInteger(createdAt) && typeof id === 'string' && /^[A-Za-z0-9_.:-]{1,100}$/.test(id))
       return { createdAt, id };
   } catch {
     // not ours

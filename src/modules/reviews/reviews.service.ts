@@ -132,7 +132,9 @@ export class ReviewsService {
   async list(productId: string, query: { sort: ReviewSort; limit: number; cursor?: string | undefined }) {
     let after: ReviewRow | undefined;
     if (query.cursor !== undefined) {
-      after = await this.o.repo.get(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+      // Decoded, it may be any bytes: only an id's characters reach the database (PostgreSQL refuses NUL in text).
+      const id = Buffer.from(query.cursor, 'base64url').toString('utf8');
+      after = /^[A-Za-z0-9_.:-]{1,100}$/.test(id) ? await this.o.repo.get(id) : undefined;
       if (!after || after.product_id !== productId) throw new AppError('VALIDATION', 'cursor: not a cursor of this listing');
     }
     const rows = await this.o.repo.list(productId, query.sort, query.limit + 1, after);
