@@ -101,6 +101,12 @@ export interface PostgresServer {
   /** Creates a fresh database and returns its URL. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
+  /**
+   * Stops the server process, keeping its data, as a crash (`immediate`, the default) or an orderly restart
+   * (`fast`) would; `up()` starts it again on the same port. Absent for a server this did not start (TEST_POSTGRES_URL).
+   */
+  readonly down?: (mode?: 'immediate' | 'fast') => Promise<void>;
+  readonly up?: () => Promise<void>;
 }
 
 export interface PostgresOptions {
@@ -141,24 +147,43 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const data = path.join(dir, 'data');
   if (!existsSync(path.join(data, 'PG_VERSION'))) run([path.join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const tuning = options.fast === false ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
-  run([
-    path.join(bin, 'pg_ctl'),
-    '-D',
-    data,
-    '-l',
-    path.join(dir, 'log'),
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=400${tuning}`,
-    '-w',
-    'start',
-  ]);
-  return postgresAt(`postgres://postgres@127.0.0.1:${port}/postgres`, async () => {
+  const start = () =>
+    run([
+      path.join(bin, 'pg_ctl'),
+      '-D',
+      data,
+      '-l',
+      path.join(dir, 'log'),
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=400${tuning}`,
+      '-w',
+      'start',
+    ]);
+  start();
+  let running = true;
+  const halt = (mode: 'immediate' | 'fast') => {
+    if (!running) return;
+    run([path.join(bin, 'pg_ctl'), '-D', data, '-m', mode, 'stop']);
+    running = false;
+  };
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const server = await postgresAt(url, async () => {
     try {
-      run([path.join(bin, 'pg_ctl'), '-D', data, '-m', keep ? 'fast' : 'immediate', 'stop']);
+      halt(keep ? 'fast' : 'immediate');
     } finally {
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }
   });
+  return {
+    ...server,
+    down: async (mode = 'immediate') => halt(mode),
+    up: async () => {
+      if (running) return;
+      start();
+      running = true;
+      await postgresAt(url, async () => undefined);
+    },
+  };
 }
 
 async function postgresAt(url: string, stop: () => Promise<void>): Promise<PostgresServer> {

@@ -13,6 +13,7 @@ import { KnexActorWriter, SqliteActorWriter } from './kernel/db/actor-writer.ts'
 import { ActorRepo } from './kernel/db/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './kernel/db/db.ts';
 import { OutboxRepo } from './kernel/db/outbox.repo.ts';
+import type { SqliteFaults } from './kernel/db/sqlite-faults.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerHttpRoutes } from './kernel/gateway/http.ts';
 import { namespaceTable } from './kernel/gateway/namespaces.ts';
 import { redisClusterLink } from './kernel/gateway/redis-adapter.ts';
@@ -59,6 +60,8 @@ export interface AppOptions {
   readonly logStream?: DestinationStream;
   /** Export spans here instead of OTLP (tests: an `InMemorySpanExporter`); starts tracing even without `otlpEndpoint`. */
   readonly traceExporter?: SpanExporter;
+  /** Tests: SQLite errors to inject into the database connection (disk full, I/O error, busy). */
+  readonly sqliteFaults?: SqliteFaults;
 }
 
 /**
@@ -74,7 +77,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   // Every line written inside a span carries its trace_id and span_id (tracing.ts).
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId }, mixin: traceLogFields }, options.logStream);
   const modules = options.modules ?? defaultModules({ payments: options.payments });
-  const db = openDb(config.databaseUrl, migrationsOf(modules));
+  const db = openDb(config.databaseUrl, migrationsOf(modules), options.sqliteFaults);
   const actorRepo = new ActorRepo(db.knex);
   const outboxRepo = new OutboxRepo(db.knex, db.transaction);
 

@@ -1,7 +1,7 @@
 // The limit primitives with a hand-driven clock: buckets per key, counts per key, attempt windows, and the quiet log.
 import test from 'ava';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { KeyedBuckets, KeyedCounts, LocalAttempts, quietWarnings, trustFunction } from '../../src/kernel/gateway/limits.ts';
+import { KeyedBuckets, KeyedCounts, LocalAttempts, quietWarnings, RedisAttempts, trustFunction, type RedisLike } from '../../src/kernel/gateway/limits.ts';
 
 test('keyed buckets: each key has its own, refilled by time; idle ones are forgotten; 0 is no limit', (t) => {
   let now = 0;
@@ -39,6 +39,44 @@ test('attempt windows: max per window, then the wait until it ends; a new window
   t.is(await attempts.hit('other', 2, 60_000), undefined);
   now += 45_000;
   t.is(await attempts.hit('ip', 2, 60_000), undefined);
+});
+
+/** A Redis whose transactions answer with `exec` (the counts it keeps), fail, or never answer. */
+function fakeRedis(exec: () => Promise<Array<[Error | null, unknown]> | null>): RedisLike {
+  return { multi: () => ({ incr: () => undefined, pexpire: () => undefined, pttl: () => undefined, exec }) };
+}
+
+test('attempts counted in Redis; while Redis is away or never answers, by the node alone, answered within the timeout', async (t) => {
+  let hits = 0;
+  const shared = new RedisAttempts(
+    fakeRedis(async () => [
+      [null, ++hits],
+      [null, 1],
+      [null, 30_000],
+    ]),
+    new LocalAttempts(),
+  );
+  t.deepEqual([await shared.hit('ip', 1, 60_000), await shared.hit('ip', 1, 60_000)], [undefined, 30_000]);
+
+  const down = new RedisAttempts(
+    fakeRedis(() => Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false"))),
+    new LocalAttempts(),
+  );
+  t.deepEqual([await down.hit('ip', 1, 60_000), typeof (await down.hit('ip', 1, 60_000))], [undefined, 'number']);
+
+  // A frozen link: the command is taken and never answered (then fails late, with nobody waiting).
+  let fail: (error: Error) => void = () => undefined;
+  const frozen = new RedisAttempts(
+    fakeRedis(() => new Promise((_, reject) => (fail = reject))),
+    new LocalAttempts(),
+    'emporium:attempts:',
+    50,
+  );
+  const started = Date.now();
+  t.is(await frozen.hit('ip', 1, 60_000), undefined);
+  t.true(Date.now() - started < 1_000);
+  t.is(typeof (await frozen.hit('ip', 1, 60_000)), 'number', 'still throttled, by the node alone');
+  fail(new Error('Connection is closed.'));
 });
 
 test('quiet warnings: the same message once per window, the next one says how many were left out; others pass', (t) => {

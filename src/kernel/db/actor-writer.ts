@@ -108,6 +108,9 @@ function statementsFor(db: Database): SqliteStatements {
       try {
         return writeOne(write); // nested: a savepoint, so a failing write undoes only itself
       } catch (error) {
+        // SQLite may roll the whole transaction back instead (SQLITE_FULL does, inside a savepoint): the batch
+        // failed. The writes left must not run, each committing alone as its own transaction while reported failed.
+        if (!db.inTransaction) throw error;
         return error instanceof Error ? error : new Error(String(error));
       }
     }),

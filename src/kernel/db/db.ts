@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { isPostgresUrl } from '../../config.ts';
 import { ImmediateSqliteClient } from './sqlite-client.ts';
+import type { SqliteFaults } from './sqlite-faults.ts';
 import type { Migration } from '../module.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -17,8 +18,8 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** knex settings for a database URL and the application's migrations, shared by the app and knexfile.ts. */
-export function knexConfig(databaseUrl: string, migrations: readonly Migration[]): Knex.Config {
+/** knex settings for a database URL and the application's migrations, shared by the app and knexfile.ts. `sqliteFaults`: tests only. */
+export function knexConfig(databaseUrl: string, migrations: readonly Migration[], sqliteFaults?: SqliteFaults): Knex.Config {
   if (isPostgresUrl(databaseUrl)) {
     return {
       client: 'pg',
@@ -34,6 +35,7 @@ export function knexConfig(databaseUrl: string, migrations: readonly Migration[]
     // One connection: transactions in this process queue for it instead of racing for the lock.
     pool: { min: 1, max: 1, idleTimeoutMillis: 3_600_000 },
     migrations: { migrationSource: migrationSource(migrations) },
+    ...(sqliteFaults ? { sqliteFaults } : {}),
   };
 }
 
@@ -51,13 +53,13 @@ function migrationSource(migrations: readonly Migration[]): Knex.MigrationSource
 }
 
 /** Opens the database, creating the SQLite folder when needed. Models are bound per query (`Model.query(knex)`), never globally. */
-export function openDb(databaseUrl: string, migrations: readonly Migration[]): Db {
+export function openDb(databaseUrl: string, migrations: readonly Migration[], sqliteFaults?: SqliteFaults): Db {
   const dialect: Dialect = isPostgresUrl(databaseUrl) ? 'postgres' : 'sqlite';
   // int8 (bigint) comes back as a string by default; every bigint here is a millisecond timestamp,
   // an amount in minor units or a sequence number, all far below 2^53.
   if (dialect === 'postgres') pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   if (dialect === 'sqlite' && databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
-  const knex = knexFactory(knexConfig(databaseUrl, migrations));
+  const knex = knexFactory(knexConfig(databaseUrl, migrations, sqliteFaults));
   return {
     knex,
     dialect,

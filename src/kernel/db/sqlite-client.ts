@@ -1,6 +1,7 @@
 // knex client for better-sqlite3 that starts write transactions with BEGIN IMMEDIATE and reuses prepared statements.
 import { createRequire } from 'node:module';
 import type { Database, Statement } from 'better-sqlite3';
+import type { SqliteFaults } from './sqlite-faults.ts';
 
 const require = createRequire(import.meta.url);
 // biome-ignore lint/suspicious/noExplicitAny: knex ships its dialect classes as CommonJS without types
@@ -16,6 +17,24 @@ const SqliteTransaction: new (...args: any[]) => any = require('knex/lib/dialect
 class ImmediateTransaction extends SqliteTransaction {
   begin(conn: unknown) {
     return this.query(conn, 'BEGIN IMMEDIATE;');
+  }
+
+  /**
+   * A COMMIT that fails may leave its transaction open (SQLite keeps it after SQLITE_BUSY and may after
+   * SQLITE_FULL or SQLITE_IOERR), and knex does not roll back after a failed COMMIT: every later statement on
+   * this, the only connection, would then run inside it, never committed. End it; if even that fails, the pool
+   * replaces the connection.
+   */
+  async commit(conn: Database & { __knex__disposed?: unknown }, value: unknown) {
+    const result = await super.commit(conn, value);
+    if (conn.inTransaction) {
+      try {
+        conn.prepare('ROLLBACK').run();
+      } catch (error) {
+        conn.__knex__disposed = error;
+      }
+    }
+    return result;
   }
 }
 
@@ -45,6 +64,7 @@ export class ImmediateSqliteClient extends BetterSqlite3Client {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
+    (this.config as { sqliteFaults?: SqliteFaults }).sqliteFaults?.install(db);
     return db;
   }
 

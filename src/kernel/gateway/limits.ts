@@ -111,28 +111,39 @@ export interface RedisLike {
 
 /**
  * Every node's count, in Redis (`INCR` and `PEXPIRE … NX` in one transaction). While Redis cannot answer, the
- * node counts alone (`fallback`): a Redis outage must not lock every customer out.
+ * node counts alone (`fallback`): a Redis outage must not lock every customer out. Nor may a Redis that takes
+ * the command and never answers (a frozen link: the connection stays up) hold the request: past `timeoutMs`,
+ * the node counts alone too.
  */
 export class RedisAttempts implements AttemptCounter {
   constructor(
     private readonly redis: RedisLike,
     private readonly fallback: AttemptCounter,
     private readonly prefix = 'emporium:attempts:',
+    private readonly timeoutMs = 500,
   ) {}
 
   async hit(key: string, max: number, windowMs: number): Promise<number | undefined> {
+    let timer: NodeJS.Timeout | undefined;
     try {
       const transaction = this.redis.multi();
       transaction.incr(this.prefix + key);
       transaction.pexpire(this.prefix + key, windowMs, 'NX');
       transaction.pttl(this.prefix + key);
-      const results = await transaction.exec();
+      const answer = transaction.exec();
+      answer.catch(() => undefined); // an answer that fails after the timeout has nobody waiting for it
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Redis did not answer in time')), this.timeoutMs);
+      });
+      const results = await Promise.race([answer, late]);
       const hits = Number(results?.[0]?.[1]);
       const ttl = Number(results?.[2]?.[1]);
       if (!Number.isFinite(hits)) throw new Error('no answer from Redis');
       return hits > max ? Math.max(1, Number.isFinite(ttl) && ttl > 0 ? ttl : windowMs) : undefined;
     } catch {
       return this.fallback.hit(key, max, windowMs);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
