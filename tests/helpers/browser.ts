@@ -7,7 +7,7 @@ import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildWeb } from '../../scripts/build-web.ts';
-import { startApp, type TestApp } from './app.ts';
+import { eventually, startApp, type TestApp } from './app.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? null : `chromium at ${CHROMIUM} (apt-get install chromium)`;
@@ -86,12 +86,7 @@ export async function accessible(t: ExecutionContext, page: Page, what: string):
   );
 }
 
-/** Polls `check` (backing off from 25 to 500 ms) until it holds; throws naming `what` after `timeoutMs`. */
+/** Waits until `check` holds (the harness's `eventually`, with the browser tests' generous default). */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
+  await eventually(check, what, timeoutMs, 50);
 }

@@ -10,23 +10,7 @@ import { connect, postJson, tempDir } from './app.ts';
 import { CHILD_JWT_SECRET, REPO_ROOT, spawnServer, type ServerChild } from './child.ts';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from './services.ts';
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
-export async function eventually<T>(check: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(everyMs);
-  }
-}
+export { eventually, sleep } from './app.ts';
 
 /** Runs `work` over `items` with at most `limit` at once, keeping the order of results. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {

@@ -8,21 +8,9 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import test from 'ava';
 import { connectStore, type StoreConnection } from '../../src/client/index.ts';
 import { openDb } from '../../src/kernel/db/db.ts';
-import { appForTest, createProduct, replayOutbox, TEST_CARD } from '../helpers/app.ts';
+import { appForTest, createProduct, eventually, replayOutbox, TEST_CARD } from '../helpers/app.ts';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 Analytical Way', city: 'Berlin', postalCode: '10115', country: 'DE' } as const;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
 
 /** A pino destination that keeps every line, parsed. */
 function captureLogs(): { stream: Writable; lines: Array<Record<string, unknown>> } {
@@ -69,8 +57,8 @@ test.serial(
 
     // The saga links the shipment to the order once it has created it; its flow span ends after that.
     const spans = () => exporter.getFinishedSpans();
-    await eventually('the order saga delivering order.paid', () => spans().find((span) => span.name === 'flow order-saga order.paid'));
-    const shipmentId = await eventually('the shipment', async () => (await app.app.runtime.get('order', order.id))?.snapshot.context.shipmentId ?? undefined);
+    await eventually(() => spans().find((span) => span.name === 'flow order-saga order.paid'), 'the order saga delivering order.paid');
+    const shipmentId = await eventually(async () => (await app.app.runtime.get('order', order.id))?.snapshot.context.shipmentId ?? undefined, 'the shipment');
 
     const named = (name: string, match: (span: ReadableSpan) => boolean = () => true) => {
       const found = spans().filter((span) => span.name === name && match(span));
@@ -125,7 +113,7 @@ test.serial(
     t.is(parentOf(register), callerSpan);
     t.is(register.kind, SpanKind.SERVER);
     t.is(register.attributes['http.response.status_code'], 201);
-    const welcome = await eventually('the welcome mail flow', () => spans().find((span) => span.name === 'flow mail customer.registered'));
+    const welcome = await eventually(() => spans().find((span) => span.name === 'flow mail customer.registered'), 'the welcome mail flow');
     t.is(traceOf(welcome), callerTrace);
 
     // The outbox row keeps the trace context it was written in.
@@ -133,8 +121,9 @@ test.serial(
     t.regex(row.traceparent ?? '', new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`));
 
     // A log line written inside the command carries its trace id.
-    const answered = await eventually('the log line of order:pay', () =>
-      logs.lines.find((line) => line.msg === 'command answered' && line.command === 'order:pay'),
+    const answered = await eventually(
+      () => logs.lines.find((line) => line.msg === 'command answered' && line.command === 'order:pay'),
+      'the log line of order:pay',
     );
     t.is(answered.trace_id, trace);
     t.is(answered.span_id, pay.spanContext().spanId);
@@ -154,7 +143,7 @@ test.serial('a delivery made by another node, after a restart, continues the tra
     body: JSON.stringify({ email: `relay-${process.pid}-${Date.now()}@example.com`, password: 'correct horse battery', name: 'Relayed' }),
   });
   t.is(response.status, 201);
-  const delivered = await eventually('the first delivery', () => first.getFinishedSpans().find((span) => span.name === 'flow mail customer.registered'));
+  const delivered = await eventually(() => first.getFinishedSpans().find((span) => span.name === 'flow mail customer.registered'), 'the first delivery');
   await writer.stop();
 
   // As if the node had died before delivering: the rows are undelivered again, and another node picks them up.
@@ -163,8 +152,9 @@ test.serial('a delivery made by another node, after a restart, continues the tra
   await db.close();
   const second = new InMemorySpanExporter();
   await appForTest(t, { dataDir: writer.dataDir, app: { traceExporter: second } });
-  const redelivered = await eventually('the delivery by the second node', () =>
-    second.getFinishedSpans().find((span) => span.name === 'flow mail customer.registered'),
+  const redelivered = await eventually(
+    () => second.getFinishedSpans().find((span) => span.name === 'flow mail customer.registered'),
+    'the delivery by the second node',
   );
   t.is(traceOf(redelivered), trace);
   // A child of the same span as the first delivery: the one that wrote the event, on the first node.
