@@ -13,6 +13,7 @@ import { KnexActorWriter, SqliteActorWriter } from './kernel/db/actor-writer.ts'
 import { ActorRepo } from './kernel/db/actor.repo.ts';
 import { migrateLatest, openDb, type Db } from './kernel/db/db.ts';
 import { OutboxRepo } from './kernel/db/outbox.repo.ts';
+import { RetentionRepo } from './kernel/db/retention.repo.ts';
 import type { SqliteFaults } from './kernel/db/sqlite-faults.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerHttpRoutes } from './kernel/gateway/http.ts';
 import { namespaceTable } from './kernel/gateway/namespaces.ts';
@@ -22,6 +23,7 @@ import { LocalAttempts, RedisAttempts, trustFunction } from './kernel/gateway/li
 import { migrationsOf, type AnyModule, type ClientControl, type DomainEventWriter, type ModuleContext, type ModulePart } from './kernel/module.ts';
 import type { FlowDefinition } from './kernel/outbox/flows.ts';
 import { OutboxRelay } from './kernel/outbox/relay.ts';
+import { RetentionJob } from './kernel/retention.ts';
 import { traceRequests } from './kernel/gateway/http-tracing.ts';
 import { countLimitHit, registerGatewayMetrics } from './kernel/metrics.ts';
 import { currentTraceparent, startTracing, traceLogFields, type Tracing } from './kernel/tracing.ts';
@@ -37,6 +39,8 @@ export interface App {
   readonly runtime: AppRuntime;
   readonly services: Services;
   readonly relay: OutboxRelay;
+  /** Deletes what the store no longer needs as it ages (docs/OPERATIONS.md "Retention"); `runOnce()` runs a pass now. */
+  readonly retention: RetentionJob;
   /** Saga steps refused by actors that had not taken them: each is a bug; tests check there are none. */
   readonly anomalies: SagaAnomalies;
   /** Migrates, seeds, recovers what a crash left, then listens. */
@@ -163,6 +167,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     clock,
     logger,
     onParked: (flow) => parkedDeliveries.inc({ flow }),
+  });
+
+  // Retention: on its own slow timer (not in the 1 s sweep), in small transactions; stopped before the database closes.
+  const retention = new RetentionJob({
+    repo: new RetentionRepo({ knex: db.knex, dialect: db.dialect, transaction: db.transaction }),
+    clock,
+    logger: logger.child({ part: 'retention' }),
+    intervalMs: config.retentionIntervalMs,
+    batchSize: config.retentionBatch,
+    outboxOlderThanMs: config.outboxRetentionMs,
+    idempotencyOlderThanMs: config.idempotencyRetentionMs,
+    journals: parts.flatMap(({ part }) => part.journalRetention ?? []),
+    machineOf: (kind) => runtime.kindDefinition(kind)?.machine,
+    metrics,
   });
 
   const commits = new Counter({ name: 'emporium_actor_commits_total', help: 'Accepted actor events', labelNames: ['kind'], registers: [metrics] });
@@ -333,6 +351,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     runtime,
     services,
     relay,
+    retention,
     anomalies,
     sweep,
     async start() {
@@ -374,6 +393,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           });
       }, config.sweepIntervalMs);
       sweepTimer.unref();
+      retention.start();
       const { port } = http.server.address() as AddressInfo;
       const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
       logger.info({ port, url, database: db.dialect }, 'emporium listening');
@@ -420,6 +440,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         else if (outcome !== 'done') logger.warn({ err: outcome, step: what }, 'shutdown step failed; going on');
       };
       await settled('sweep', sweeping);
+      // A retention pass ends after the batch under way: none may run against the closing database.
+      await settled('retention', retention.stop());
       await settled('actor commands', runtime.drain());
       await settled('outbox', relay!.drain());
       // Stopped whatever the drain did: no later nudge may run against the closing database.

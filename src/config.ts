@@ -118,6 +118,20 @@ export interface Config {
   readonly otelServiceName: string;
   /** When set, `GET /metrics` requires `Authorization: Bearer <metricsToken>` (`METRICS_TOKEN`). @default undefined */
   readonly metricsToken: string | undefined;
+  // ---- Retention (src/kernel/retention.ts; docs/OPERATIONS.md "Retention")
+  /** How often the retention job prunes what the store no longer needs; `0` turns retention off. @default 600_000 (10 min) */
+  readonly retentionIntervalMs: number;
+  /** Rows deleted per retention transaction; the job yields to the event loop between two. @default 500 */
+  readonly retentionBatch: number;
+  /** Dispatched outbox rows (and their deliveries) older than this are deleted; never one still pending or parked. @default 86_400_000 (1 day) */
+  readonly outboxRetentionMs: number;
+  /**
+   * Idempotency records (`cart:create`'s `requestId`) older than this are deleted: a retry older than this window is
+   * a new request. At least an hour. @default 604_800_000 (7 days)
+   */
+  readonly idempotencyRetentionMs: number;
+  /** Carts expired or checked out and unchanged for this long lose their journal (the snapshot is kept). @default 604_800_000 (7 days) */
+  readonly cartJournalRetentionMs: number;
 }
 
 const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -170,6 +184,16 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('emporium'),
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  // Retention
+  RETENTION_INTERVAL_MS: z.coerce.number().int().nonnegative().default(600_000),
+  RETENTION_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  OUTBOX_RETENTION_MS: z.coerce.number().int().positive().default(86_400_000),
+  IDEMPOTENCY_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000, 'IDEMPOTENCY_RETENTION_MS must be at least an hour (3600000): a client retry must land inside it')
+    .default(604_800_000),
+  CART_JOURNAL_RETENTION_MS: z.coerce.number().int().positive().default(604_800_000),
 });
 
 /**
@@ -283,6 +307,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     otelServiceName: e.OTEL_SERVICE_NAME,
     metricsToken: e.METRICS_TOKEN,
+    retentionIntervalMs: e.RETENTION_INTERVAL_MS,
+    retentionBatch: e.RETENTION_BATCH,
+    outboxRetentionMs: e.OUTBOX_RETENTION_MS,
+    idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION_MS,
+    cartJournalRetentionMs: e.CART_JOURNAL_RETENTION_MS,
     ...overrides,
   };
 }

@@ -20,7 +20,9 @@ options:
 kinds: %KINDS%
 DATABASE_URL (or DATA_DIR) selects the database, as for npm start.
 exit status: 0 the replay matches the stored snapshot; 1 no such actor (or the
-database cannot be read); 2 bad usage; 3 the replay does not match the snapshot.
+database cannot be read); 2 bad usage; 3 the replay does not match the snapshot;
+4 the journal was compacted by retention (an old cart): nothing to replay, the
+snapshot is kept.
 `;
 
 const kinds = new Map<string, ActorKindDefinition>();
@@ -78,6 +80,7 @@ try {
   if (at === undefined) printTimeline(found);
   else {
     const version = found.replay.at(at);
+    if (!version && check.compacted && at <= found.row.version) cli.fail(`${kind} ${id} v${at} cannot be rebuilt: ${found.replay.failure?.message}`, 4);
     if (!version) {
       fail(
         at > found.row.version
@@ -88,7 +91,8 @@ try {
     }
     printVersion(found, version);
   }
-  if (!check.matches) status = 3;
+  if (check.compacted) status = 4;
+  else if (!check.matches) status = 3;
 } catch (error) {
   // A database that cannot be read (no tables yet, unreachable): one line, no stack.
   process.stderr.write(`inspect: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
@@ -107,7 +111,8 @@ function describe(url: string): string {
   return isPostgresUrl(url) ? url.replace(/\/\/[^@/]*@/, '//…@') : url;
 }
 
-function printTimeline({ row, entries, replay }: StoredActorReplay): void {
+function printTimeline(found: StoredActorReplay): void {
+  const { row, entries, replay } = found;
   const check = replay.check!;
   if (values.json) {
     const timeline = entries.map((entry) => {
@@ -115,7 +120,8 @@ function printTimeline({ row, entries, replay }: StoredActorReplay): void {
       return version ? withoutValue(version) : { version: entry.version, at: entry.at, event: entry.event, state: null, changed: [], redacted: false };
     });
     process.stdout.write(`${JSON.stringify({ actor: actorOf(row), timeline, check }, null, 2)}\n`);
-    if (!check.matches) process.stderr.write(`MISMATCH: ${check.mismatch!.message}\n`);
+    if (check.compacted) process.stderr.write(`COMPACTED: ${found.replay.failure?.message}\n`);
+    else if (!check.matches) process.stderr.write(`MISMATCH: ${check.mismatch!.message}\n`);
     return;
   }
   const out: string[] = [header(row)];
@@ -176,9 +182,13 @@ function changes(list: readonly ValueChange[]): string {
     .join('; ');
 }
 
-/** The snapshot check, loud when it fails (on stderr too, so a pipe still shows it). */
+/** The snapshot check, loud when it fails (on stderr too, so a pipe still shows it); a compacted journal is said plainly. */
 function report(check: SnapshotCheck): void {
   for (const note of check.notes) process.stdout.write(`note: ${note}\n`);
+  if (check.compacted) {
+    process.stdout.write(`journal compacted through v${check.compacted.throughVersion}: nothing to replay (not a mismatch)\n`);
+    return;
+  }
   if (check.matches) {
     process.stdout.write(`replay matches the stored snapshot (v${check.storedVersion})\n`);
     return;

@@ -19,6 +19,7 @@ import type { TopicTable } from './gateway/topics.ts';
 import type { FlowDefinition } from './outbox/flows.ts';
 import type { SagaSteps } from './outbox/saga-steps.ts';
 import type { ActorKinds, AppRuntime, DomainEventPayload, Services } from './registry.ts';
+import type { JournalRetention } from './retention.ts';
 import { kernelMigrations } from './db/migrations/index.ts';
 
 /** A schema migration: a stable, unique name (knex records it once applied) and its steps. */
@@ -130,6 +131,11 @@ export interface ModulePart {
   readonly flows?: readonly FlowDefinition[];
   /** Periodic duties (recovery of stalled effects, clean-ups), by name; each runs on its own, a failure is logged and retried. */
   readonly sweeps?: Readonly<Record<string, () => Promise<unknown>>>;
+  /**
+   * Journals of its actors that retention may delete once they rest in a final state long enough (the snapshot
+   * stays): only for kinds whose history is kept elsewhere (src/kernel/retention.ts).
+   */
+  readonly journalRetention?: readonly JournalRetention[];
   /** REST routes, registered under the gateway's error envelope, CORS and rate limiting. */
   readonly routes?: (routes: FastifyInstance, helpers: RouteHelpers) => void;
   /** Verifies a client's token into an identity (one module, identity, provides it). */

@@ -398,8 +398,16 @@ export const snapshotCheckSchema = z
       })
       .readonly()
       .nullable()
-      .describe('null when the replay matches the stored snapshot'),
-    notes: z.array(z.string()).readonly().describe('what to know to judge it: a redaction, a snapshot migrated from an older machine'),
+      .describe('null when the replay matches the stored snapshot, or when the journal was compacted (see compacted)'),
+    notes: z.array(z.string()).readonly().describe('what to know to judge it: a redaction, a snapshot migrated from an older machine, a compaction'),
+    compacted: z
+      .object({
+        throughVersion: z.number().int().describe('journal versions 1 to this one were deleted'),
+        at: epochMs.describe('when retention compacted it'),
+      })
+      .readonly()
+      .optional()
+      .describe('present when retention deleted the journal (an old expired or checked-out cart): nothing to replay, matches is false, the snapshot is intact'),
   })
   .readonly();
 

@@ -137,12 +137,20 @@ function Facts({ data }: { data: Inspected }) {
   );
 }
 
-/** The replay against the stored snapshot: quiet when it matches, loud (role=alert) when it does not. */
+/**
+ * The replay against the stored snapshot: quiet when it matches, loud (role=alert) when it does not, and plain when
+ * retention compacted the journal (nothing to replay; not a fault).
+ */
 function Check({ check }: { check: Inspected['check'] }) {
   return (
     <section aria-labelledby="check-title" class="in-section">
       <h2 id="check-title">Snapshot check</h2>
-      {check.matches ? (
+      {check.compacted ? (
+        <p data-testid="check" data-matches="false" data-compacted="true">
+          <strong>Journal compacted: nothing to replay.</strong> Versions 1 to {check.compacted.throughVersion} were deleted by retention; the stored snapshot
+          (version {check.storedVersion}) is intact.
+        </p>
+      ) : check.matches ? (
         <p class="in-check-ok" data-testid="check" data-matches="true">
           ✓ The replay matches the stored snapshot (version {check.storedVersion}, replayed through version {check.replayedVersion}).
         </p>

@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { initialTransition, type AnyStateMachine, type SnapshotFrom } from 'xstate';
 import { AppError } from '../../domain/errors.ts';
-import type { ActorRepo, ActorRow, JournalEntry, PersistedState } from '../db/actor.repo.ts';
+import type { ActorRepo, ActorRow, JournalCompaction, JournalEntry, PersistedState } from '../db/actor.repo.ts';
 import { stateName } from './kinds.ts';
 import { createTransition } from './transition.ts';
 
@@ -53,7 +53,8 @@ export interface ReplayedVersion {
 export interface ReplayFailure {
   /** The journal version it could not rebuild. */
   readonly version: number;
-  readonly reason: 'gap' | 'not-init' | 'refused' | 'threw';
+  /** `compacted`: retention deleted the journal's first versions on purpose (`SnapshotCheck.compacted`); not a fault. */
+  readonly reason: 'gap' | 'not-init' | 'refused' | 'threw' | 'compacted';
   readonly message: string;
 }
 
@@ -81,8 +82,13 @@ export interface SnapshotCheck {
   /** The last version the replay rebuilt; 0 when it rebuilt none. */
   readonly replayedVersion: number;
   readonly mismatch: { readonly message: string; readonly differences: readonly SnapshotDifference[] } | null;
-  /** What a reader should know to judge the result (a redaction, a migrated snapshot). */
+  /** What a reader should know to judge the result (a redaction, a migrated snapshot, a compacted journal). */
   readonly notes: readonly string[];
+  /**
+   * Present when retention deleted the journal's versions 1 to `throughVersion` (at `at`): there is nothing to
+   * replay, so `matches` is false with no `mismatch`. The snapshot is intact; this is not corruption.
+   */
+  readonly compacted?: { readonly throughVersion: number; readonly at: number };
 }
 
 export interface ActorReplay {
@@ -325,9 +331,34 @@ function join(path: string, key: string): string {
 /** A stored actor, its journal and their replay. */
 export interface StoredActorReplay {
   readonly row: ActorRow;
+  /** Its journal entries (after a compaction, only those written since: an erasure's, say). */
   readonly entries: readonly JournalEntry[];
   readonly kind: ReplayableKind;
   readonly replay: ActorReplay;
+  /** Retention deleted the journal up to a version (src/kernel/retention.ts); null when it never did. */
+  readonly compacted: JournalCompaction | null;
+}
+
+/**
+ * The "replay" of an actor whose journal retention compacted: nothing can be rebuilt without version 1, so no
+ * version is, and the check says so plainly (`compacted`, a note, the failure `compacted`) instead of reporting a
+ * gap or a mismatch, which would mean corruption.
+ */
+export function compactedReplay(stored: StoredSnapshot, compaction: JournalCompaction): ActorReplay {
+  const message = `the journal was compacted by retention on ${new Date(compaction.at).toISOString()}: versions 1 to ${compaction.throughVersion} are deleted, so there is nothing to replay; the stored snapshot (v${stored.version}) is kept`;
+  return {
+    versions: [],
+    failure: { version: 1, reason: 'compacted', message },
+    check: {
+      matches: false,
+      storedVersion: stored.version,
+      replayedVersion: 0,
+      mismatch: null,
+      notes: [message],
+      compacted: { throughVersion: compaction.throughVersion, at: compaction.at },
+    },
+    at: () => undefined,
+  };
 }
 
 /**
@@ -350,6 +381,10 @@ export async function replayStoredActor(
   if (!kind) throw new AppError('NOT_FOUND', `${id} is of kind ${row.kind}, which this node does not host`);
   // Read after the row: every version up to the row's is in the journal (they commit together); a later one
   // committed in between belongs to a newer row and is left out, so a change under way is no false mismatch.
-  const entries = (await repo.journal(id)).filter((entry) => entry.version <= row.version);
-  return { row, entries, kind, replay: replayJournal(kind, entries, row) };
+  // The compaction marker is read after the journal: a compaction committed before the journal read is seen here.
+  const journal = await repo.journal(id);
+  const compacted = (await repo.journalCompaction(id)) ?? null;
+  const entries = journal.filter((entry) => entry.version <= row.version && entry.version > (compacted?.throughVersion ?? 0));
+  if (compacted) return { row, entries, kind, replay: compactedReplay(row, compacted), compacted };
+  return { row, entries, kind, replay: replayJournal(kind, entries, row), compacted: null };
 }

@@ -29,6 +29,16 @@ export interface JournalEntry {
   readonly at: number;
 }
 
+/** Retention deleted an actor's journal up to a version (the snapshot stays): a marker, so "compacted" is not "corrupt". */
+export interface JournalCompaction {
+  /** Journal versions 1 to this one were deleted; later ones (an erasure after the compaction, say) are kept. */
+  readonly throughVersion: number;
+  /** Journal entries deleted, in all. */
+  readonly entries: number;
+  /** When retention last compacted it. */
+  readonly at: number;
+}
+
 export interface OutboxEntry {
   readonly actorId: string;
   readonly kind: string;
@@ -235,6 +245,17 @@ export class ActorRepo {
       event: JSON.parse(typeof row.event === 'string' ? row.event : JSON.stringify(row.event)) as unknown,
       at: Number(row.at),
     }));
+  }
+
+  /**
+   * Whether retention compacted the actor's journal (src/kernel/retention.ts): versions 1 to `throughVersion` were
+   * deleted on purpose, the snapshot kept. Undefined when it never did: a journal that is not 1..version is then broken.
+   */
+  async journalCompaction(actorId: string): Promise<JournalCompaction | undefined> {
+    const row = (await this.knex('actor_journal_compactions').where({ actor_id: actorId }).first()) as
+      | { through_version: number | string; entries: number | string; compacted_at: number | string }
+      | undefined;
+    return row && { throughVersion: Number(row.through_version), entries: Number(row.entries), at: Number(row.compacted_at) };
   }
 
   /** How many actors there are of each kind in each state (kinds and states that have none are absent). */

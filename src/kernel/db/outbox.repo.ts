@@ -335,12 +335,17 @@ export class OutboxRepo {
 
   /** Pending and parked deliveries per flow, for metrics. */
   async countsByFlow(): Promise<Array<{ flow: string; state: 'pending' | 'parked'; count: number }>> {
-    const rows = (await this.knex('outbox_deliveries')
-      .select('flow', 'state')
-      .count({ n: '*' })
-      .whereIn('state', ['pending', 'parked'])
-      .groupBy('flow', 'state')) as Array<{ flow: string; state: 'pending' | 'parked'; n: number | string }>;
-    return rows.map((row) => ({ flow: row.flow, state: row.state, count: Number(row.n) }));
+    // One state at a time: each count reads its own partial index (migration 015), never the settled deliveries.
+    const counts = await Promise.all(
+      (['pending', 'parked'] as const).map(async (state) => {
+        const rows = (await this.knex('outbox_deliveries').select('flow').count({ n: '*' }).where('state', state).groupBy('flow')) as Array<{
+          flow: string;
+          n: number | string;
+        }>;
+        return rows.map((row) => ({ flow: row.flow, state, count: Number(row.n) }));
+      }),
+    );
+    return counts.flat();
   }
 
   /** Marks the row dispatched once no flow owes it anything, in the same transaction as the delivery that settled last. */

@@ -60,6 +60,9 @@ export const cartModule = defineModule({
     });
     return {
       services: { carts, checkout },
+      // A cart that expired or was checked out changes no more, and a checked-out cart's history is its order's:
+      // its journal goes after CART_JOURNAL_RETENTION_MS, its snapshot stays (cart:get, a checkout retried).
+      journalRetention: [{ kind: 'cart', states: ['expired', 'checkedOut'], olderThanMs: config.cartJournalRetentionMs }],
       commands: {
         store: {
           'cart:create': command(c['cart:create'], async ({ identity }, p) => ({ cart: cartView(await carts.create(identity, p.requestId)) })),

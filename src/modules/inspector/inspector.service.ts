@@ -121,8 +121,9 @@ export class InspectorService {
     const at = replay.at(version);
     if (!at) {
       if (version > row.version) throw new AppError('NOT_FOUND', `${row.kind} ${id} has versions 1 to ${row.version}`);
+      // A compacted journal (retention) says so: its message and `details.compacted`, never a mismatch.
       throw new AppError('NOT_FOUND', `${row.kind} ${id} v${version} cannot be rebuilt: ${replay.check?.mismatch?.message ?? replay.failure?.message}`, {
-        details: { failure: replay.failure },
+        details: { failure: replay.failure, ...(replay.check?.compacted ? { compacted: replay.check.compacted } : {}) },
       });
     }
     const { value: _value, ...replayed } = at;
