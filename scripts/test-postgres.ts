@@ -54,6 +54,7 @@ const NOT_ON_POSTGRES = new Set([
   'origins.test.ts', // CORS and the WebSocket origin check
   'mail-transport.test.ts', // SMTP against a test server
   'sdk-convergence.test.ts', // the SDK against a scripted server
+  'sqlite-durability.test.ts', // SQLite's own synchronous setting and checkpoints
 ]);
 const files =
   cli.positionals.length > 0

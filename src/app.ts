@@ -81,7 +81,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   // Every line written inside a span carries its trace_id and span_id (tracing.ts).
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId }, mixin: traceLogFields }, options.logStream);
   const modules = options.modules ?? defaultModules({ payments: options.payments });
-  const db = openDb(config.databaseUrl, migrationsOf(modules), options.sqliteFaults);
+  const db = openDb(config.databaseUrl, migrationsOf(modules), {
+    sqliteFaults: options.sqliteFaults,
+    sqlite: {
+      synchronous: config.sqliteSynchronous,
+      checkpointer: config.sqliteCheckpointer,
+      onCheckpointError: (message) => logger.warn({ err: message }, 'background WAL checkpoint failed; the connection checkpoints itself past its bound'),
+    },
+  });
   const actorRepo = new ActorRepo(db.knex);
   const outboxRepo = new OutboxRepo(db.knex, db.transaction);
 
@@ -89,7 +96,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const kinds = kindsOf(modules);
   const runtime: AppRuntime = new ActorRuntime<ActorKinds>({
     repo: actorRepo,
-    writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction),
+    writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction, db.knex),
     groupCommit: config.groupCommit,
     kinds,
     clock,
@@ -106,7 +113,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   // Filled module by module: each finds the services of the modules before it at creation, and every one later.
   const services = {} as Services;
   // Sockets exist once the app starts; a disconnect asked for before (nobody can be connected then) does nothing.
-  const clients: ClientControl = { disconnect: (rooms) => sockets?.disconnectRooms(rooms) };
+  const clients: ClientControl = {
+    disconnect: (rooms) => sockets?.disconnectRooms(rooms),
+    mayBeWatching: (namespace, topic) => sockets?.mayBeWatching(namespace, topic) ?? true,
+  };
   const eraseCustomer = async (customerId: string) => {
     for (const { part } of parts) await part.erasure?.check?.(customerId);
     for (const { part } of parts) await part.erasure?.erase(customerId);

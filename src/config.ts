@@ -35,6 +35,12 @@ export interface Config {
    * window are folded into one push of the latest level at its end. `0` pushes every change. @default 100
    */
   readonly stockPushWindowMs: number;
+  /** How old a cached product may be when a cart line is priced (changes made on this node are seen at once); 0: no cache. */
+  readonly catalogCacheMs: number;
+  /** SQLite's durability: `normal` survives a crash of the process, `full` a power loss too (see OPERATIONS). @default 'normal' */
+  readonly sqliteSynchronous: 'normal' | 'full';
+  /** SQLite: copy the write-ahead log back into the database in a worker thread, off the event loop. @default true */
+  readonly sqliteCheckpointer: boolean;
   /**
    * The built web pages (`npm run build:web`): storefront at `/`, warehouse board at `/warehouse`, actor
    * inspector at `/inspector`. Empty: no pages are served. @default 'dist/web'
@@ -152,6 +158,13 @@ const envSchema = z.object({
   RESERVATION_GRACE_MS: z.coerce.number().int().nonnegative().default(600_000),
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
   STOCK_PUSH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(100),
+  CATALOG_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  SQLITE_SYNCHRONOUS: z
+    .string()
+    .transform((value) => value.toLowerCase())
+    .pipe(z.enum(['normal', 'full']))
+    .default('normal'),
+  SQLITE_CHECKPOINTER: flag.default(true),
   PASSIVATE_AFTER_MS: z.coerce.number().int().positive().default(60_000),
   PAYMENT_LATENCY_MS: z.coerce.number().int().nonnegative().default(20),
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(65_536),
@@ -280,6 +293,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     reservationGraceMs: e.RESERVATION_GRACE_MS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     stockPushWindowMs: e.STOCK_PUSH_WINDOW_MS,
+    catalogCacheMs: e.CATALOG_CACHE_MS,
+    sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
+    sqliteCheckpointer: e.SQLITE_CHECKPOINTER,
     webDir: e.WEB_DIR,
     passivateAfterMs: e.PASSIVATE_AFTER_MS,
     paymentLatencyMs: e.PAYMENT_LATENCY_MS,

@@ -115,6 +115,13 @@ export interface DomainEventWriter {
 export interface ClientControl {
   /** Disconnects, on every node and in every namespace, the sockets in any of `rooms` (`principalRoom`, `tokenRoom`). */
   disconnect(rooms: readonly string[]): void;
+  /**
+   * False only when no client anywhere can be following `topic` in `namespace` (one node, nobody in its room): a
+   * push nobody would receive need not be computed. True in a cluster (another node's clients may follow it) and
+   * before the gateway starts. A subscribe joins the topic before it reads the view, so skipping work while this
+   * is false never leaves a new subscriber behind.
+   */
+  mayBeWatching(namespace: Namespace, topic: string): boolean;
 }
 
 /** What a module adds to the running application; every part is optional. */

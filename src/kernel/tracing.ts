@@ -3,6 +3,7 @@
 // through the outbox, and the trace id in log lines.
 import {
   context,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
@@ -42,6 +43,9 @@ export interface Tracing {
 }
 
 let registered: { provider: NodeTracerProvider; users: number } | undefined;
+
+/** The span handed to work while tracing is off: records nothing, like the API's no-op tracer's spans. */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
  * Starts the tracing SDK when `endpoint` or `exporter` is given (undefined otherwise: spans stay no-ops and cost
@@ -116,6 +120,8 @@ export function inSpan<T>(
   options: { readonly kind?: SpanKind; readonly attributes?: Attributes; readonly parent?: Context; readonly links?: Link[] },
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
+  // Tracing off: no span, no context switch (this runs several times per command).
+  if (!registered) return work(NO_SPAN);
   const parent = options.parent ?? context.active();
   const span = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: options.links }, parent);
   return context.with(trace.setSpan(parent, span), async () => {
@@ -132,6 +138,7 @@ export function inSpan<T>(
 
 /** Starts a span without making it active (the caller ends it); a child of `parent` (the active context by default). */
 export function startSpan(name: string, options: { readonly kind?: SpanKind; readonly attributes?: Attributes; readonly parent?: Context } = {}): Span {
+  if (!registered) return NO_SPAN;
   return tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, options.parent ?? context.active());
 }
 
@@ -150,6 +157,7 @@ export function withSpan<T>(span: Span, work: () => T, parent: Context = context
  * elsewhere (an outbox row); null outside any span (always, with tracing off).
  */
 export function currentTraceparent(): string | null {
+  if (!registered) return null;
   const spanContext = trace.getActiveSpan()?.spanContext();
   if (!spanContext || !isSpanContextValid(spanContext)) return null;
   const { traceId, spanId, traceFlags } = spanContext;
@@ -187,6 +195,7 @@ export function contextFromHeaders(headers: Record<string, string | string[] | u
  * const logger = pino({ mixin: traceLogFields });
  */
 export function traceLogFields(): Record<string, string> {
+  if (!registered) return {};
   const spanContext = trace.getActiveSpan()?.spanContext();
   if (!spanContext || !isSpanContextValid(spanContext)) return {};
   return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
@@ -194,6 +203,7 @@ export function traceLogFields(): Record<string, string> {
 
 /** Renames the active span (when `name` is given) and adds `attributes` to it; nothing outside a recording span. */
 export function annotateActiveSpan(attributes: Attributes, name?: string): void {
+  if (!registered) return;
   const span = trace.getActiveSpan();
   if (!span?.isRecording()) return;
   if (name) span.updateName(name);

@@ -2,7 +2,7 @@
 import { Subject } from 'rxjs';
 import { initialTransition, type AnyStateMachine, type InputFrom, type SnapshotFrom } from 'xstate';
 import { AppError } from '../../domain/errors.ts';
-import type { ActorWriter } from '../db/actor-writer.ts';
+import type { ActorWriter, StoredColumns } from '../db/actor-writer.ts';
 import type { ActorRepo, ActorRow, OutboxEntry, PersistedState } from '../db/actor.repo.ts';
 import { annotateActiveSpan, currentTraceparent, inSpan } from '../tracing.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -91,7 +91,17 @@ export interface ActorRuntimeOptions<Kinds extends KindMap<Kinds>> {
 interface CacheEntry {
   actor: LiveActor;
   lastUsedAt: number;
+  /** The row's indexed columns as stored for `actor.version`, so an update writes only those that change. */
+  stored: StoredColumns;
 }
+
+const storedColumns = (row: ActorRow): StoredColumns => ({
+  machineVersion: row.machineVersion,
+  state: row.state,
+  status: row.status,
+  ownerId: row.ownerId,
+  nextDeadlineAt: row.nextDeadlineAt,
+});
 
 /**
  * Hosts every cart, order and shipment. `send` is serialized per actor; an
@@ -162,7 +172,7 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
         if (!winner) throw new AppError('CONFLICT', `${kind} ${id} could not be created`);
         return { actor: winner, created: false };
       }
-      this.remember(actor);
+      this.remember(actor, storedColumns(row));
       this.published(actor, { type: 'xstate.init' }, outbox, at);
       annotateActiveSpan({ 'emporium.actor.version': 1, 'emporium.actor.created': true });
       return { actor, created: true };
@@ -395,7 +405,7 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
     const row = await this.options.repo.load(id);
     if (!row || row.kind !== kind) return undefined;
     const actor = this.fromRow(kind, row);
-    this.remember(actor);
+    this.remember(actor, storedColumns(row));
     return actor;
   }
 
@@ -471,12 +481,16 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
    * caches and publishes it. False when another writer got there first: the cached copy is dropped for a reload.
    */
   private async commitUpdate(actor: LiveActor, expectedVersion: number, event: unknown, outbox: readonly OutboxEntry[], at: number): Promise<boolean> {
+    const row = this.toRow(actor);
+    // What the row holds now, if the cached copy is the version this update replaces.
+    const cached = this.cache.get(actor.id);
     const outcome = await this.commits.submit({
       op: 'update',
-      actor: this.toRow(actor),
+      actor: row,
       expectedVersion,
       journal: { actorId: actor.id, kind: actor.kind, version: actor.version, event, at },
       outbox,
+      stored: cached?.actor.version === expectedVersion ? cached.stored : undefined,
     });
     if (outcome instanceof Error) throw outcome;
     if (outcome === 'conflict') {
@@ -484,16 +498,16 @@ export class ActorRuntime<Kinds extends KindMap<Kinds>> {
       this.cache.delete(actor.id);
       return false;
     }
-    this.remember(actor);
+    this.remember(actor, storedColumns(row));
     this.published(actor, event, outbox, at);
     return true;
   }
 
-  private remember(actor: LiveActor): void {
+  private remember(actor: LiveActor, stored: StoredColumns): void {
     // A read outside the mailbox may finish after a newer commit; never let it replace that.
     const cached = this.cache.get(actor.id);
     if (cached && cached.actor.version > actor.version) return;
-    this.cache.set(actor.id, { actor, lastUsedAt: this.options.clock() });
+    this.cache.set(actor.id, { actor, lastUsedAt: this.options.clock(), stored });
   }
 
   private published(actor: LiveActor, event: unknown, outbox: readonly OutboxEntry[], at: number): void {

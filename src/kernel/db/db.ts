@@ -4,7 +4,7 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { isPostgresUrl } from '../../config.ts';
-import { ImmediateSqliteClient } from './sqlite-client.ts';
+import { ImmediateSqliteClient, type SqliteOptions } from './sqlite-client.ts';
 import type { SqliteFaults } from './sqlite-faults.ts';
 import type { Migration } from '../module.ts';
 
@@ -19,7 +19,7 @@ export interface Db {
 }
 
 /** knex settings for a database URL and the application's migrations, shared by the app and knexfile.ts. `sqliteFaults`: tests only. */
-export function knexConfig(databaseUrl: string, migrations: readonly Migration[], sqliteFaults?: SqliteFaults): Knex.Config {
+export function knexConfig(databaseUrl: string, migrations: readonly Migration[], options: DbOptions = {}): Knex.Config {
   if (isPostgresUrl(databaseUrl)) {
     return {
       client: 'pg',
@@ -35,7 +35,8 @@ export function knexConfig(databaseUrl: string, migrations: readonly Migration[]
     // One connection: transactions in this process queue for it instead of racing for the lock.
     pool: { min: 1, max: 1, idleTimeoutMillis: 3_600_000 },
     migrations: { migrationSource: migrationSource(migrations) },
-    ...(sqliteFaults ? { sqliteFaults } : {}),
+    ...(options.sqliteFaults ? { sqliteFaults: options.sqliteFaults } : {}),
+    ...(options.sqlite ? { sqlite: options.sqlite } : {}),
   };
 }
 
@@ -53,13 +54,21 @@ function migrationSource(migrations: readonly Migration[]): Knex.MigrationSource
 }
 
 /** Opens the database, creating the SQLite folder when needed. Models are bound per query (`Model.query(knex)`), never globally. */
-export function openDb(databaseUrl: string, migrations: readonly Migration[], sqliteFaults?: SqliteFaults): Db {
+/** How to open the database beyond its URL. */
+export interface DbOptions {
+  /** SQLite only: durability and background checkpoints (the application sets both; tools take the defaults). */
+  readonly sqlite?: SqliteOptions | undefined;
+  /** Tests only: a statement hook that injects SQLite failures. */
+  readonly sqliteFaults?: SqliteFaults | undefined;
+}
+
+export function openDb(databaseUrl: string, migrations: readonly Migration[], options: DbOptions = {}): Db {
   const dialect: Dialect = isPostgresUrl(databaseUrl) ? 'postgres' : 'sqlite';
   // int8 (bigint) comes back as a string by default; every bigint here is a millisecond timestamp,
   // an amount in minor units or a sequence number, all far below 2^53.
   if (dialect === 'postgres') pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   if (dialect === 'sqlite' && databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
-  const knex = knexFactory(knexConfig(databaseUrl, migrations, sqliteFaults));
+  const knex = knexFactory(knexConfig(databaseUrl, migrations, options));
   return {
     knex,
     dialect,

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import type { Database, Statement } from 'better-sqlite3';
 import type { SqliteFaults } from './sqlite-faults.ts';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
 
 const require = createRequire(import.meta.url);
 // biome-ignore lint/suspicious/noExplicitAny: knex ships its dialect classes as CommonJS without types
@@ -53,6 +54,25 @@ function prepareCached(connection: Database, sql: string): Statement {
   return statement;
 }
 
+/** How the application's SQLite connection runs (`openDb`'s `sqlite` option). */
+export interface SqliteOptions {
+  /**
+   * `normal`: a commit is durable against a crash of the process, and the last commits before a power loss or an
+   * OS crash may be lost (the database stays consistent). `full`: every commit is synced to disk before it is
+   * acknowledged, so it survives power loss too. @default 'normal'
+   */
+  readonly synchronous?: 'normal' | 'full';
+  /** Checkpoint the write-ahead log in a worker thread instead of inside a commit (the application's connection). */
+  readonly checkpointer?: boolean;
+  /** A background checkpoint failed (the connection's own fallback checkpoint still bounds the log). */
+  readonly onCheckpointError?: (message: string) => void;
+}
+
+/** Without the worker, SQLite checkpoints inside a commit every 1,000 pages; with it, only past this many (a fallback). */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 20_000;
+
+const checkpointers = new WeakMap<Database, Checkpointer>();
+
 export class ImmediateSqliteClient extends BetterSqlite3Client {
   transaction(...args: unknown[]) {
     return new ImmediateTransaction(this, ...args);
@@ -60,12 +80,24 @@ export class ImmediateSqliteClient extends BetterSqlite3Client {
 
   async acquireRawConnection() {
     const db: Database = await super.acquireRawConnection();
+    const config = this.config as { sqliteFaults?: SqliteFaults; sqlite?: SqliteOptions; connection: { filename: string } };
+    const synchronous = config.sqlite?.synchronous ?? 'normal';
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
-    (this.config as { sqliteFaults?: SqliteFaults }).sqliteFaults?.install(db);
+    config.sqliteFaults?.install(db);
+    if (config.sqlite?.checkpointer && !db.memory) {
+      db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      checkpointers.set(db, startCheckpointer({ file: db.name, synchronous, onError: config.sqlite.onCheckpointError }));
+    }
     return db;
+  }
+
+  async destroyRawConnection(connection: Database) {
+    await checkpointers.get(connection)?.stop();
+    checkpointers.delete(connection);
+    return super.destroyRawConnection(connection);
   }
 
   async _query(connection: Database, obj: { sql: string; bindings?: unknown[]; response?: unknown; context?: unknown }) {

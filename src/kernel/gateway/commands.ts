@@ -5,7 +5,7 @@ import type { AppSocket } from './io-types.ts';
 import { binaryBody, binaryPath, toErrorBody, validationBody, type ErrorLogger } from './errors.ts';
 import type { CommandLimiter } from './limits.ts';
 import { observeCommand } from '../metrics.ts';
-import { inSpan, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '../tracing.ts';
+import { inSpan, ROOT_CONTEXT, SpanKind, SpanStatusCode, tracingEnabled, type Span } from '../tracing.ts';
 
 export interface Command<Ctx, S extends z.ZodType, R> {
   readonly schema: S;
@@ -84,7 +84,12 @@ export interface BindOptions<Ctx> {
   readonly limiter: CommandLimiter;
   /** Called when the limiter refuses a command, with the limit's name. */
   readonly onRefused?: (limit: string) => void;
-  readonly logger: ErrorLogger & { warn(object: object, message: string): void; debug(object: object, message: string): void };
+  readonly logger: ErrorLogger & {
+    warn(object: object, message: string): void;
+    debug(object: object, message: string): void;
+    /** pino's: whether a line at `level` would be written. */
+    isLevelEnabled?(level: string): boolean;
+  };
   /** False while the node drains: new commands are refused with a retryable `UNAVAILABLE`. */
   readonly accepting: () => boolean;
   readonly inFlight: InFlight;
@@ -96,6 +101,8 @@ export interface BindOptions<Ctx> {
  * instead of silence; a missing ack callback gets the answer dropped.
  */
 export function bindCommands<Ctx>({ socket, table, context, limiter, onRefused, logger, accepting, inFlight }: BindOptions<Ctx>): void {
+  // Answers are logged at debug: skip building the line when the logger would drop it (asked once per socket).
+  const debugging = logger.isLevelEnabled?.('debug') ?? true;
   socket.onAny((name: unknown, ...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (last as (response: AckResponse) => void) : undefined;
@@ -108,16 +115,21 @@ export function bindCommands<Ctx>({ socket, table, context, limiter, onRefused, 
     // Only the table's names label spans and metrics: any other name a client sends is `unknown`.
     const command = Object.hasOwn(table, name) ? name : 'unknown';
     const started = performance.now();
-    const attributes = { 'emporium.command': command, 'emporium.namespace': socket.nsp.name, 'emporium.socket': socket.id };
-    return inSpan(`command ${command}`, { kind: SpanKind.SERVER, attributes, parent: ROOT_CONTEXT }, (span) =>
-      dispatch(name, args, ack, (response) => {
-        const outcome = response.ok ? 'ok' : response.error.code;
-        const ms = performance.now() - started;
-        observeCommand(command, outcome, ms / 1000);
+    const answered = (response: AckResponse, span?: Span) => {
+      const outcome = response.ok ? 'ok' : response.error.code;
+      const ms = performance.now() - started;
+      observeCommand(command, outcome, ms / 1000);
+      if (span) {
         span.setAttribute('emporium.outcome', outcome);
         if (outcome === 'INTERNAL') span.setStatus({ code: SpanStatusCode.ERROR, message: 'internal error' });
-        logger.debug({ command, outcome, ms: Math.round(ms * 10) / 10 }, 'command answered');
-      }),
+      }
+      if (debugging) logger.debug({ command, outcome, ms: Math.round(ms * 10) / 10 }, 'command answered');
+    };
+    // With tracing off (the usual case) no span and no attributes are made: this runs for every command.
+    if (!tracingEnabled()) return dispatch(name, args, ack, answered);
+    const attributes = { 'emporium.command': command, 'emporium.namespace': socket.nsp.name, 'emporium.socket': socket.id };
+    return inSpan(`command ${command}`, { kind: SpanKind.SERVER, attributes, parent: ROOT_CONTEXT }, (span) =>
+      dispatch(name, args, ack, (response) => answered(response, span)),
     );
   }
 

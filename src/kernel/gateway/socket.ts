@@ -14,6 +14,7 @@ import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import type { ClusterLink } from './redis-adapter.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { textParser } from './text-parser.ts';
 import { clientAddress, commandLimiter, KeyedBuckets, KeyedCounts, quietWarnings, trustFunction } from './limits.ts';
 
 export interface SocketLogger extends ErrorLogger {
@@ -66,6 +67,8 @@ export interface SocketGateway {
   announceStart(): void;
   /** Disconnects the sockets in any of `rooms`, on every node and in both namespaces. */
   disconnectRooms(rooms: readonly string[]): void;
+  /** See `ClientControl.mayBeWatching`: false only on one node with nobody in the topic's room. */
+  mayBeWatching(namespace: Namespace, topic: string): boolean;
   /** Stops pushes and closes the server, with any connection still open. */
   close(): Promise<void>;
 }
@@ -124,6 +127,8 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   const commandsPerAddress = new KeyedBuckets(config.maxCommandsPerIpPerSecond);
   const io: AppServer = new Server<ClientToServer, ServerToClient, InterServer, SocketData>(o.httpServer, {
     serveClient: false,
+    // Answers and pushes are JSON: encoded without searching each one for binary attachments.
+    parser: textParser,
     maxHttpBufferSize: config.maxMessageBytes,
     // Behind a plain load balancer every node must accept any client: WebSocket only when clustered.
     transports: config.redisUrl ? ['websocket'] : ['polling', 'websocket'],
@@ -275,6 +280,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       for (const connection of cutOff) connection.close();
       return { sockets: count, connectionsCutOff: cutOff.length, packetsUnsent };
     },
+    mayBeWatching: (namespace, topic) => o.clusterLink !== undefined || namespaces[namespace].adapter.rooms.has(topic),
     disconnectRooms: (rooms) => {
       if (rooms.length === 0) return;
       for (const namespace of Object.values(namespaces)) namespace.in([...rooms]).disconnectSockets(true);

@@ -83,12 +83,15 @@ export class OutboxRelay {
   }
 
   private async pump(flow: FlowDefinition): Promise<void> {
+    const leaseMs = this.o.leaseMs ?? 10_000;
     let batch: DeliveryRecord[];
     do {
-      batch = await this.o.outbox.claim(flow.name, this.o.clock(), this.o.leaseMs ?? 10_000, this.o.batchSize ?? 25);
+      const claimedAt = this.o.clock();
+      batch = await this.o.outbox.claim(flow.name, claimedAt, leaseMs, this.o.batchSize ?? 25);
       for (const record of batch) {
-        // The batch's lease may be running out: renew this record's, or leave it to the relay that took it over.
-        if (!(await this.o.outbox.renew(record, this.o.clock(), this.o.leaseMs ?? 10_000))) continue;
+        // Past half its lease the batch may be running out: renew this record's, or leave it to the relay that took
+        // it over. (Before that, the claim itself still holds: no write needed.)
+        if (this.o.clock() - claimedAt > leaseMs / 2 && !(await this.o.outbox.renew(record, this.o.clock(), leaseMs))) continue;
         await this.deliver(flow, record);
       }
     } while (batch.length > 0 && !this.fanOut.isStopped);

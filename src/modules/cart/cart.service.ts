@@ -192,7 +192,7 @@ export class CartService {
 
   /** The product at its current price, if `requested` units of it are available; `OUT_OF_STOCK` otherwise. */
   private async inStock(cart: CartActor, productId: string, requested: number) {
-    const product = await this.o.catalog.getProduct(productId);
+    const product = await this.o.catalog.productForCart(productId);
     if (product.archived) throw new AppError('NOT_FOUND', `product ${productId} is no longer sold`, { details: { productId, reason: 'ARCHIVED' } });
     if (product.currency !== cart.snapshot.context.currency) {
       throw new AppError('VALIDATION', `product ${productId} is priced in ${product.currency}, the cart in ${cart.snapshot.context.currency}`);

@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import { Subject } from 'rxjs';
 import type { z } from 'zod';
+import { ProductCache } from './product-cache.ts';
 import { AppError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import type { Clock } from '../../domain/identity.ts';
@@ -156,11 +157,33 @@ export class CatalogService {
    */
   readonly productChanged$ = new Subject<ProductView>();
 
+  /** Products for the hot path (adding to a cart), see `productForCart`. */
+  private readonly cache: ProductCache;
+
   constructor(
     private readonly clock: Clock,
     private readonly repo: CatalogRepo,
     private readonly search: SearchRepo,
-  ) {}
+    options: { readonly cacheMs?: number } = {},
+  ) {
+    this.cache = new ProductCache({ load: (id) => this.getProduct(id), ttlMs: options.cacheMs ?? 0, clock });
+    // Every catalog change made here leaves the cache first (the push goes out after it).
+    this.productChanged$.subscribe((product) => this.cache.invalidate(product.id));
+  }
+
+  /**
+   * The product as a cart sees it when a line is added or changed: from this node's cache, at most `CATALOG_CACHE_MS`
+   * old for changes made elsewhere (this node's own catalog and stock changes are in it at once). Good for the
+   * price a line is added at and the first stock check; checkout re-prices and reserves against the database.
+   */
+  productForCart(id: string): Promise<ProductView> {
+    return this.cache.get(id);
+  }
+
+  /** A stock change this node committed (the inventory tells): the cache's level follows it. */
+  stockChanged(level: { readonly productId: string; readonly available: number; readonly version: number }): void {
+    this.cache.stockChanged(level);
+  }
 
   /**
    * A page of the products on sale that match, with how many match in all and the facets of all of them.

@@ -23,7 +23,7 @@ export const catalogModule = defineModule({
   name: 'catalog',
   migrations: [catalogManagement, search],
   create: ({ clock, db, config, logger }) => {
-    const catalog = new CatalogService(clock, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
+    const catalog = new CatalogService(clock, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db), { cacheMs: config.catalogCacheMs });
     /** A product topic's view: the product with `version` set to its stock version, as `stock:changed` carries it. */
     const productTopic = {
       view: async (_identity: unknown, id: string) => {

@@ -33,8 +33,10 @@ const stockView = (level: StockLevel) => ({ productId: level.productId, availabl
 export const inventoryModule = defineModule({
   name: 'inventory',
   migrations: [reservationDecisions, reservationRefusals],
-  create: ({ db, clock, config }) => {
+  create: ({ db, clock, config, services }) => {
     const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), clock);
+    // The catalog's cache of products follows every stock change committed here (before any push of it goes out).
+    inventory.stockChanged$.subscribe((level) => services.catalog.stockChanged(level));
     return {
       services: { inventory },
       commands: {

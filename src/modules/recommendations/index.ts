@@ -21,7 +21,7 @@ declare module '../../kernel/registry.ts' {
 export const recommendationsModule = defineModule({
   name: 'recommendations',
   migrations: [recommendationsMigration],
-  create: ({ config, db, runtime, logger, services }) => {
+  create: ({ config, db, runtime, logger, services, clients }) => {
     const log = logger.child({ part: 'recommendations' });
     // Live offers: what the customer would pay now, beside the list price.
     const priceOf: PriceOf = (ids) => services.offers.priceOf(ids);
@@ -43,6 +43,7 @@ export const recommendationsModule = defineModule({
         debounceMs: config.recommendationsDebounceMs,
         compute: (cart) => recommendations.forCart(cart),
         logger: log,
+        mayBeWatching: (topic) => clients.mayBeWatching('store', topic),
       }),
       routes: (routes, { parse }) => {
         routes.get('/api/products/:id/recommendations', async (request) => {

@@ -31,6 +31,8 @@ export interface RecommendationPushOptions {
   readonly logger: { error(object: object, message: string): void };
   /** Virtual time in tests. */
   readonly scheduler?: SchedulerLike | undefined;
+  /** Whether anyone may follow the topic: changes of a cart nobody follows are not grouped, timed or computed. @default always */
+  readonly mayBeWatching?: ((topic: string) => boolean) | undefined;
 }
 
 /**
@@ -46,8 +48,11 @@ const isCartChange = (change: ActorChange): change is ChangeOf<'cart'> => change
  */
 export function recommendationPushes(changes$: Observable<ActorChange>, o: RecommendationPushOptions): Observable<Push> {
   const idleMs = Math.max(o.idleMs ?? o.debounceMs + 1000, o.debounceMs);
+  const watched = o.mayBeWatching ?? (() => true);
   return changes$.pipe(
     filter(isCartChange),
+    // A subscribe joins the topic before computing its answer: a change skipped here is in that answer.
+    filter((change) => watched(pushTopics['recommendations:updated']({ cartId: change.id } as RecommendationsUpdated)[0]!)),
     groupBy((change) => change.id, { duration: (group) => group.pipe(debounceTime(idleMs, o.scheduler)) }),
     mergeMap((group) =>
       group.pipe(
