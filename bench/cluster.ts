@@ -131,12 +131,30 @@ export interface ClusterSizes {
 export interface ClusterSetupResult {
   readonly roundTrip: RoundTripResult;
   readonly fanout: FanoutResult;
+  /** PostgreSQL rows read (sequential and index fetches, every table) per `cart:addItem` answered, warm-up included. */
+  readonly rowsReadPerAck: number | null;
+}
+
+/** Rows PostgreSQL read so far in this database, every table: sequential reads plus index fetches. */
+async function rowsRead(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => undefined); // a failure surfaces through the awaited calls
+  await client.connect();
+  try {
+    // Each backend publishes its counts at most once a second: wait them out, then read afresh.
+    await sleep(1200);
+    const { rows } = await client.query<{ n: string | null }>('select sum(seq_tup_read + coalesce(idx_tup_fetch, 0))::text as n from pg_stat_user_tables');
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Runs both scenarios against `urls` (one node, or two: clients alternate between them, the driver uses the first). */
 async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl: string, sizes: ClusterSizes): Promise<ClusterSetupResult> {
   const products = await insertProducts(databaseUrl, 20);
   const token = await adminToken(urls[0]!);
+  const readBefore = await rowsRead(databaseUrl);
   const rt = await roundTrip(pool, {
     urls,
     namespace: '/store',
@@ -148,6 +166,8 @@ async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl:
     warmupMs: sizes.warmupMs,
     durationMs: sizes.durationMs,
   });
+  const readAfter = await rowsRead(databaseUrl);
+  const rowsReadPerAck = rt.allOps > 0 ? (readAfter - readBefore) / rt.allOps : null;
 
   const productId = products[0]!;
   const driver = await driverSocket(urls[0]!, '/warehouse', token);
@@ -171,7 +191,7 @@ async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl:
       maxEvents: sizes.maxEvents,
       window: sizes.window,
     });
-    return { roundTrip: rt, fanout };
+    return { roundTrip: rt, fanout, rowsReadPerAck };
   } finally {
     driver.close();
     await pool.closeAll();

@@ -16,12 +16,16 @@ const options = JSON.parse(process.argv[2] ?? '{}') as {
   sqlProfile?: boolean;
   /** A number sets STOCK_PUSH_WINDOW_MS; 'default' leaves it unset (the app's default, coalescing on); absent means 0. */
   stockPushWindowMs?: number | 'default';
+  /** SQLITE_SYNCHRONOUS: 'normal' (the default) or 'full'. */
+  sqliteSynchronous?: 'normal' | 'full';
+  /** Use this DATA_DIR (a pre-filled store, bench/prefill.ts) instead of a fresh one; the caller removes it. */
+  dataDir?: string;
 };
 const sqlStats = options.sqlProfile ? profileSql() : undefined;
 const productCount = options.products ?? 20;
 const onHand = options.onHand ?? 1_000_000;
 
-const dataDir = mkdtempSync(path.join(tmpdir(), 'emporium-bench-'));
+const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'emporium-bench-'));
 const config = loadConfig(
   {
     PORT: '0',
@@ -35,6 +39,7 @@ const config = loadConfig(
     // The fan-out rows time every stock:changed by its version: coalescing (STOCK_PUSH_WINDOW_MS) is off unless asked
     // for ('default': the app's own default, as the drop row runs).
     ...(options.stockPushWindowMs === 'default' ? {} : { STOCK_PUSH_WINDOW_MS: String(options.stockPushWindowMs ?? 0) }),
+    ...(options.sqliteSynchronous ? { SQLITE_SYNCHRONOUS: options.sqliteSynchronous } : {}),
   },
   { jwtSecret: 'bench-secret-bench-secret-bench-secret' },
 );
@@ -107,7 +112,7 @@ serve({
   },
   async stop() {
     await app.stop().catch((error: unknown) => console.error('stop failed', error));
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     setImmediate(() => process.exit(0));
     return true;
   },

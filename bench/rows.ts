@@ -4,6 +4,7 @@
 export const ROW_NAMES = [
   'roundtrip-50',
   'roundtrip-500',
+  'roundtrip-50-sync-full',
   'fanout-1000',
   'fanout-5000',
   'events-1-actor',
@@ -20,6 +21,9 @@ export const ROW_NAMES = [
   'cluster-fanout-1000',
   'drop-sellout',
   'recommendation-latency',
+  'aged-roundtrip-50',
+  'aged-checkout-flows-50',
+  'month-db-size',
 ] as const;
 
 export type RowName = (typeof ROW_NAMES)[number];
@@ -99,7 +103,7 @@ export function formatTarget(target: Target | undefined, unit: Metric['unit']): 
   if (!target) return '';
   if (target.kind === 'value<=') return `≤ ${formatValue(target.value, unit)}`;
   if (target.kind === 'value=') return `= ${formatValue(target.value, unit)}`;
-  return `${target.kind === 'ratio>=' ? '≥' : '≤'} ${target.value}x`;
+  return `${target.kind === 'ratio>=' ? '≥' : '≤'} ${Number(target.value.toFixed(2))}x`;
 }
 
 function verdict(m: Metric): string {

@@ -89,6 +89,8 @@ export interface RoundTripResult extends LatencySummary {
   readonly clients: number;
   /** Server CPU time (user + system) per answered command, warm-up included; null when the server is not ours. */
   readonly serverCpuMsPerOp: number | null;
+  /** Every command answered, warm-up included. */
+  readonly allOps: number;
 }
 
 /** Closed loop: every client sends its next command as soon as the previous one is answered. */
@@ -144,6 +146,7 @@ export async function roundTrip(
       errorSamples: [...new Set(results.flatMap((r) => r.errorSamples))].slice(0, 5),
       clients: results.reduce((n, r) => n + r.clients, 0),
       serverCpuMsPerOp: cpuBefore !== undefined && cpuAfter !== undefined && allOps > 0 ? (cpuAfter - cpuBefore) / allOps : null,
+      allOps,
     };
   } finally {
     await pool.closeAll();
