@@ -1,6 +1,8 @@
 // Summarises V8 CPU profiles (.cpuprofile, from `npm run bench -- --profile`): self time by function and by
 // package/folder, so "where does the time go" has numbers.
 // Usage: npx tsx bench/prof-summary.ts <dir or files…> [--top N] [--skip-ms N] [--callers functionName]
+//        [--buckets [--from functionName] [--window seconds]]: busy time by part of the command path (see BUCKETS),
+//        from the first sample inside `functionName` (e.g. addItem: the load started) for `seconds`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -27,7 +29,12 @@ const skipIndex = args.indexOf('--skip-ms');
 const skipMs = skipIndex >= 0 ? Number(args[skipIndex + 1]) : 0;
 const callersIndex = args.indexOf('--callers');
 const callersOf = callersIndex >= 0 ? args[callersIndex + 1] : undefined;
-const valueIndexes = new Set([topIndex, skipIndex, callersIndex].filter((i) => i >= 0).map((i) => i + 1));
+const buckets = args.includes('--buckets');
+const fromIndex = args.indexOf('--from');
+const fromFunction = fromIndex >= 0 ? args[fromIndex + 1] : undefined;
+const windowIndex = args.indexOf('--window');
+const windowSeconds = windowIndex >= 0 ? Number(args[windowIndex + 1]) : undefined;
+const valueIndexes = new Set([topIndex, skipIndex, callersIndex, fromIndex, windowIndex].filter((i) => i >= 0).map((i) => i + 1));
 const inputs = args.filter((arg, i) => !arg.startsWith('--') && !valueIndexes.has(i));
 const collect = (input: string): string[] =>
   statSync(input).isDirectory() ? readdirSync(input).flatMap((entry) => collect(path.join(input, entry))) : input.endsWith('.cpuprofile') ? [input] : [];
@@ -59,8 +66,67 @@ function area(url: string): string {
   return clean;
 }
 
+/**
+ * Parts of the command path, in the order a sample is claimed: the first part with a frame on the sample's stack
+ * takes it (so a product read inside the cart service counts as a product read, not as the cart service).
+ */
+const BUCKETS: ReadonlyArray<readonly [string, (frame: ProfileNode['callFrame'], where: string) => boolean]> = [
+  ['actor write (SQLite statements, COMMIT)', (_f, where) => where.startsWith('src/kernel/db/actor-writer.ts')],
+  ['other SQL through knex (product reads, …)', (_f, where) => where === 'knex' || where === 'src/kernel/db/sqlite-client.ts' || where === 'objection'],
+  ['state machine (XState)', (_f, where) => where === 'xstate'],
+  ['sending answers (Socket.IO encode, ws, writev)', (f, where) => (where === 'socket.io' && f.functionName === 'packet') || f.functionName === 'writev'],
+  ['receiving commands (ws, Socket.IO decode)', (_f, where) => where === 'ws' || where === 'socket.io-parser' || where === 'engine.io'],
+  ['change streams (RxJS: pushes, projections)', (_f, where) => where === 'rxjs'],
+  ['validation (zod)', (_f, where) => where === 'zod'],
+  ['garbage collection', (f) => f.functionName === '(garbage collector)'],
+  ['cart service, runtime, gateway (own code)', (_f, where) => where.startsWith('src/')],
+];
+
+function bucketSummary(profile: Profile, byId: Map<number, ProfileNode>, file: string): void {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const stackOf = (id: number) => {
+    const frames: ProfileNode[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) frames.push(byId.get(at)!);
+    return frames;
+  };
+  let start = 0;
+  if (fromFunction) {
+    let t = 0;
+    const index = profile.samples.findIndex((id, i) => {
+      t += profile.timeDeltas[i] ?? 0;
+      return stackOf(id).some((node) => node.callFrame.functionName === fromFunction);
+    });
+    if (index < 0) {
+      console.log(`\n${path.relative(process.cwd(), file)}: no sample inside ${fromFunction}, skipped`);
+      return;
+    }
+    start = t;
+  }
+  const end = windowSeconds === undefined ? Number.POSITIVE_INFINITY : start + windowSeconds * 1e6;
+  const totals = new Map<string, number>();
+  let busy = 0;
+  let t = 0;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t < start || t > end) return;
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    const stack = stackOf(id);
+    if (stack[0]!.callFrame.functionName === '(idle)') return;
+    busy += us;
+    const bucket = BUCKETS.find(([, test]) => stack.some((node) => test(node.callFrame, area(node.callFrame.url))))?.[0] ?? 'other (Node.js, timers, promises)';
+    totals.set(bucket, (totals.get(bucket) ?? 0) + us);
+  });
+  console.log(`\n${path.relative(process.cwd(), file)}: ${(busy / 1e6).toFixed(2)} s busy in the window; share of busy time by part:`);
+  for (const [name, us] of [...totals.entries()].sort((a, b) => b[1] - a[1])) console.log(`    ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${name}`);
+}
+
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  if (buckets) {
+    bucketSummary(profile, new Map(profile.nodes.map((node) => [node.id, node])), file);
+    continue;
+  }
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
   let elapsedUs = 0;

@@ -26,6 +26,7 @@ import {
 } from './scenarios.ts';
 import type { InprocArgs } from './inproc.ts';
 import type { MemoryArgs } from './memory.ts';
+import type { MonthResult } from './month.ts';
 
 const SECTIONS = ['roundtrip', 'fanout', 'events', 'checkout', 'memory', 'cluster', 'drop', 'recommendations', 'aging'] as const;
 const cli = await parseCli({
@@ -80,7 +81,7 @@ const SIZES = quick
       fanout: { subscribers: [50, 100] as const, procs: 2, window: 4, warmupEvents: 2, durationMs: 1000, maxEvents: 200 },
       events: { durationMs: 500, warmupMs: 100, actors: 100 } satisfies InprocArgs,
       checkout: { clients: 5, procs: 2, warmupMs: 200, durationMs: 1000 },
-      aging: { actors: 5_000, journalPerActor: 10 },
+      aging: { actors: 5_000, journalPerActor: 10, month: { days: 3, visitorsPerDay: 20 } },
       memory: { counts: [100, 300], rehydrate: 100 } satisfies MemoryArgs,
       cluster: null,
       drop: { quota: 5, buyers: 20, watchers: 20, procs: 2, leadMs: 1500 },
@@ -101,7 +102,7 @@ const SIZES = quick
       fanout: { subscribers: [1000, 5000] as const, procs: 4, window: 4, warmupEvents: 5, durationMs: 3000, maxEvents: 5000 },
       events: { durationMs: 2000, warmupMs: 400, actors: 1000 } satisfies InprocArgs,
       checkout: { clients: 50, procs: 2, warmupMs: 1000, durationMs: 4000 },
-      aging: { actors: 1_000_000, journalPerActor: 10 },
+      aging: { actors: 1_000_000, journalPerActor: 10, month: { days: 30, visitorsPerDay: 150 } },
       memory: { counts: [10_000, 100_000], rehydrate: 10_000 } satisfies MemoryArgs,
       cluster: { clients: 50, subscribers: 1000, procs: 4, warmupMs: 1000, durationMs: 3000, window: 4, warmupEvents: 5, maxEvents: 5000 },
       drop: { quota: 100, buyers: 1000, watchers: 1000, procs: 4, leadMs: 1500 },
@@ -484,7 +485,7 @@ async function main(): Promise<number> {
     });
 
     // ------------------------------------------------------------ 4b. cost as the store ages
-    await section('aging', ['aged-roundtrip-50', 'aged-checkout-flows-50'], async () => {
+    await section('aging', ['aged-roundtrip-50', 'aged-checkout-flows-50', 'month-db-size'], async () => {
       const { actors, journalPerActor } = SIZES.aging;
       const dir = mkdtempSync(path.join(tmpdir(), 'emporium-aged-'));
       const filler = spawnChild('prefill', 'bench/prefill.ts');
@@ -561,6 +562,34 @@ async function main(): Promise<number> {
         await stopAll([filler]);
         rmSync(dir, { recursive: true, force: true });
       }
+      // A month of traffic through the real app on a simulated clock, with retention off and on (bench/month.ts).
+      const { days, visitorsPerDay } = SIZES.aging.month;
+      const sizes: Partial<Record<'off' | 'on', MonthResult>> = {};
+      for (const retention of [false, true]) {
+        const monthDir = mkdtempSync(path.join(tmpdir(), 'emporium-month-'));
+        const child = spawnChild('month', 'bench/month.ts');
+        try {
+          log(`   a simulated month, ${days} days × ${visitorsPerDay} visitors, retention ${retention ? 'on' : 'off'}…`);
+          sizes[retention ? 'on' : 'off'] = await child.request<MonthResult>('run', { days, visitorsPerDay, retention, dir: monthDir }, 900_000);
+        } finally {
+          await stopAll([child]);
+          rmSync(monthDir, { recursive: true, force: true });
+        }
+      }
+      const off = sizes.off!;
+      const on = sizes.on!;
+      const counts = (r: MonthResult) =>
+        `journal ${r.rows.actor_journal.toLocaleString('en-US')}, outbox ${r.rows.outbox.toLocaleString('en-US')}, idempotency keys ${r.rows.idempotency_keys.toLocaleString('en-US')}`;
+      set({
+        name: 'month-db-size',
+        title: `Database size after a simulated month: ${days} days × ${visitorsPerDay} visitors (about 10% buy), the app's default retention windows, a pass every simulated hour`,
+        reference: 'retention off',
+        subject: 'retention on (RETENTION_INTERVAL_MS)',
+        status: 'ok',
+        note: `${on.traffic.visitors.toLocaleString('en-US')} visitors, ${on.traffic.orders.toLocaleString('en-US')} orders; actors ${on.rows.actors.toLocaleString('en-US')} either way (snapshots are kept). Rows: off ${counts(off)}; on ${counts(on)}. File size (no VACUUM): off ${(off.fileBytes / 2 ** 20).toFixed(1)} MiB, on ${(on.fileBytes / 2 ** 20).toFixed(1)} MiB.`,
+        metrics: [metric('bytes in use', 'B', off.usedBytes, on.usedBytes), metric('file', 'B', off.fileBytes, on.fileBytes)],
+        detail: { off, on },
+      });
     });
 
     // ------------------------------------------------------------ 5. heap per live actor, rehydration
