@@ -61,6 +61,14 @@ const RULES: readonly Rule[] = [
     },
   },
   {
+    files: /^src\/(?!modules\/|kernel\/)/,
+    why: 'code outside the modules (the composition root, the CLI) reaches a module only through its index.ts',
+    may: (_from, to) => {
+      const other = moduleOf(to);
+      return other === undefined || to === `src/modules/${other}/index.ts`;
+    },
+  },
+  {
     files: /^src\/(?!app\.ts|main\.ts|cli\/)/,
     why: 'only the composition root (app.ts), main.ts and the CLI commands may import the composition root',
     deny: [/^src\/app\.ts$/, /^src\/main\.ts$/],
@@ -99,7 +107,7 @@ for (const file of sourceFiles(path.join(ROOT, 'src'))) {
       const allowed = rule.may
         ? rule.may(relative, to)
         : rule.allow
-          ? rule.allow.some((pattern) => pattern.test(to)) || to.startsWith('node:')
+          ? rule.allow.some((pattern) => pattern.test(to))
           : !rule.deny?.some((pattern) => pattern.test(to));
       if (!allowed) violations.push(`${relative} imports ${imported.fileName}: ${rule.why}`);
     }

@@ -158,31 +158,19 @@ while (pending.length > 0) {
   }
 }
 
-const [
-  { loadConfig },
-  { migrateLatest, openDb },
-  { CatalogService },
-  { CatalogRepo },
-  { searchRepoFor },
-  { appMigrations },
-  { InventoryService },
-  { InventoryRepo },
-] = await Promise.all([
+const [{ loadConfig }, { migrateLatest, openDb }, { standaloneCatalog }, { appMigrations }, { standaloneInventory }] = await Promise.all([
   import('../config.ts'),
   import('../kernel/db/db.ts'),
   import('../modules/catalog/index.ts'),
-  import('../modules/catalog/catalog.repo.ts'),
-  import('../modules/catalog/search.repo.ts'),
   import('../modules/index.ts'),
   import('../modules/inventory/index.ts'),
-  import('../modules/inventory/inventory.repo.ts'),
 ]);
 try {
   const db = openDb(loadConfig().databaseUrl, appMigrations());
   try {
     await migrateLatest(db);
-    const catalog = new CatalogService(Date.now, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
-    const inventory = new InventoryService(new InventoryRepo(db.knex, db.transaction), Date.now);
+    const catalog = standaloneCatalog(db, Date.now);
+    const inventory = standaloneInventory(db, Date.now);
     const dryRun = cli.values['dry-run'] === true;
     const counts = { categoriesCreated: 0, categoriesUpdated: 0, productsCreated: 0, productsUpdated: 0, productsUnchanged: 0, stocked: 0 };
     const known = new Set((await catalog.listCategories()).flatMap((category) => [category.slug, category.id]));

@@ -51,19 +51,18 @@ const password = z
 if (!password.success) invalid(password.error.issues);
 const input = { data: { ...account.data!, password: password.data! } };
 
-const [{ loadConfig }, { migrateLatest, openDb }, { appMigrations }, { AccountRepo }, { AuthService }] = await Promise.all([
+const [{ loadConfig }, { migrateLatest, openDb }, { appMigrations }, { standaloneAuth }] = await Promise.all([
   import('../config.ts'),
   import('../kernel/db/db.ts'),
   import('../modules/index.ts'),
-  import('../modules/identity/account.repo.ts'),
-  import('../modules/identity/auth.service.ts'),
+  import('../modules/identity/index.ts'),
 ]);
 try {
   const config = loadConfig();
   const db = openDb(config.databaseUrl, appMigrations());
   try {
     await migrateLatest(db);
-    const saved = await new AuthService(config.jwtSecret, Date.now, new AccountRepo(db.knex)).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });
+    const saved = await standaloneAuth(config.jwtSecret, db, Date.now).upsertAccount({ ...input.data, role: admin ? 'admin' : 'staff' });
     process.stdout.write(`${saved.role} account ready: ${saved.email} (${saved.id})\n`);
   } finally {
     await db.close();

@@ -1,5 +1,7 @@
 // The catalog module: categories and products (read and searched over REST), the `product:<id>` topic, and the demo catalog.
 import { map } from 'rxjs';
+import type { Clock } from '../../domain/identity.ts';
+import type { Db } from '../../kernel/db/db.ts';
 import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
@@ -12,6 +14,11 @@ import * as search from './migrations/006_search.ts';
 import { searchRepoFor } from './search.repo.ts';
 
 export { CatalogService, productView, type RatingAggregate } from './catalog.service.ts';
+
+/** The catalog service on its own, for scripts that run without the app (`npm run catalog:import`). */
+export function standaloneCatalog(db: Db, clock: Clock): CatalogService {
+  return new CatalogService(clock, new CatalogRepo(db.knex, db.transaction), searchRepoFor(db));
+}
 
 declare module '../../kernel/registry.ts' {
   interface Services {

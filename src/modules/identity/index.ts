@@ -2,6 +2,8 @@
 // every namespace and route, sessions (logout, password change, token expiry), profile, address book and account
 // deletion. A guest who signs in keeps its carts (the cart module adopts them).
 import { AppError } from '../../domain/errors.ts';
+import type { Clock } from '../../domain/identity.ts';
+import type { Db } from '../../kernel/db/db.ts';
 import { command } from '../../kernel/gateway/commands.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
 import { accountDeletionSchema, loginSchema, passwordChangeSchema, profileUpdateSchema, registerSchema, storeCommands as c } from '../../protocol/index.ts';
@@ -10,6 +12,11 @@ import { AuthService } from './auth.service.ts';
 import * as accounts from './migrations/007_accounts.ts';
 
 export { AuthService } from './auth.service.ts';
+
+/** Accounts on their own, for command-line tools that run without the app (`npm run create-staff`): no sockets, no events. */
+export function standaloneAuth(secret: string, db: Db, clock: Clock): AuthService {
+  return new AuthService(secret, clock, new AccountRepo(db.knex));
+}
 
 declare module '../../kernel/registry.ts' {
   interface Services {

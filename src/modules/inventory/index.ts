@@ -2,6 +2,8 @@
 // and `stock:changed` pushes on `product:<id>`.
 import { map } from 'rxjs';
 import { AppError } from '../../domain/errors.ts';
+import type { Clock } from '../../domain/identity.ts';
+import type { Db } from '../../kernel/db/db.ts';
 import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
@@ -21,6 +23,11 @@ export {
   type ReservedLine,
   type StockLevel,
 } from './inventory.service.ts';
+
+/** The inventory service on its own, for scripts that run without the app (`npm run catalog:import`). */
+export function standaloneInventory(db: Db, clock: Clock): InventoryService {
+  return new InventoryService(new InventoryRepo(db.knex, db.transaction), clock);
+}
 
 declare module '../../kernel/registry.ts' {
   interface Services {
