@@ -97,6 +97,12 @@ export class OffersRepo {
     return Number(row?.n ?? 0);
   }
 
+  /** Which of `offerIds` are drops (have a quota), inside the caller's transaction. */
+  async dropsAmong(trx: Knex.Transaction, offerIds: readonly string[]): Promise<Set<string>> {
+    const rows = (await trx('drop_quotas').whereIn('offer_id', offerIds).select('offer_id')) as Array<{ offer_id: string }>;
+    return new Set(rows.map((row) => row.offer_id));
+  }
+
   /**
    * Claims `quantity` units of a drop for an order, inside the checkout's stock transaction. The quota row is
    * updated first, conditionally: that takes its lock, so every claim on one drop — on any node — queues behind

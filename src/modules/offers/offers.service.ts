@@ -250,9 +250,7 @@ export class OfferService {
   private async claim(trx: Knex.Transaction, request: ReservationRequest, now: number): Promise<ParticipantRefusal | undefined> {
     const offerIds = [...new Set(request.lines.flatMap((line) => (line.offerId ? [line.offerId] : [])))];
     if (offerIds.length === 0) return undefined;
-    const drops = new Set(
-      ((await trx('drop_quotas').whereIn('offer_id', offerIds).select('offer_id')) as Array<{ offer_id: string }>).map((row) => row.offer_id),
-    );
+    const drops = await this.o.repo.dropsAmong(trx, offerIds);
     for (const offerId of [...drops].sort()) {
       const quantity = request.lines.filter((line) => line.offerId === offerId).reduce((sum, line) => sum + line.quantity, 0);
       const refusal = await this.o.repo.claim(trx, { offerId, orderId: request.orderId, customerId: request.customerId, quantity, at: request.startedAt, now });
