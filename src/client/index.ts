@@ -4,6 +4,7 @@ import type {
   Ack,
   ErrorBody,
   PersonalEventName,
+  RefusalReason,
   ServerToClient,
   StoreClientToServer,
   StoreCommandName,
@@ -16,7 +17,7 @@ import type {
   WarehouseResults,
 } from '../protocol/index.ts';
 
-import { PUSH_EVENTS, pushTopics, pushVersionSpace, READ_COMMANDS, type ReadCommandName } from '../protocol/index.ts';
+import { PUSH_EVENTS, REFUSAL_REASONS, pushTopics, pushVersionSpace, READ_COMMANDS, type ReadCommandName } from '../protocol/index.ts';
 import { VersionGate } from './versions.ts';
 
 export * from '../protocol/index.ts';
@@ -33,6 +34,12 @@ export class EmporiumError extends Error {
     this.name = 'EmporiumError';
     this.code = body.code;
     this.details = body.details;
+  }
+
+  /** The business rule behind the refusal (`details.reason`, PROTOCOL §3.4), when the server named one. */
+  get reason(): RefusalReason | undefined {
+    const reason = (this.details as { reason?: unknown } | undefined)?.reason;
+    return typeof reason === 'string' && Object.hasOwn(REFUSAL_REASONS, reason) ? (reason as RefusalReason) : undefined;
   }
 }
 

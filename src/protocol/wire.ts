@@ -355,6 +355,49 @@ export interface ErrorBody {
 
 export type Ack<T> = { readonly ok: true; readonly data: T } | { readonly ok: false; readonly error: ErrorBody };
 
+/**
+ * The rules a refusal names in `details.reason`, beside its error code: what a client can branch on without
+ * reading the message (docs/PROTOCOL.md §3.4 lists them with their codes). Each is stated once where the rule lives (a machine's refusal, a service's check); the
+ * actor kinds' refusals are checked against this list by the compiler.
+ */
+export const REFUSAL_REASONS = {
+  // carts
+  CART_NOT_ACTIVE: 'the cart is checking out, checked out or expired',
+  CART_EXPIRED: 'the cart is past its expiry (the sweep has not expired it yet)',
+  CART_EMPTY: 'a checkout of a cart with no lines',
+  MALFORMED_LINE: 'a quantity or price that is not a whole number in range',
+  QUANTITY_LIMIT: 'a line would pass the units a line may hold',
+  LINE_LIMIT: 'a new line would pass the lines a cart may hold',
+  LINE_NOT_FOUND: 'the product is not in the cart',
+  ARCHIVED: 'the product is no longer sold',
+  PRICES_CHANGED: 'prices changed since they were shown: the cart was re-priced',
+  // stock
+  IN_STOCK: 'the product can be bought now (no back-in-stock alert needed)',
+  // orders
+  PAYMENT_IN_PROGRESS: 'a payment attempt with another requestId is being authorized',
+  ALREADY_PAID: 'the order is paid already',
+  PAYMENT_WINDOW_CLOSED: "the order's payment deadline has passed",
+  ORDER_CLOSED: 'the order is cancelled or expired',
+  ALREADY_SHIPPED: 'the parcel has left the warehouse',
+  // shipments
+  SHIPMENT_CLOSED: 'the shipment is delivered or cancelled',
+  NOT_SHIPPED: 'a parcel that never left the warehouse cannot be delivered',
+  NOT_NEXT_STEP: 'the shipment cannot move to that state from where it is',
+  // offers
+  OFFER_STARTED: 'the offer has started: its terms can no longer change',
+  OFFER_CLOSED: 'the offer has ended or was cancelled',
+  NOT_DUE: 'the offer is not due to start or end yet',
+  SORT_CHANGED: 'a sale cannot become a drop, nor a drop a sale',
+  // reviews
+  SIGN_IN: 'reviews and votes need a customer account',
+  NOT_DELIVERED: 'no order with the product was delivered to you',
+  ALREADY_REVIEWED: 'you reviewed this product already',
+  ALREADY_VOTED: 'you voted for this review already',
+  OWN_REVIEW: 'you cannot vote for your own review',
+} as const;
+
+export type RefusalReason = keyof typeof REFUSAL_REASONS;
+
 export const errorBodySchema = z.object({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown().optional() }).readonly();
 
 const topicAnswer = z.object({ topic: z.string() }).readonly();

@@ -327,10 +327,13 @@ test.serial('cancelling a paid order refunds it and puts the stock back', async 
   t.is(refunds.length, 1);
 
   // Cancelled is final for the customer: a second cancel and a payment are refused.
-  t.like(await call(socket, 'order:cancel', { orderId: order.id }), { ok: false, error: { code: 'INVALID_TRANSITION' } });
+  t.like(await call(socket, 'order:cancel', { orderId: order.id }), {
+    ok: false,
+    error: { code: 'INVALID_TRANSITION', details: { state: 'cancelled', event: 'CANCEL', reason: 'ORDER_CLOSED' } },
+  });
   t.like(await call(socket, 'order:pay', { orderId: order.id, requestId: requestId('late'), payment: TEST_CARD }), {
     ok: false,
-    error: { code: 'INVALID_TRANSITION' },
+    error: { code: 'INVALID_TRANSITION', details: { state: 'cancelled', event: 'PAY_REQUESTED', reason: 'ORDER_CLOSED' } },
   });
 });
 
@@ -408,7 +411,10 @@ test.serial('a shipment exception is reported and resumed; the customer follows 
   t.like(broken.history.at(-1), { state: 'exception', note: 'box crushed' });
 
   // From an exception in the warehouse the parcel cannot jump to delivered.
-  t.like(await call(staff, 'shipment:advance', { shipmentId, to: 'delivered' }), { ok: false, error: { code: 'INVALID_TRANSITION' } });
+  t.like(await call(staff, 'shipment:advance', { shipmentId, to: 'delivered' }), {
+    ok: false,
+    error: { code: 'INVALID_TRANSITION', details: { state: 'exception', event: 'DELIVER', reason: 'NOT_SHIPPED' } },
+  });
   const { shipments: exceptions } = await ok<{ shipments: ShipmentView[] }>(staff, 'shipments:list', { state: 'exception' });
   t.deepEqual(
     exceptions.map((s) => s.id),
@@ -423,6 +429,11 @@ test.serial('a shipment exception is reported and resumed; the customer follows 
   const { shipment: shipped } = await ok<{ shipment: ShipmentView }>(staff, 'shipment:advance', { shipmentId, to: 'shipped' });
   t.regex(shipped.trackingNumber ?? '', /^[A-Z0-9]+$/, 'a tracking number is generated when none is given');
   t.is((await orderShipped).trackingNumber, shipped.trackingNumber);
+  // With the carrier, the parcel can no longer be called back: the customer is told why.
+  t.like(await call(socket, 'order:cancel', { orderId: order.id }), {
+    ok: false,
+    error: { code: 'INVALID_TRANSITION', details: { state: 'shipped', event: 'CANCEL', reason: 'ALREADY_SHIPPED' } },
+  });
 
   // An exception in transit, then delivered straight from it.
   await ok(staff, 'shipment:advance', { shipmentId, to: 'inTransit' });
@@ -439,6 +450,9 @@ test.serial('a shipment exception is reported and resumed; the customer follows 
     ['picking', 'packed', 'exception', 'packed', 'shipped', 'inTransit', 'exception', 'delivered'],
   );
   strictlyRising(t, [start.version, ...pushes.map((p) => (p.payload as ShipmentView).version)], 'shipment');
-  t.like(await call(staff, 'shipment:advance', { shipmentId, to: 'picking' }), { ok: false, error: { code: 'INVALID_TRANSITION' } });
+  t.like(await call(staff, 'shipment:advance', { shipmentId, to: 'picking' }), {
+    ok: false,
+    error: { code: 'INVALID_TRANSITION', details: { state: 'delivered', reason: 'SHIPMENT_CLOSED' } },
+  });
   t.deepEqual(await inventoryInvariant(app.app), { ok: true, problems: [] });
 });

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { orderMachine, type OrderEmitted, type OrderEvent, type OrderInput } from '../../src/modules/order/order.machine.ts';
+import { orderMachine, orderRefusal, type OrderEmitted, type OrderEvent, type OrderInput } from '../../src/modules/order/order.machine.ts';
 import type { OrderLine } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 
@@ -443,4 +443,31 @@ test('a snapshot round-trips through JSON and behaves the same afterwards', (t) 
   const [paid, actions] = transition(orderMachine, restored, succeeded('req-1', 'ch-1'));
   t.is(paid.value, 'paid');
   t.deepEqual(emittedTypes(actions), ['order.paid']);
+});
+
+test('orderRefusal names the rule behind every refused pay or cancel, and is null exactly when the machine takes it', (t) => {
+  const authorizing = run(t, placed(), payRequested());
+  const orders = {
+    awaitingPayment: placed(),
+    authorizing,
+    paid: paidOrder(t),
+    fulfilling: fulfillingOrder(t),
+    shipped: shippedOrder(t),
+    delivered: run(t, shippedOrder(t), shipmentDelivered()),
+    cancelled: run(t, placed(), cancel()),
+    expired: run(t, placed(), { type: 'EXPIRE', at: DEADLINE }),
+  };
+  const asks: OrderEvent[] = [payRequested('req-2'), payRequested('req-2', DEADLINE), cancel()];
+  const reasons = new Set<string>();
+  for (const [name, order] of Object.entries(orders)) {
+    for (const ask of asks) {
+      const [next] = transition(orderMachine, order, ask);
+      const refusal = orderRefusal(String(order.value), order.context, ask);
+      t.is(refusal === null, next !== order, `${name} ${JSON.stringify(ask)}: ${refusal?.reason ?? 'taken'}`);
+      if (refusal) reasons.add(refusal.reason);
+    }
+  }
+  t.deepEqual([...reasons].sort(), ['ALREADY_PAID', 'ALREADY_SHIPPED', 'ORDER_CLOSED', 'PAYMENT_IN_PROGRESS', 'PAYMENT_WINDOW_CLOSED']);
+  // Saga events are not the customer's doing: a refused one has no rule to name.
+  t.is(orderRefusal('awaitingPayment', placed().context, shipmentDelivered()), null);
 });

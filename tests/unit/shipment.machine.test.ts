@@ -1,6 +1,13 @@
 import test, { type ExecutionContext } from 'ava';
 import { SimulatedClock, createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { SHIPMENT_STATES, shipmentMachine, type ShipmentEmitted, type ShipmentEvent, type ShipmentInput } from '../../src/modules/shipment/shipment.machine.ts';
+import {
+  SHIPMENT_STATES,
+  shipmentMachine,
+  shipmentRefusal,
+  type ShipmentEmitted,
+  type ShipmentEvent,
+  type ShipmentInput,
+} from '../../src/modules/shipment/shipment.machine.ts';
 import type { OrderLine } from '../../src/domain/types.ts';
 import { emitted, emittedTypes, roundTrip } from '../helpers/machines.ts';
 
@@ -372,3 +379,35 @@ for (const from of ['picking', 'packed'] as const) {
     t.false(held.can(deliver(T0 + 20 * HOUR)), `DELIVER was accepted for a parcel that was still ${from}`);
   });
 }
+
+test('shipmentRefusal names why a move was refused, in every state and for every move', (t) => {
+  const at = T0 + 30 * HOUR;
+  const shipments: Record<string, ShipmentSnapshot> = {
+    pending: created(),
+    picking: reach(t, 'picking'),
+    packed: reach(t, 'packed'),
+    shipped: reach(t, 'shipped'),
+    inTransit: reach(t, 'inTransit'),
+    'exception from packed': run(t, reach(t, 'packed'), exception('crushed', T0 + 10 * HOUR)),
+    'exception from shipped': run(t, reach(t, 'shipped'), exception('lost', T0 + 10 * HOUR)),
+    delivered: run(t, reach(t, 'inTransit'), deliver()),
+    cancelled: run(t, created(), cancel(T0 + HOUR)),
+  };
+  const seen = new Map<string, string>();
+  for (const [name, shipment] of Object.entries(shipments)) {
+    for (const event of allEvents(at)) {
+      if (shipment.can(event)) continue;
+      const { reason } = shipmentRefusal(String(shipment.value), shipment.context, event);
+      seen.set(`${name} ${event.type}`, reason);
+    }
+  }
+  t.is(seen.get('delivered PICK'), 'SHIPMENT_CLOSED');
+  t.is(seen.get('cancelled CANCEL'), 'SHIPMENT_CLOSED');
+  t.is(seen.get('shipped CANCEL'), 'ALREADY_SHIPPED');
+  t.is(seen.get('exception from shipped CANCEL'), 'ALREADY_SHIPPED');
+  t.is(seen.get('packed DELIVER'), 'NOT_SHIPPED');
+  t.is(seen.get('exception from packed DELIVER'), 'NOT_SHIPPED');
+  t.is(seen.get('pending PACK'), 'NOT_NEXT_STEP');
+  t.false(seen.has('exception from packed CANCEL'), 'a parcel still in the warehouse can be cancelled out of an exception');
+  t.deepEqual([...new Set(seen.values())].sort(), ['ALREADY_SHIPPED', 'NOT_NEXT_STEP', 'NOT_SHIPPED', 'SHIPMENT_CLOSED']);
+});

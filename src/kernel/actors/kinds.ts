@@ -2,7 +2,7 @@
 import type { AnyStateMachine, EventFrom, SnapshotFrom } from 'xstate';
 import type { PersistedState } from '../db/actor.repo.ts';
 import { AppError } from '../../domain/errors.ts';
-import type { ErrorCode } from '../../protocol/index.ts';
+import type { ErrorCode, RefusalReason } from '../../protocol/index.ts';
 import type { Services } from '../registry.ts';
 import type { LiveActor } from './runtime.ts';
 
@@ -37,6 +37,9 @@ export interface Refusal {
   readonly message: string;
   readonly details?: Readonly<Record<string, unknown>>;
 }
+
+/** A refusal naming one of the reasons the protocol declares (`REFUSAL_REASONS`): what the application's kinds answer. */
+export type ProtocolRefusal = Refusal & { readonly reason: RefusalReason };
 
 /** The error a refusal answers with; `details.reason` names the machine's rule. */
 export function refusedBecause(refusal: Refusal): AppError {

@@ -1,6 +1,6 @@
 // The cart kind: its machine, owner and expiry deadline, registered with the runtime by the cart module.
 import { MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../domain/types.ts';
-import { defineActorKind, type Refusal } from '../../kernel/actors/kinds.ts';
+import { defineActorKind, type ProtocolRefusal } from '../../kernel/actors/kinds.ts';
 import type { LiveActor } from '../../kernel/actors/runtime.ts';
 import { CART_MACHINE_VERSION, cartMachine, cartRefusal, isCartChange, type CartEmitted, type CartMachine, type CartRefusal } from './cart.machine.ts';
 
@@ -19,7 +19,7 @@ export type CartActor = LiveActor<CartMachine>;
 export const CHECKOUT_STALL_MS = 15_000;
 
 /** A cart rule, as the protocol answers it (`details.reason` names the rule). */
-export function cartRefusalError(cartId: string, refusal: CartRefusal): Refusal {
+export function cartRefusalError(cartId: string, refusal: CartRefusal): ProtocolRefusal {
   switch (refusal.reason) {
     case 'CART_NOT_ACTIVE':
       return {

@@ -1,5 +1,5 @@
 // The offer kind: its machine, its start and end as durable deadlines, and its refusals as protocol answers.
-import { defineActorKind, type Refusal } from '../../kernel/actors/kinds.ts';
+import { defineActorKind, type ProtocolRefusal } from '../../kernel/actors/kinds.ts';
 import type { LiveActor } from '../../kernel/actors/runtime.ts';
 import { OFFER_MACHINE_VERSION, offerMachine, offerRefusal, type OfferEmitted, type OfferMachine, type OfferRefusal } from './offer.machine.ts';
 
@@ -14,7 +14,7 @@ declare module '../../kernel/registry.ts' {
 
 export type OfferActor = LiveActor<OfferMachine>;
 
-export function offerRefusalError(offerId: string, refusal: OfferRefusal): Refusal {
+export function offerRefusalError(offerId: string, refusal: OfferRefusal): ProtocolRefusal {
   switch (refusal.reason) {
     case 'OFFER_STARTED':
       return {

@@ -79,6 +79,27 @@ export type OrderEmitted =
   | { type: 'order.expired'; orderId: string };
 
 /**
+ * Why an order refuses what its customer asks of it (to pay, to cancel), by rule. The payment deadline is stated
+ * here once, for the `PAY_REQUESTED` guard and for the answer; the other rules are the chart's own (no `CANCEL`
+ * out of `shipped`), explained here for the protocol. Saga events refused are not the customer's doing: null.
+ */
+export type OrderRefusal =
+  | { readonly reason: 'ORDER_CLOSED'; readonly state: string }
+  | { readonly reason: 'PAYMENT_IN_PROGRESS' }
+  | { readonly reason: 'ALREADY_PAID'; readonly state: string }
+  | { readonly reason: 'PAYMENT_WINDOW_CLOSED'; readonly deadline: Timestamp }
+  | { readonly reason: 'ALREADY_SHIPPED'; readonly state: string };
+
+export function orderRefusal(state: string, context: OrderContext, event: OrderEvent): OrderRefusal | null {
+  if (event.type !== 'PAY_REQUESTED' && event.type !== 'CANCEL') return null;
+  if (state === 'cancelled' || state === 'expired') return { reason: 'ORDER_CLOSED', state };
+  if (state === 'authorizing') return { reason: 'PAYMENT_IN_PROGRESS' };
+  if (event.type === 'CANCEL') return state === 'shipped' || state === 'delivered' ? { reason: 'ALREADY_SHIPPED', state } : null;
+  if (state !== 'awaitingPayment') return { reason: 'ALREADY_PAID', state };
+  return event.at < context.paymentDeadline ? null : { reason: 'PAYMENT_WINDOW_CLOSED', deadline: context.paymentDeadline };
+}
+
+/**
  * Order lifecycle. Payment is an effect outside the machine: `PAY_REQUESTED`
  * records the attempt (so a crash mid-charge is resumed with the same key) and
  * the result comes back as `PAYMENT_SUCCEEDED` or `PAYMENT_DECLINED`.
@@ -94,7 +115,7 @@ export const orderMachine = setup({
     emitted: {} as OrderEmitted,
   },
   guards: {
-    isBeforeDeadline: ({ context, event }) => event.type === 'PAY_REQUESTED' && event.at < context.paymentDeadline,
+    isBeforeDeadline: ({ context, event }) => event.type === 'PAY_REQUESTED' && orderRefusal('awaitingPayment', context, event) === null,
     isPendingRequest: ({ context, event }) =>
       (event.type === 'PAYMENT_SUCCEEDED' || event.type === 'PAYMENT_DECLINED') && context.pendingPayment?.requestId === event.requestId,
     isPastDeadline: ({ context, event }) => event.type === 'EXPIRE' && event.at >= context.paymentDeadline,

@@ -1,4 +1,5 @@
 // Orders: read, list, pay (once per request) and cancel a customer's orders.
+import type { RefusalReason } from '../../protocol/index.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Clock, Identity } from '../../domain/identity.ts';
 import type { ActorRepo } from '../../kernel/db/actor.repo.ts';
@@ -132,8 +133,11 @@ export class OrderService {
         shipment.state === 'cancelled' ? null : { type: 'CANCEL' as const, reason: CUSTOMER_CANCEL },
       );
     } catch (error) {
+      // The shipment's refusal (its parcel is with the carrier) answered as the order's: the customer asked of the order.
       if (error instanceof AppError && error.code === 'INVALID_TRANSITION') {
-        throw new AppError('INVALID_TRANSITION', `order ${orderId} has left the warehouse and can no longer be cancelled`, { details: { state } });
+        throw new AppError('INVALID_TRANSITION', `order ${orderId} has left the warehouse and can no longer be cancelled`, {
+          details: { state, event: 'CANCEL', reason: 'ALREADY_SHIPPED' satisfies RefusalReason },
+        });
       }
       throw error;
     }

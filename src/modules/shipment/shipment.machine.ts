@@ -49,6 +49,24 @@ export type ShipmentEmitted =
   | { type: 'shipment.exception'; shipmentId: string; orderId: string; reason: string }
   | { type: 'shipment.cancelled'; shipmentId: string; orderId: string; reason?: string };
 
+/** Why a shipment refused a move, by rule, for the protocol's answer (the chart itself holds the rules; asked only after a refusal). */
+export type ShipmentRefusal =
+  | { readonly reason: 'SHIPMENT_CLOSED'; readonly state: string }
+  | { readonly reason: 'ALREADY_SHIPPED'; readonly state: string }
+  | { readonly reason: 'NOT_SHIPPED'; readonly state: string }
+  | { readonly reason: 'NOT_NEXT_STEP'; readonly state: string };
+
+const WITH_CARRIER: readonly string[] = ['shipped', 'inTransit'];
+
+export function shipmentRefusal(state: string, context: ShipmentContext, event: ShipmentEvent): ShipmentRefusal {
+  if (state === 'delivered' || state === 'cancelled') return { reason: 'SHIPMENT_CLOSED', state };
+  // Where the parcel is: an exception interrupted it where it was.
+  const where = state === 'exception' ? (context.exception?.from ?? state) : state;
+  if (event.type === 'CANCEL' && WITH_CARRIER.includes(where)) return { reason: 'ALREADY_SHIPPED', state };
+  if (event.type === 'DELIVER' && !WITH_CARRIER.includes(where)) return { reason: 'NOT_SHIPPED', state };
+  return { reason: 'NOT_NEXT_STEP', state };
+}
+
 /**
  * Shipment lifecycle. Every move is a staff command; `exception` remembers the
  * state it interrupted so `RESUME` returns there.
