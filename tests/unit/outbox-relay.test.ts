@@ -186,6 +186,40 @@ test('a relay whose lease lapsed cannot overwrite what the relay that took over 
   t.is(await repo.pendingCount(), 0);
 });
 
+test('a batch settled at once: each delivery only under its own claim, and a row dispatched once no flow owes it anything', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  await append(db, [
+    { actorId: 'order_a', type: 'order.paid', n: 1 },
+    { actorId: 'order_b', type: 'order.paid', n: 1 },
+    { actorId: 'order_c', type: 'order.paid', n: 1 },
+  ]);
+  await repo.fanOut((type) => (type === 'order.paid' ? ['saga', 'mail'] : []), clock.now, 10);
+  const mine = await repo.claim('saga', clock.now, 1_000, 10);
+  t.deepEqual(
+    mine.map((record) => record.seq),
+    [1, 2, 3],
+  );
+  // The claims lapse and another relay takes one delivery over: this relay's late settle must not count for it.
+  clock.now += 2_000;
+  const [taken] = await repo.claim('saga', clock.now, 1_000, 1);
+  t.is(taken?.seq, 1, 'the other relay takes the oldest first');
+  await repo.markAllDone([...mine].reverse(), clock.now);
+  const states = (await db.knex('outbox_deliveries').where({ flow: 'saga' }).orderBy('seq').select('seq', 'state')) as Array<{ seq: number; state: string }>;
+  t.deepEqual(
+    states.map((row) => row.state),
+    ['pending', 'done', 'done'],
+    "seq 1 is the other relay's now; 2 and 3 were still ours to settle",
+  );
+  // The mail flow still owes every row something: none is dispatched until it settles too.
+  t.is(await repo.pendingCount(), 3);
+  const mail = await repo.claim('mail', clock.now, 1_000, 10);
+  await repo.markAllDone(mail, clock.now);
+  t.is(await repo.pendingCount(), 1, 'rows 2 and 3 are dispatched; row 1 waits for the saga');
+  await repo.markAllDone([taken!], clock.now);
+  t.is(await repo.pendingCount(), 0);
+  await repo.markAllDone([], clock.now);
+});
+
 test('a flow stuck on a slow effect never delays another: the saga delivers later events while the slow flow still works', async (t) => {
   const { db, repo, clock } = await setup(t);
   let release: () => void = () => {};

@@ -1,7 +1,30 @@
 // The outbox: domain events written with the actor change that caused them, fanned out to one delivery per
 // interested flow, and claimed, settled or parked per flow.
 import { randomUUID } from 'node:crypto';
+import type { Database, Transaction } from 'better-sqlite3';
 import type { Knex } from 'knex';
+
+const settlers = new WeakMap<Database, Transaction<(records: readonly DeliveryRecord[], now: number) => void>>();
+
+/** SQLite: settles done deliveries, and the rows no flow owes anything any more, as one prepared transaction. */
+function sqliteSettlerFor(db: Database): Transaction<(records: readonly DeliveryRecord[], now: number) => void> {
+  let settler = settlers.get(db);
+  if (settler) return settler;
+  const done = db.prepare(
+    "UPDATE outbox_deliveries SET state = 'done', settled_at = ?, claimed_by = NULL, claimed_until = NULL WHERE seq = ? AND flow = ? AND claimed_by = ? AND state = 'pending'",
+  );
+  const dispatched = db.prepare(
+    "UPDATE outbox SET dispatched_at = ? WHERE seq = ? AND dispatched_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox_deliveries WHERE seq = ? AND state = 'pending')",
+  );
+  settler = db.transaction((records: readonly DeliveryRecord[], now: number) => {
+    for (const record of records) {
+      // Only under our claim, as on PostgreSQL.
+      if (done.run(now, record.seq, record.flow, record.claim).changes === 1) dispatched.run(now, record.seq, record.seq);
+    }
+  });
+  settlers.set(db, settler);
+  return settler;
+}
 
 /** One outbox row as a flow receives it, with that flow's delivery record. */
 export interface DeliveryRecord {
@@ -187,14 +210,39 @@ export class OutboxRepo {
   }
 
   /** The flow is done with the row; the row is dispatched once every flow is done with it (or parked it). */
-  async markDone(record: DeliveryRecord, now: number): Promise<void> {
+  markDone(record: DeliveryRecord, now: number): Promise<void> {
+    return this.markAllDone([record], now);
+  }
+
+  /**
+   * `markDone` for several deliveries in one transaction (a flow settles what it delivered of a claimed batch at
+   * once). On SQLite it is one synchronous transaction of prepared statements on the app's connection.
+   */
+  async markAllDone(records: readonly DeliveryRecord[], now: number): Promise<void> {
+    if (records.length === 0) return;
+    // Rows in seq order: on PostgreSQL settleRow locks each row, and two flows settling overlapping rows then lock
+    // them in the same order (no deadlock).
+    const ordered = [...records].sort((a, b) => a.seq - b.seq);
+    if (!this.postgres) return this.markAllDoneSqlite(ordered, now);
     await this.transaction(async (trx) => {
-      // Only under our claim: a relay whose lease lapsed must not overwrite what the one that took over recorded.
-      const settled = await trx('outbox_deliveries')
-        .where({ seq: record.seq, flow: record.flow, claimed_by: record.claim, state: 'pending' })
-        .update({ state: 'done', settled_at: now, claimed_by: null, claimed_until: null });
-      if (settled === 1) await this.settleRow(trx, record.seq, now);
+      for (const record of ordered) {
+        // Only under our claim: a relay whose lease lapsed must not overwrite what the one that took over recorded.
+        const settled = await trx('outbox_deliveries')
+          .where({ seq: record.seq, flow: record.flow, claimed_by: record.claim, state: 'pending' })
+          .update({ state: 'done', settled_at: now, claimed_by: null, claimed_until: null });
+        if (settled === 1) await this.settleRow(trx, record.seq, now);
+      }
     });
+  }
+
+  private async markAllDoneSqlite(records: readonly DeliveryRecord[], now: number): Promise<void> {
+    const client = this.knex.client as { acquireConnection(): Promise<Database>; releaseConnection(connection: Database): Promise<void> };
+    const db = await client.acquireConnection();
+    try {
+      sqliteSettlerFor(db).immediate(records, now);
+    } finally {
+      await client.releaseConnection(db);
+    }
   }
 
   /** Records a failed attempt; the next may start at `retryAt`. With `park`, no further attempt is made until an operator asks. */

@@ -88,16 +88,24 @@ export class OutboxRelay {
     do {
       const claimedAt = this.o.clock();
       batch = await this.o.outbox.claim(flow.name, claimedAt, leaseMs, this.o.batchSize ?? 25);
+      // What the flow is done with is settled in one transaction per batch (a crash before it only redelivers:
+      // delivery is at least once anyway). A batch at most one event per actor, so order within an actor holds.
+      const done: DeliveryRecord[] = [];
       for (const record of batch) {
-        // Past half its lease the batch may be running out: renew this record's, or leave it to the relay that took
-        // it over. (Before that, the claim itself still holds: no write needed.)
-        if (this.o.clock() - claimedAt > leaseMs / 2 && !(await this.o.outbox.renew(record, this.o.clock(), leaseMs))) continue;
-        await this.deliver(flow, record);
+        // Past half its lease the batch may be running out: settle what is done, then renew this record's, or leave
+        // it to the relay that took it over. (Before that, the claim itself still holds: no write needed.)
+        if (this.o.clock() - claimedAt > leaseMs / 2) {
+          await this.o.outbox.markAllDone(done.splice(0), this.o.clock());
+          if (!(await this.o.outbox.renew(record, this.o.clock(), leaseMs))) continue;
+        }
+        if (await this.deliver(flow, record)) done.push(record);
       }
+      await this.o.outbox.markAllDone(done, this.o.clock());
     } while (batch.length > 0 && !this.fanOut.isStopped);
   }
 
-  private async deliver(flow: FlowDefinition, record: DeliveryRecord): Promise<void> {
+  /** Runs the flow on one delivery: true when it succeeded (to be marked done), false when it failed and was recorded so. */
+  private async deliver(flow: FlowDefinition, record: DeliveryRecord): Promise<boolean> {
     const event: DomainEvent = {
       seq: record.seq,
       actorId: record.actorId,
@@ -138,8 +146,8 @@ export class OutboxRelay {
       span.setAttribute('emporium.delivery.parked', park);
       span.end();
       await this.o.outbox.markFailed(record, error instanceof Error ? error.message : String(error), this.o.clock() + backoff, park, this.o.clock());
-      return;
+      return false;
     }
-    await this.o.outbox.markDone(record, this.o.clock());
+    return true;
   }
 }
