@@ -2,12 +2,11 @@
 // cancelled and refunded, expired, back in stock), queued by a best-effort flow and sent at most once per event and template by
 // a dispatcher of its own, through a circuit breaker, to SMTP_URL or into .eml files under DATA_DIR/mail/.
 import path from 'node:path';
-import { concatMap } from 'rxjs';
 import { createBreaker, type BreakerOptions } from '../../kernel/breaker.ts';
 import { defineModule } from '../../kernel/module.ts';
-import { defineFlow } from '../../kernel/outbox/flows.ts';
+import { mailFlow } from './flows.ts';
 import { MailLogRepo } from './mail-log.repo.ts';
-import { MAIL_EVENTS, MailService } from './mail.service.ts';
+import { MailService } from './mail.service.ts';
 import * as mailLog from './migrations/008_mail.ts';
 import { DEFAULT_SMTP_TIMEOUTS, FileTransport, MailNotSent, SmtpTransport, type MailTransport, type SmtpTimeouts } from './transport.ts';
 
@@ -70,14 +69,7 @@ export const mailModule = (options: MailModuleOptions = {}) =>
       return {
         services: { mail },
         // Queues only (a database insert): never waits on the mail server.
-        flows: [
-          defineFlow({
-            name: 'mail',
-            delivery: 'best-effort',
-            on: MAIL_EVENTS,
-            run: (events$) => events$.pipe(concatMap((event) => mail.enqueue(event))),
-          }),
-        ],
+        flows: [mailFlow({ mail })],
         sweeps: {
           'interrupted sends': () => mail.writeOffInterrupted(),
           // Mail due for a retry (and, on many nodes, mail another node queued); the sweep does not wait for it.

@@ -6,9 +6,9 @@ import { command } from '../../kernel/gateway/commands.ts';
 import { once, type Push } from '../../kernel/gateway/pushes.ts';
 import type { ChangeOf } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type WarehouseCommandTable } from '../../kernel/module.ts';
-import { defineFlow } from '../../kernel/outbox/flows.ts';
 import type { ActorChange } from '../../kernel/actors/runtime.ts';
 import { pushTopics, warehouseCommands as w } from '../../protocol/index.ts';
+import { offersCloseDrops } from './flows.ts';
 import * as offersMigration from './migrations/010_offers.ts';
 import { offerKind, type OfferActor } from './offer.kind.ts';
 import type { OfferEmitted } from './offer.machine.ts';
@@ -113,15 +113,8 @@ export const offersModule = defineModule({
         },
       },
       pushes,
-      flows: [
-        // An offer that ended or was cancelled takes no more drop claims, even if the node that ended it died first.
-        defineFlow({
-          name: 'offers-close-drops',
-          delivery: 'critical',
-          on: ['offer.ended'],
-          run: (events$) => events$.pipe(concatMap(({ payload }) => offers.closeDrop(payload.offerId))),
-        }),
-      ],
+      // An offer that ended or was cancelled takes no more drop claims, even if the node that ended it died first.
+      flows: [offersCloseDrops({ offers })],
       sweeps: {
         'drop quotas': () => offers.syncAllDrops(),
       },

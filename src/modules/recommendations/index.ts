@@ -1,10 +1,9 @@
 // The recommendations module: a Person–Product graph (customer→product edges, product↔product co-purchase counts,
 // units sold) grown by a best-effort flow as orders are paid; "bought together" over REST; and, for a cart, the
 // `recommendations:<cartId>` topic, pushed `recommendations:updated` when the cart changes (debounced per cart).
-import { concatMap } from 'rxjs';
 import { defineModule } from '../../kernel/module.ts';
-import { defineFlow } from '../../kernel/outbox/flows.ts';
 import { idSchema, recommendationQuerySchema } from '../../protocol/index.ts';
+import { recordPaidOrders } from './flows.ts';
 import * as recommendationsMigration from './migrations/011_recommendations.ts';
 import { recommendationPushes } from './pushes.ts';
 import { RecommendationsRepo } from './recommendations.repo.ts';
@@ -29,14 +28,7 @@ export const recommendationsModule = defineModule({
     return {
       services: { recommendations },
       // A projection: a failure is retried, then parked, and never holds back the sagas.
-      flows: [
-        defineFlow({
-          name: 'recommendations',
-          delivery: 'best-effort',
-          on: ['order.paid'],
-          run: (events$) => events$.pipe(concatMap((event) => recommendations.recordPaid(event))),
-        }),
-      ],
+      flows: [recordPaidOrders({ recommendations })],
       // Only the cart's owner may follow its recommendations (the cart's own check: FORBIDDEN, NOT_FOUND).
       topics: { store: { recommendations: { view: async (identity, cartId) => recommendations.forCart(await services.carts.get(identity, cartId)) } } },
       pushes: recommendationPushes(runtime.changes$, {

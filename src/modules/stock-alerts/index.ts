@@ -2,13 +2,12 @@
 // sold-out product with `stock:notify`; when it can be bought again each subscription is notified once — a
 // personal `stock:backInStock` push to the subscriber's own sockets, and for customers an e-mail (the mail
 // module's `back-in-stock` template) — from a `stock.backInStock` domain event written with the claim.
-import { concatMap, Subject } from 'rxjs';
-import { principalRoom } from '../../domain/identity.ts';
+import { Subject } from 'rxjs';
 import { command } from '../../kernel/gateway/commands.ts';
 import type { Push } from '../../kernel/gateway/pushes.ts';
 import { defineModule, type StoreCommandTable } from '../../kernel/module.ts';
-import { defineFlow } from '../../kernel/outbox/flows.ts';
 import { storeCommands as c } from '../../protocol/index.ts';
+import { backInStockPush } from './flows.ts';
 import * as stockNotifications from './migrations/012_stock_notifications.ts';
 import { StockAlertsRepo } from './stock-alerts.repo.ts';
 import { StockAlertsService } from './stock-alerts.service.ts';
@@ -41,20 +40,7 @@ export const stockAlertsModule = defineModule({
       },
       // The subscriber's own room on /store, on whichever node its sockets are (the adapter carries it).
       pushes: personal$.asObservable(),
-      flows: [
-        defineFlow({
-          name: 'back-in-stock-push',
-          delivery: 'best-effort',
-          on: ['stock.backInStock'],
-          run: (events$) =>
-            events$.pipe(
-              concatMap(async ({ payload }) => {
-                const notice = { productId: payload.productId, name: payload.name, available: payload.available };
-                personal$.next({ topics: [principalRoom(payload.customerId)], event: 'stock:backInStock', payload: () => [notice] });
-              }),
-            ),
-        }),
-      ],
+      flows: [backInStockPush({ pushes: personal$ })],
       // Waiting subscriptions of products that can be bought: a notice a crash cut off between the stock change and its claim.
       sweeps: { 'back in stock': () => alerts.sweep() },
       erasure: { erase: (customerId) => alerts.eraseCustomer(customerId) },
