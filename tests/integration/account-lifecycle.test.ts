@@ -1,11 +1,29 @@
 // Customer accounts: sessions end on logout, on a password change and when the token expires (their sockets are
 // disconnected); the profile and e-mail change; an address book whose default a checkout uses; order history a page
-// at a time; and deletion, which refuses while orders are under way and then erases personal data everywhere.
+// at a time; and deletion, which refuses while orders are under way and then erases personal data everywhere: the
+// shipments' addresses, the reviews (the ratings follow), the mail log, back-in-stock subscriptions and purchase history.
 import test from 'ava';
 import type { Socket } from 'socket.io-client';
-import type { AddressView, CartView, OrderView } from '../../src/protocol/index.ts';
+import type { AddressView, CartView, OrderView, ProductView, RatingChanged, ReviewView, ShippingAddress } from '../../src/protocol/index.ts';
 import { failed } from '../helpers/acks.ts';
-import { call, connect, createProduct, getJson, guestToken, ok, postJson, registerCustomer, socketForTest, startApp, type TestApp } from '../helpers/app.ts';
+import {
+  appForTest,
+  call,
+  connect,
+  createProduct,
+  getJson,
+  guestToken,
+  nextEvent,
+  ok,
+  postJson,
+  registerCustomer,
+  socketForTest,
+  staffToken,
+  startApp,
+  TEST_CARD,
+  type TestApp,
+} from '../helpers/app.ts';
+import { SmtpSink } from '../helpers/smtp.ts';
 
 let app: TestApp;
 
@@ -155,30 +173,62 @@ test.serial('order history comes a page at a time, newest first, filtered by sta
   const customer = await registerCustomer(app.url);
   const store = await socketForTest(t, app.url, '/store', customer.token);
   const product = await createProduct(app.app, { onHand: 50 });
-  const placed: string[] = [];
-  for (let i = 0; i < 5; i++) {
+  let orders = 0;
+  const place = async () => {
     const { cart } = await ok<{ cart: CartView }>(store, 'cart:create', {});
     await ok(store, 'cart:addItem', { cartId: cart.id, productId: product.id, quantity: 1 });
-    placed.push((await ok<{ order: OrderView }>(store, 'cart:checkout', { cartId: cart.id, requestId: `co-history-${i}` })).order.id);
-  }
-  await ok(store, 'order:cancel', { orderId: placed[1] });
+    return (await ok<{ order: OrderView }>(store, 'cart:checkout', { cartId: cart.id, requestId: `co-history-${orders++}` })).order.id;
+  };
+  /** The pages of the history (`between` runs after each page that has a next one). */
+  const walk = async (query: { limit: number; state?: string }, between: () => Promise<unknown> = async () => {}) => {
+    const pages: string[][] = [];
+    let before: string | undefined;
+    do {
+      const page: { orders: OrderView[]; nextCursor: string | null } = await ok(store, 'orders:list', { ...query, ...(before ? { before } : {}) });
+      pages.push(page.orders.map((order) => order.id));
+      before = page.nextCursor ?? undefined;
+      if (before) await between();
+    } while (before);
+    return pages;
+  };
+  const placed: string[] = [];
+  for (let i = 0; i < 6; i++) placed.push(await place());
+  const [p0, p1, p2, p3, p4, p5] = placed as [string, string, string, string, string, string];
+  for (const orderId of [p1, p3, p4]) await ok(store, 'order:cancel', { orderId });
 
-  const seen: string[] = [];
-  let before: string | undefined;
-  let pages = 0;
-  do {
-    const page: { orders: OrderView[]; nextCursor: string | null } = await ok(store, 'orders:list', { limit: 2, ...(before ? { before } : {}) });
-    seen.push(...page.orders.map((order) => order.id));
-    before = page.nextCursor ?? undefined;
-    pages++;
-  } while (before);
-  t.is(pages, 3);
-  t.deepEqual(seen, [...placed].reverse());
+  t.deepEqual(await walk({ limit: 2 }), [
+    [p5, p4],
+    [p3, p2],
+    [p1, p0],
+  ]);
+
+  // New orders placed while someone pages: they are newer than every page's last order, so they never show up on a
+  // later page, and the walk still lists every order it started with, once, in order.
+  const during: string[] = [];
+  const pages = await walk({ limit: 2 }, async () => during.push(await place()));
+  t.is(during.length, 2, 'an order was placed between each two pages');
+  t.deepEqual(pages, [
+    [p5, p4],
+    [p3, p2],
+    [p1, p0],
+  ]);
+  const [newer, newest] = during as [string, string];
+  t.deepEqual(await walk({ limit: 50 }), [[newest, newer, p5, p4, p3, p2, p1, p0]], 'a walk started afterwards sees them first');
+
+  // A state filter pages too, one order a page, and its last page has no next.
+  t.deepEqual(await walk({ limit: 1, state: 'cancelled' }), [[p4], [p3], [p1]]);
+  const placedDuring: string[] = [];
+  t.deepEqual(
+    await walk({ limit: 1, state: 'awaitingPayment' }, async () => placedDuring.push(await place())),
+    [[newest], [newer], [p5], [p2], [p0]],
+    'orders placed between the pages of a filtered walk neither repeat nor push one out',
+  );
+  t.is(placedDuring.length, 4);
 
   const cancelled = await ok<{ orders: OrderView[]; nextCursor: string | null }>(store, 'orders:list', { state: 'cancelled' });
   t.deepEqual(
     cancelled.orders.map((order) => order.id),
-    [placed[1]],
+    [p4, p3, p1],
   );
   t.is(cancelled.nextCursor, null);
   failed(t, await call(store, 'orders:list', { before: 'not-a-cursor' }), 'VALIDATION');
@@ -230,3 +280,155 @@ test.serial('deleting an account: refused while an order is under way; then pers
   t.false(everything.includes(HOME.line1), 'the street is gone');
   t.false(everything.includes(HOME.postalCode), 'the postcode is gone');
 });
+
+/** Checks out one unit of `productId` to `address`, pays, and has the warehouse deliver it (`beforeDelivery` runs before the last step). */
+async function deliveredOrder(
+  store: Socket,
+  staff: Socket,
+  productId: string,
+  address: ShippingAddress,
+  beforeDelivery?: () => Promise<void>,
+): Promise<{ order: OrderView; cartId: string; shipmentId: string }> {
+  const { cart } = await ok<{ cart: CartView }>(store, 'cart:create', {});
+  await ok(store, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  const { order } = await ok<{ order: OrderView }>(store, 'cart:checkout', { cartId: cart.id, requestId: `co-${cart.id}`, shippingAddress: address });
+  await ok(store, 'subscribe', { topic: `order:${order.id}` });
+  // Wait on pushes, not time: the payment saga opens the shipment, the shipment saga delivers the order.
+  const opened = nextEvent<OrderView>(store, 'order:updated', (view) => view.id === order.id && view.shipmentId !== null);
+  const delivered = nextEvent<OrderView>(store, 'order:updated', (view) => view.id === order.id && view.state === 'delivered');
+  await ok(store, 'order:pay', { orderId: order.id, requestId: `pay-${order.id}`, payment: TEST_CARD });
+  const shipmentId = (await opened).shipmentId!;
+  for (const to of ['picking', 'packed', 'shipped', 'inTransit', 'delivered'] as const) {
+    if (to === 'delivered') await beforeDelivery?.();
+    await ok(staff, 'shipment:advance', {
+      shipmentId,
+      to,
+      ...(to === 'shipped' ? { carrier: 'DHL', trackingNumber: `T-${order.id.replace(/_/g, '-')}` } : {}),
+    });
+  }
+  return { order: await delivered, cartId: cart.id, shipmentId };
+}
+
+test.serial(
+  'deleting an account after a delivery: the shipment forgets the address, the review goes and the rating moves, mail is cancelled or erased',
+  async (t) => {
+    const sink = await new SmtpSink().start();
+    t.teardown(() => sink.stop()); // registered first, so it runs after the app has stopped
+    let offset = 0;
+    const own = await appForTest(t, { config: { smtpUrl: sink.url }, app: { clock: () => Date.now() + offset } });
+    const settle = async () => {
+      await own.app.relay.drain();
+      await own.app.services.mail.drain();
+    };
+    const staff = await socketForTest(t, own.url, '/warehouse', await staffToken(own.app));
+    const product = await createProduct(own.app, { onHand: 10 });
+    const soldOut = await createProduct(own.app, { onHand: 0 });
+
+    // Another customer's review stays: the aggregate moves to theirs alone.
+    const other = await registerCustomer(own.url, 'Alan Turing');
+    const otherStore = await socketForTest(t, own.url, '/store', other.token);
+    await deliveredOrder(otherStore, staff, product.id, { ...OFFICE, name: 'Alan Turing' });
+    await ok(otherStore, 'review:create', { productId: product.id, rating: 2, title: 'Meh' });
+
+    const customer = await registerCustomer(own.url, 'Ada Lovelace');
+    const store = await socketForTest(t, own.url, '/store', customer.token);
+    await ok(store, 'stock:notify', { productId: soldOut.id });
+    // The SMTP server goes away before the delivery: that mail is still queued when the account is deleted.
+    const { order, cartId, shipmentId } = await deliveredOrder(store, staff, product.id, HOME, async () => {
+      await settle();
+      await sink.until((received) => received.filter((mail) => mail.to.includes(customer.email)).length === 4, 15_000, 'four mails to the customer');
+      await sink.stop();
+    });
+    await settle();
+    const { review } = await ok<{ review: ReviewView }>(store, 'review:create', { productId: product.id, rating: 5, title: 'Superb', body: 'Ada loves it.' });
+    const knex = own.app.db.knex;
+    const mailOf = () => knex('mail_log').where({ customer_id: customer.customerId }).orderBy('event_seq');
+    t.deepEqual(
+      (await mailOf()).map((row: { template: string; state: string }) => [row.template, row.state]),
+      [
+        ['welcome', 'sent'],
+        ['order-confirmation', 'sent'],
+        ['payment-receipt', 'sent'],
+        ['order-shipped', 'sent'],
+        ['order-delivered', 'queued'],
+      ],
+    );
+    t.is((await knex('stock_notifications').where({ customer_id: customer.customerId })).length, 1);
+    t.is((await knex('reco_customer_products').where({ customer_id: customer.customerId })).length, 1);
+
+    const watcher = await socketForTest(t, own.url, '/store', await guestToken(own.url));
+    await ok<{ view: ProductView }>(watcher, 'subscribe', { topic: `product:${product.id}` });
+    const rated = nextEvent<RatingChanged>(watcher, 'rating:changed', (rating) => rating.productId === product.id && rating.count === 1);
+    const response = await fetch(`${own.url}/api/me`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${customer.token}` },
+      body: JSON.stringify({ password: customer.password }),
+    });
+    t.is(response.status, 204);
+
+    // The review is gone and the aggregate is the other customer's alone, pushed to the product's watchers.
+    t.like(await rated, { average: 2, count: 1, histogram: [0, 1, 0, 0, 0] });
+    t.like((await getJson<ProductView>(`${own.url}/api/products/${product.id}`)).body.rating, { average: 2, count: 1, histogram: [0, 1, 0, 0, 0] });
+    t.is(await knex('reviews').where({ id: review.id }).first(), undefined);
+    const listed = await getJson<{ items: ReviewView[] }>(`${own.url}/api/products/${product.id}/reviews`);
+    t.deepEqual(
+      listed.body.items.map((item) => item.authorName),
+      ['Alan T.'],
+    );
+
+    // The shipment and the order stay, delivered, without the address: in the snapshots, the journals and the outbox.
+    const shipment = await own.app.runtime.get('shipment', shipmentId);
+    t.is(shipment?.state, 'delivered', 'the shipment itself stays, for the books');
+    t.is(shipment?.snapshot.context.shippingAddress, null);
+    t.is((await own.app.runtime.get('order', order.id))?.snapshot.context.shippingAddress, null);
+    const ids = [shipmentId, order.id, cartId];
+    const journal = await knex('actor_journal').whereIn('actor_id', ids).select('actor_id', 'event');
+    t.true(
+      journal.some((entry: { actor_id: string }) => entry.actor_id === shipmentId),
+      'the shipment has a journal',
+    );
+    const everything = JSON.stringify([
+      ...(await knex('actors').whereIn('id', ids).select('snapshot')),
+      ...journal,
+      ...(await knex('outbox').whereIn('actor_id', ids).select('payload')),
+    ]);
+    for (const [what, value] of Object.entries({ street: HOME.line1, postcode: HOME.postalCode, 'addressee name': HOME.name, email: customer.email }))
+      t.false(everything.includes(value), `the ${what} is gone`);
+
+    // The mail log keeps what was sent and when, not to whom nor what it said; the queued mail is cancelled.
+    const rows = await mailOf();
+    t.deepEqual(
+      rows.map((row: { template: string; state: string }) => [row.template, row.state]),
+      [
+        ['welcome', 'sent'],
+        ['order-confirmation', 'sent'],
+        ['payment-receipt', 'sent'],
+        ['order-shipped', 'sent'],
+        ['order-delivered', 'cancelled'],
+      ],
+    );
+    t.true(
+      rows.every(
+        (row: { recipient: string | null; text_body: string | null; html_body: string | null }) =>
+          row.recipient === null && row.text_body === null && row.html_body === null,
+      ),
+    );
+    t.false(JSON.stringify(rows).includes(customer.email));
+    t.true(
+      (await knex('mail_log').where({ customer_id: other.customerId })).every((row: { recipient: string }) => row.recipient === other.email),
+      "another customer's log is untouched",
+    );
+    // With the server back and every retry due, the cancelled mail is never sent.
+    await sink.start();
+    offset += 60 * 60_000;
+    await own.app.sweep();
+    await settle();
+    t.is(sink.to(customer.email).length, 4);
+    t.is((await mailOf()).find((row: { template: string }) => row.template === 'order-delivered').state, 'cancelled');
+
+    // Back-in-stock subscriptions and the purchase history go; the anonymous sales counts stay.
+    t.is((await knex('stock_notifications').where({ customer_id: customer.customerId })).length, 0);
+    t.is((await knex('reco_customer_products').where({ customer_id: customer.customerId })).length, 0);
+    t.truthy(await knex('reco_product_sales').where({ product_id: product.id }).first());
+  },
+);
