@@ -1,7 +1,7 @@
 // E-mail through the outbox, against a real SMTP server (smtp-server) whose received messages are read back:
 // one message per event and template, also when the relay delivers an event again and when a node dies between
-// the send and its record; an SMTP server that is down or slow opens the breaker while commands and sagas go on;
-// without SMTP_URL the mails are .eml files under DATA_DIR/mail/.
+// the send and its record (in-process, and a real server process killed with SIGKILL); an SMTP server that is down
+// or slow opens the breaker while commands and sagas go on; without SMTP_URL the mails are .eml files under DATA_DIR/mail/.
 import { createServer, type Socket as NetSocket } from 'node:net';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +14,8 @@ import type { OrderView, ShipmentView } from '../../src/protocol/index.ts';
 import {
   appForTest,
   createProduct,
+  ensureDatabase,
+  eventually,
   folderForTest,
   guestToken,
   nextEvent,
@@ -23,9 +25,12 @@ import {
   socketForTest,
   staffToken,
   TEST_CARD,
+  testConfig,
   type TestApp,
 } from '../helpers/app.ts';
+import { spawnServer, type ServerChild } from '../helpers/child.ts';
 import { SmtpSink } from '../helpers/smtp.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 Analytical Way', city: 'Berlin', postalCode: '10115', country: 'DE' } as const;
 
@@ -192,6 +197,148 @@ test.serial('a node that dies between the send and its record does not send agai
   t.is(await metric(second, /emporium_mail_messages\{state="unknown"\} (\d+)/), 1);
   t.is(await metric(second, /emporium_mail_sent_total\{template="welcome",outcome="unknown"\} (\d+)/), 1);
 });
+
+test.serial(
+  'a paid order cancelled sends one "cancelled and refunded" mail, an unpaid one past its deadline one "expired" mail; a replayed outbox sends neither again',
+  async (t) => {
+    const sink = await smtpForTest(t);
+    let offset = 0;
+    const app = await appForTest(t, { config: { smtpUrl: sink.url }, app: { clock: () => Date.now() + offset } });
+    const customer = await registerCustomer(app.url, 'Clara Cancel');
+    const store = await socketForTest(t, app.url, '/store', customer.token);
+
+    // Paid, its shipment opened, then cancelled by the customer: the refund is due, and the mail says so.
+    const paid = await placeOrder(app, store);
+    await payAndAwaitShipment(store, paid);
+    const cancelled = nextEvent<OrderView>(store, 'order:updated', (o) => o.id === paid.id && o.state === 'cancelled');
+    await ok(store, 'order:cancel', { orderId: paid.id });
+    await cancelled;
+
+    // Never paid: the deadline sweep, past the payment window on the test clock, expires it.
+    const unpaid = await placeOrder(app, store);
+    await ok(store, 'subscribe', { topic: `order:${unpaid.id}` });
+    const expired = nextEvent<OrderView>(store, 'order:updated', (o) => o.id === unpaid.id && o.state === 'expired');
+    offset = unpaid.paymentDeadline - Date.now() + 1_000;
+    await app.app.sweep();
+    await expired;
+    await settle(app);
+    // welcome, two confirmations, the receipt, the cancellation and the expiry
+    await sink.until((received) => received.length === 6, 15_000, 'six mails');
+
+    const subjects = () => sink.to(customer.email).map((mail) => mail.subject);
+    const cancelledMails = sink.to(customer.email).filter((mail) => mail.subject === `Order ${paid.id} cancelled and refunded`);
+    t.is(cancelledMails.length, 1, subjects().join(' | '));
+    t.regex(cancelledMails[0]!.messageId, /^<order-cancelled\.\d+@emporium\.local>$/);
+    t.true(cancelledMails[0]!.text.includes('You are being refunded €50.00'), cancelledMails[0]!.text);
+    const expiredMails = sink.to(customer.email).filter((mail) => mail.subject === `Order ${unpaid.id} expired`);
+    t.is(expiredMails.length, 1, subjects().join(' | '));
+    t.regex(expiredMails[0]!.messageId, /^<order-expired\.\d+@emporium\.local>$/);
+    t.true(expiredMails[0]!.text.includes('You were not charged.'));
+    t.false(
+      subjects().some((subject) => subject.startsWith(`Order ${unpaid.id} cancelled`)),
+      'an expired order is not also "cancelled"',
+    );
+
+    // Every event delivered again (as after a crash before the deliveries were recorded) and a sweep later: nothing new.
+    t.true((await replayOutbox(app.app.db.knex)) >= 6);
+    await settle(app);
+    await app.app.sweep();
+    await settle(app);
+    t.is(sink.received.length, 6, 'no second message');
+    const rows = await mailLog(app);
+    t.deepEqual(rows.map((row: { template: string }) => row.template).sort(), [
+      'order-cancelled',
+      'order-confirmation',
+      'order-confirmation',
+      'order-expired',
+      'payment-receipt',
+      'welcome',
+    ]);
+    t.true(rows.every((row: { state: string }) => row.state === 'sent'));
+    t.is(sink.errors.length, 0);
+  },
+);
+
+test.serial(
+  'a server process killed with SIGKILL once its message reached the SMTP server: after a restart it is never sent again, and is written off as unknown',
+  async (t) => {
+    const sink = await smtpForTest(t);
+    // The node talks to the SMTP server through a proxy, frozen the moment the message has arrived: the server's
+    // "250 accepted" never reaches the node, which is killed while it waits for it (its claim committed, its send unrecorded).
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: sink.port }, 'smtp');
+    t.teardown(() => proxy.close());
+    const dataDir = folderForTest(t, 'emporium-mail-kill-');
+    // The children run on the database an in-process app on this folder opens (SQLite, or PostgreSQL under test:postgres).
+    const { databaseUrl } = testConfig(dataDir);
+    await ensureDatabase(databaseUrl);
+    const children: ServerChild[] = [];
+    t.teardown(async () => {
+      for (const child of children) {
+        child.kill('SIGKILL');
+        await child.exited;
+      }
+    });
+    const spawn = async (smtpUrl: string) => {
+      const child = await spawnServer(dataDir, {
+        SMTP_URL: smtpUrl,
+        SEED_DEMO_DATA: 'false',
+        ...(/^postgres(ql)?:/.test(databaseUrl) ? { DATABASE_URL: databaseUrl } : {}),
+      });
+      child.process.on('error', () => undefined); // a kill of a child already gone, say: the exit tells the test
+      children.push(child);
+      return child;
+    };
+    const metricOf = async (child: ServerChild, pattern: RegExp) => {
+      const match = pattern.exec(await (await fetch(`${child.url}/metrics`)).text());
+      return match ? Number(match[1]) : undefined;
+    };
+
+    const first = await spawn(proxy.rewrite(sink.url));
+    // Runs in the same turn as the server's receipt (before the proxy can read the server's reply, let alone pass it on).
+    const killed = sink
+      .until((received) => received.length === 1, 30_000, 'the welcome mail')
+      .then(() => {
+        proxy.cut({ existing: 'freeze', incoming: 'refuse' });
+        first.kill('SIGKILL');
+      });
+    killed.catch(() => undefined); // awaited after the registration: a timeout fails the test there
+    const customer = await registerCustomer(first.url, 'Killed Mid-Send');
+    await killed;
+    t.like(await first.exited, { signal: 'SIGKILL' });
+    t.is(sink.to(customer.email).length, 1, 'the message reached the server');
+
+    // Restarted on the same data: its relay and dispatcher run (a later welcome goes out), the interrupted one does not.
+    const second = await spawn(sink.url);
+    const later = await registerCustomer(second.url, 'After Restart');
+    await sink.until((received) => received.some((mail) => mail.to.includes(later.email)), 30_000, 'the later welcome mail');
+    await eventually(
+      async () =>
+        (await metricOf(second, /^emporium_outbox_pending (\d+)$/m)) === 0 &&
+        (await metricOf(second, /^emporium_mail_messages\{state="queued"\} (\d+)$/m)) === 0,
+      'the restarted node has relayed and sent everything',
+      30_000,
+    );
+    t.is(sink.to(customer.email).length, 1, 'not sent again by the restarted node');
+    t.is(await metricOf(second, /^emporium_mail_messages\{state="sending"\} (\d+)$/m), 1, 'its claim stays, unrecorded');
+    second.kill('SIGTERM');
+    t.like(await second.exited, { code: 0 });
+
+    // The same data once more, in-process, on a test clock: every event delivered again, then past the time any send could take.
+    let offset = 0;
+    const third = await appForTest(t, { dataDir, config: { smtpUrl: sink.url }, app: { clock: () => Date.now() + offset } });
+    await replayOutbox(third.app.db.knex);
+    await settle(third);
+    t.is(sink.to(customer.email).length, 1, 'a redelivered event finds the claim and sends nothing');
+    offset += 10 * 60_000;
+    await third.app.sweep();
+    await settle(third);
+    const [interrupted, sent] = await mailLog(third);
+    t.like(interrupted, { customer_id: customer.customerId, template: 'welcome', state: 'unknown', message_id: sink.to(customer.email)[0]!.messageId });
+    t.like(sent, { customer_id: later.customerId, template: 'welcome', state: 'sent' });
+    t.is(sink.to(customer.email).length, 1);
+    t.is(sink.received.length, 2);
+  },
+);
 
 test.serial('while the SMTP server is down the breaker opens, commands and sagas go on, and queued mail goes out once it is back', async (t) => {
   const sink = await smtpForTest(t);
