@@ -250,8 +250,4 @@ serve({
   raw: (args: InprocArgs) => rawMode(args),
   rawSameWrites: (args: InprocArgs) => rawSameWritesMode(args),
   runtime: (args: InprocArgs) => runtimeMode(args),
-  stop() {
-    setImmediate(() => process.exit(0));
-    return true;
-  },
 });

@@ -121,8 +121,4 @@ async function run(args: MemoryArgs) {
 
 serve({
   run: (args: MemoryArgs) => run(args),
-  stop() {
-    setImmediate(() => process.exit(0));
-    return true;
-  },
 });

@@ -308,10 +308,6 @@ async function selfTest(): Promise<void> {
 if (process.send) {
   serve({
     run: (args: MonthArgs) => simulateMonth(args),
-    stop: () => {
-      setImmediate(() => process.exit(0));
-      return true;
-    },
   });
 } else if (process.argv.includes('--self-test')) {
   selfTest().then(

@@ -2,7 +2,7 @@
 // as months of traffic leave them) with `journalPerActor` journal rows each, written straight through
 // better-sqlite3 in large transactions (about a minute for a million actors and ten million journal rows).
 // Run as a child (bench/run.ts): `prefill.ts <json {dir, actors, journalPerActor}>`; answers over IPC.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { migrateLatest, openDb } from '../src/kernel/db/db.ts';
@@ -61,16 +61,12 @@ export async function prefill(args: PrefillArgs): Promise<{ file: string; bytes:
   }
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
-  const { size } = await import('node:fs').then((fs) => fs.statSync(file));
+  const { size } = statSync(file);
   return { file, bytes: size, seconds: (performance.now() - started) / 1000, actors: args.actors, journal: args.actors * args.journalPerActor };
 }
 
 if (process.send) {
   serve({
     prefill: (args: PrefillArgs) => prefill(args),
-    stop: () => {
-      setImmediate(() => process.exit(0));
-      return true;
-    },
   });
 }

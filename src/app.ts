@@ -96,7 +96,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const kinds = kindsOf(modules);
   const runtime: AppRuntime = new ActorRuntime<ActorKinds>({
     repo: actorRepo,
-    writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction, db.knex),
+    writer: db.dialect === 'sqlite' ? new SqliteActorWriter(db.knex) : new KnexActorWriter(actorRepo, db.transaction, db.knex, logger),
     groupCommit: config.groupCommit,
     kinds,
     clock,

@@ -13,12 +13,20 @@ interface Request {
   readonly args?: unknown;
 }
 
+/** The `stop` of a child with nothing to close: answer, then exit. */
+function exitSoon(): true {
+  setImmediate(() => process.exit(0));
+  return true;
+}
+
 /**
  * Child side: answers the parent's requests with `handlers`, and exits when the
  * parent goes away (its IPC channel closes), so no child outlives a bench run.
+ * A child with nothing to close may leave `stop` out: it answers, then exits.
  */
-export function serve(handlers: Record<string, Handler>): void {
+export function serve(given: Record<string, Handler>): void {
   if (!process.send) throw new Error('this file runs as a child of bench/run.ts (it needs an IPC channel)');
+  const handlers: Record<string, Handler> = { stop: exitSoon, ...given };
   process.on('message', (message: Request) => {
     const handler = handlers[message.cmd];
     Promise.resolve()

@@ -1,6 +1,7 @@
 // Writing actor changes: snapshot compare-and-set, journal and outbox, for one change or a batch of many actors at once.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Knex } from 'knex';
+import type { Logger } from 'pino';
 import type { ActorRepo, ActorRow, JournalEntry, OutboxEntry } from './actor.repo.ts';
 import { isRetryableTransactionError } from './db.ts';
 
@@ -146,6 +147,8 @@ export class KnexActorWriter implements ActorWriter {
     private readonly transaction: <T>(work: (trx: Knex.Transaction) => Promise<T>) => Promise<T>,
     /** Set on PostgreSQL: try each batch as one statement first. */
     private readonly knex?: Knex,
+    /** Told (at debug level) why a one-statement batch fell back to write-by-write. */
+    private readonly logger?: Pick<Logger, 'debug'>,
   ) {}
 
   async write(batch: readonly ActorWrite[]): Promise<WriteOutcome[]> {
@@ -158,7 +161,7 @@ export class KnexActorWriter implements ActorWriter {
       } catch (error) {
         // Nothing of the statement was written: find the write at fault, one savepoint each.
         this.statementFailures++;
-        if (process.env.DEBUG_PG_BATCH) console.error('PG_BATCH failed', error);
+        this.logger?.debug({ err: error, writes: batch.length }, 'one-statement batch failed; writing it again write by write');
       }
     }
     return this.writeEach(batch);
