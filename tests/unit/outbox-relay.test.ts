@@ -263,6 +263,56 @@ test('a flow stuck on a slow effect never delays another: the saga delivers late
   t.is(await repo.pendingCount(), 0);
 });
 
+test('a nudge runs only the flows given new deliveries; a drain visits every flow', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  const claims = new Map<string, number>();
+  // The real repository, counting each flow's claims (an idle flow's pass is a claim that finds nothing).
+  const counting = Object.assign(Object.create(repo) as OutboxRepo, {
+    claim: (flow: string, now: number, leaseMs: number, limit: number) => {
+      claims.set(flow, (claims.get(flow) ?? 0) + 1);
+      return repo.claim(flow, now, leaseMs, limit);
+    },
+  });
+  const saga = recorder('money-saga', 'critical');
+  const expirySeen: string[] = [];
+  const expiry = defineFlow({
+    name: 'expiry-only',
+    delivery: 'critical',
+    on: ['order.expired'],
+    run: (events$) => events$.pipe(concatMap(async (event) => void expirySeen.push(event.actorId))),
+  });
+  const relay = new OutboxRelay({ outbox: counting, flows: [saga.flow, expiry], clock: clock.read, logger: silent });
+  t.teardown(() => relay.stop());
+
+  await append(db, [
+    { actorId: 'order_a', type: 'order.paid', n: 1 },
+    { actorId: 'order_b', type: 'order.paid', n: 1 },
+  ]);
+  relay.nudge();
+  await until(() => saga.seen.length === 2);
+  await relay.drain();
+  t.deepEqual(saga.seen, ['order_a#1', 'order_b#1']);
+  t.deepEqual(expirySeen, []);
+
+  claims.clear();
+  await append(db, [{ actorId: 'order_c', type: 'order.paid', n: 1 }]);
+  relay.nudge();
+  await until(() => saga.seen.length === 3);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.true((claims.get('money-saga') ?? 0) >= 1, 'the flow given the delivery claimed it');
+  t.is(claims.get('expiry-only') ?? 0, 0, 'the flow given nothing was not asked');
+
+  await append(db, [{ actorId: 'order_c', type: 'order.expired', n: 2 }]);
+  relay.nudge();
+  await until(() => expirySeen.length === 1);
+  t.deepEqual(expirySeen, ['order_c']);
+
+  claims.clear();
+  await relay.drain();
+  t.true((claims.get('expiry-only') ?? 0) >= 1, 'a drain (the periodic sweep) visits a flow with nothing new too');
+  t.is(await repo.pendingCount(), 0);
+});
+
 /** Waits (on the event loop, not a timer) until `done()` holds; fails after 5 s. */
 async function until(done: () => boolean): Promise<void> {
   const deadline = Date.now() + 5_000;

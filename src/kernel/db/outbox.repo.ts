@@ -26,6 +26,41 @@ function sqliteSettlerFor(db: Database): Transaction<(records: readonly Delivery
   return settler;
 }
 
+/** What a fan-out pass did: rows given their deliveries, and the flows those deliveries are for. */
+export interface FanOut {
+  readonly rows: number;
+  readonly flows: ReadonlySet<string>;
+}
+
+type SqliteClaim = (flow: string, now: number, until: number, token: string, limit: number) => DeliveryRow[];
+const claimers = new WeakMap<Database, Transaction<SqliteClaim>>();
+
+/**
+ * SQLite: `claim` as one prepared transaction (the same statements knex builds on PostgreSQL). The state is written
+ * as a literal so the planner can use the partial indexes on pending deliveries.
+ */
+function sqliteClaimerFor(db: Database): Transaction<SqliteClaim> {
+  let claimer = claimers.get(db);
+  if (claimer) return claimer;
+  const lease = db.prepare(`UPDATE outbox_deliveries SET claimed_by = @token, claimed_until = @until
+    WHERE flow = @flow AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= @now) AND seq IN (
+      SELECT d.seq FROM outbox_deliveries AS d
+      WHERE d.flow = @flow AND d.state = 'pending' AND (d.claimed_until IS NULL OR d.claimed_until <= @now)
+        AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS e WHERE e.flow = d.flow AND e.actor_id = d.actor_id AND e.seq < d.seq AND e.state = 'pending')
+        AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.actor_id = d.actor_id AND o.seq < d.seq AND o.fanned_out_at IS NULL)
+      ORDER BY d.seq LIMIT @limit)`);
+  const leased = db.prepare(`SELECT d.seq, d.flow, d.actor_id, o.kind, o.type, o.payload, o.created_at, d.attempts, o.traceparent
+    FROM outbox_deliveries AS d JOIN outbox AS o ON o.seq = d.seq
+    WHERE d.flow = ? AND d.claimed_by = ? AND d.state = 'pending' ORDER BY d.seq`);
+  claimer = db.transaction((flow: string, now: number, until: number, token: string, limit: number) => {
+    // Nothing leased, nothing to read (an idle flow's pass is this one statement).
+    if (lease.run({ flow, now, until, token, limit }).changes === 0) return [];
+    return leased.all(flow, token) as DeliveryRow[];
+  });
+  claimers.set(db, claimer);
+  return claimer;
+}
+
 /** One outbox row as a flow receives it, with that flow's delivery record. */
 export interface DeliveryRecord {
   readonly seq: number;
@@ -118,15 +153,16 @@ export class OutboxRepo {
   /**
    * Gives up to `limit` new outbox rows their deliveries: one pending record
    * per flow that `flowsFor` names for the row's type. A row no flow wants is
-   * settled at once. Returns how many rows were fanned out.
+   * settled at once. Returns how many rows were fanned out and which flows
+   * were given deliveries (the only ones with new work).
    */
-  async fanOut(flowsFor: (type: string) => readonly string[], now: number, limit: number): Promise<number> {
+  async fanOut(flowsFor: (type: string) => readonly string[], now: number, limit: number): Promise<FanOut> {
     return this.transaction(async (trx) => {
       const query = trx('outbox').select('seq', 'actor_id', 'type').whereNull('fanned_out_at').orderBy('seq').limit(limit);
       // PostgreSQL: nodes fanning out at once take different rows instead of queueing on each other's locks.
       if (this.postgres) query.forUpdate().skipLocked();
       const rows = (await query) as Array<{ seq: number | string; actor_id: string; type: string }>;
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { rows: 0, flows: new Set<string>() };
       const deliveries = rows.flatMap((row) => flowsFor(row.type).map((flow) => ({ seq: Number(row.seq), flow, actor_id: row.actor_id, state: 'pending' })));
       for (let i = 0; i < deliveries.length; i += 200) {
         await trx('outbox_deliveries')
@@ -139,7 +175,7 @@ export class OutboxRepo {
       await trx('outbox').whereIn('seq', seqs).update({ fanned_out_at: now });
       const unwanted = seqs.filter((seq) => !wanted.has(seq));
       if (unwanted.length > 0) await trx('outbox').whereIn('seq', unwanted).update({ dispatched_at: now });
-      return rows.length;
+      return { rows: rows.length, flows: new Set(deliveries.map((delivery) => delivery.flow)) };
     });
   }
 
@@ -152,6 +188,24 @@ export class OutboxRepo {
    */
   async claim(flow: string, now: number, leaseMs: number, limit: number): Promise<DeliveryRecord[]> {
     const token = randomUUID();
+    const rows = this.postgres
+      ? await this.claimWithKnex(flow, now, leaseMs, limit, token)
+      : await this.withSqlite((db) => sqliteClaimerFor(db).immediate(flow, now, now + leaseMs, token, limit));
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      flow: row.flow,
+      actorId: row.actor_id,
+      kind: row.kind,
+      type: row.type,
+      payload: JSON.parse(row.payload) as Record<string, unknown>,
+      createdAt: Number(row.created_at),
+      attempts: Number(row.attempts),
+      claim: token,
+      traceparent: row.traceparent ?? null,
+    }));
+  }
+
+  private async claimWithKnex(flow: string, now: number, leaseMs: number, limit: number, token: string): Promise<DeliveryRow[]> {
     const candidates = this.knex('outbox_deliveries as d')
       .select('d.seq')
       .where('d.flow', flow)
@@ -179,23 +233,11 @@ export class OutboxRepo {
       .andWhere('state', 'pending')
       .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<=', now))
       .update({ claimed_by: token, claimed_until: now + leaseMs });
-    const rows = (await this.knex('outbox_deliveries as d')
+    return (await this.knex('outbox_deliveries as d')
       .join('outbox as o', 'o.seq', 'd.seq')
       .select('d.seq', 'd.flow', 'd.actor_id', 'o.kind', 'o.type', 'o.payload', 'o.created_at', 'd.attempts', 'o.traceparent')
       .where({ 'd.flow': flow, 'd.claimed_by': token, 'd.state': 'pending' })
       .orderBy('d.seq')) as DeliveryRow[];
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      flow: row.flow,
-      actorId: row.actor_id,
-      kind: row.kind,
-      type: row.type,
-      payload: JSON.parse(row.payload) as Record<string, unknown>,
-      createdAt: Number(row.created_at),
-      attempts: Number(row.attempts),
-      claim: token,
-      traceparent: row.traceparent ?? null,
-    }));
   }
 
   /**
@@ -235,11 +277,16 @@ export class OutboxRepo {
     });
   }
 
-  private async markAllDoneSqlite(records: readonly DeliveryRecord[], now: number): Promise<void> {
+  private markAllDoneSqlite(records: readonly DeliveryRecord[], now: number): Promise<void> {
+    return this.withSqlite((db) => sqliteSettlerFor(db).immediate(records, now));
+  }
+
+  /** Runs `work` on the app's SQLite connection (taken from knex's pool, so never inside another's transaction). */
+  private async withSqlite<T>(work: (db: Database) => T): Promise<T> {
     const client = this.knex.client as { acquireConnection(): Promise<Database>; releaseConnection(connection: Database): Promise<void> };
     const db = await client.acquireConnection();
     try {
-      sqliteSettlerFor(db).immediate(records, now);
+      return work(db);
     } finally {
       await client.releaseConnection(db);
     }

@@ -58,9 +58,16 @@ export class OutboxRelay {
     // The database is away: what is undelivered stays in the outbox for the next pass or the sweep.
     const failed = (what: string) => (error: unknown) => o.logger.warn({ err: error, pass: what }, 'outbox relay pass failed; will retry');
     this.fanOut = new Pump(async () => {
-      while ((await o.outbox.fanOut((type) => this.flowsByType.get(type) ?? [], o.clock(), 200)) > 0 && !this.fanOut.isStopped);
-      // Every flow at its own pace: each has its own pump, so a slow or failing one never delays another.
-      for (const { pump } of this.pumps) pump.nudge();
+      const given = new Set<string>();
+      for (;;) {
+        const { rows, flows } = await o.outbox.fanOut((type) => this.flowsByType.get(type) ?? [], o.clock(), 200);
+        for (const flow of flows) given.add(flow);
+        if (rows === 0 || this.fanOut.isStopped) break;
+      }
+      // Every flow at its own pace: each has its own pump, so a slow or failing one never delays another. Only the
+      // flows given new deliveries are asked: an idle flow's pass would be a claim that finds nothing. What else
+      // waits (a retry whose backoff ended, another node's event that unblocks one here) the periodic drain takes.
+      for (const { flow, pump } of this.pumps) if (given.has(flow.name)) pump.nudge();
     }, failed('fan-out'));
     this.pumps = o.flows.map((flow) => ({ flow, pump: new Pump(() => this.pump(flow), failed(flow.name)) }));
   }
