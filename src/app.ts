@@ -47,8 +47,12 @@ export interface App {
   start(): Promise<{ readonly port: number; readonly url: string }>;
   /** Stops taking commands, finishes those in flight, flushes the outbox, closes connections and the database. */
   stop(): Promise<void>;
-  /** One pass of every periodic duty: deadlines, stalled checkouts and payments, orphan reservations, passivation. */
-  sweep(): Promise<void>;
+  /**
+   * One pass of every periodic duty: deadlines, stalled checkouts and payments, orphan reservations, passivation,
+   * and the outbox: drained (resolves once every flow delivered what it could), or with `{ outbox: 'nudge' }`, as
+   * the periodic sweep does, only asked (flows kept busy by steady traffic never hold the sweep up).
+   */
+  sweep(options?: { readonly outbox?: 'drain' | 'nudge' }): Promise<void>;
 }
 
 export interface AppOptions {
@@ -335,14 +339,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
 
   /** Each duty on its own: one failing (a provider down, say) must not stop the others, nor start-up. */
-  async function sweep(): Promise<void> {
+  async function sweep(options: { readonly outbox?: 'drain' | 'nudge' } = {}): Promise<void> {
     const duties: ReadonlyArray<[string, () => Promise<unknown>]> = [
       ['deadlines', () => runtime.sweepDeadlines()],
       ['stalled effects', () => effects.resumeStalled()],
       ...parts.flatMap(({ module, part }) =>
         Object.entries(part.sweeps ?? {}).map(([name, run]): [string, () => Promise<unknown>] => [`${module}: ${name}`, run]),
       ),
-      ['outbox', () => relay!.drain()],
+      ['outbox', async () => (options.outbox === 'nudge' ? relay!.nudgeAll() : relay!.drain())],
     ];
     for (const [duty, run] of duties) {
       try {
@@ -396,7 +400,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       sockets.announceStart();
       sweepTimer = setInterval(() => {
         if (sweeping) return;
-        sweeping = sweep()
+        sweeping = sweep({ outbox: 'nudge' })
           .catch((error: unknown) => logger.error({ err: error }, 'sweep failed'))
           .finally(() => {
             sweeping = undefined;

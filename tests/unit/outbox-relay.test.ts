@@ -308,8 +308,59 @@ test('a nudge runs only the flows given new deliveries; a drain visits every flo
   t.deepEqual(expirySeen, ['order_c']);
 
   claims.clear();
+  relay.nudgeAll();
+  await until(() => (claims.get('expiry-only') ?? 0) >= 1);
+  t.true((claims.get('money-saga') ?? 0) >= 1, 'the periodic sweep (nudgeAll) asks every flow, with or without new deliveries');
+  claims.clear();
   await relay.drain();
-  t.true((claims.get('expiry-only') ?? 0) >= 1, 'a drain (the periodic sweep) visits a flow with nothing new too');
+  t.true((claims.get('expiry-only') ?? 0) >= 1, 'so does a drain');
+  t.is(await repo.pendingCount(), 0);
+});
+
+test('a failed delivery is retried when its backoff ends, with no new event and no sweep to ask for it', async (t) => {
+  const { db, repo } = await setup(t);
+  const flaky = recorder('flaky', 'critical', (_event, attempt) => attempt === 1);
+  const relay = new OutboxRelay({ outbox: repo, flows: [flaky.flow], clock: () => Date.now(), logger: silent });
+  t.teardown(() => relay.stop());
+  await append(db, [{ actorId: 'order_r', type: 'order.paid', n: 1 }]);
+  relay.nudge();
+  await until(() => flaky.attempts.get(1) === 1);
+  t.deepEqual(flaky.seen, []);
+  // The first backoff is 0.5 s; only the relay's own timer can ask again.
+  await until(() => flaky.seen.length === 1);
+  t.deepEqual(flaky.seen, ['order_r#1']);
+  t.is(flaky.attempts.get(1), 2);
+  await relay.stop(); // the pass under way records the delivery before it ends
+  t.is(await repo.pendingCount(), 0);
+});
+
+test('past half its lease a batch records what it delivered before it goes on (and renews the next delivery)', async (t) => {
+  const { db, repo, clock } = await setup(t);
+  const statesSeen: string[] = [];
+  const slow = defineFlow({
+    name: 'slow-saga',
+    delivery: 'critical',
+    on: ['order.paid'],
+    run: (events$) =>
+      events$.pipe(
+        concatMap(async (event) => {
+          if (event.actorId === 'order_1')
+            clock.now += 6_000; // the first delivery takes 6 s of a 10 s lease
+          else {
+            const first = (await db.knex('outbox_deliveries').where({ seq: 1, flow: 'slow-saga' }).first()) as { state: string };
+            const own = (await db.knex('outbox_deliveries').where({ seq: event.seq, flow: 'slow-saga' }).first()) as { claimed_until: number };
+            statesSeen.push(first.state, String(own.claimed_until > clock.now + 5_000));
+          }
+        }),
+      ),
+  });
+  const relay = new OutboxRelay({ outbox: repo, flows: [slow], clock: clock.read, logger: silent, leaseMs: 10_000 });
+  await append(db, [
+    { actorId: 'order_1', type: 'order.paid', n: 1 },
+    { actorId: 'order_2', type: 'order.paid', n: 1 },
+  ]);
+  await relay.drain();
+  t.deepEqual(statesSeen, ['done', 'true'], 'the first was recorded done, and the second renewed, before the second ran');
   t.is(await repo.pendingCount(), 0);
 });
 

@@ -46,6 +46,8 @@ export class OutboxRelay {
   private readonly pumps: ReadonlyArray<{ readonly flow: FlowDefinition; readonly pump: Pump }>;
   private readonly flowsByType = new Map<string, string[]>();
   private readonly maxAttempts: Readonly<Record<Delivery, number>>;
+  /** Per flow, the timer that asks it again when its earliest failed delivery may be retried. */
+  private readonly retries = new Map<string, { readonly at: number; readonly timer: NodeJS.Timeout }>();
 
   constructor(private readonly o: OutboxRelayOptions) {
     const names = new Set<string>();
@@ -65,8 +67,9 @@ export class OutboxRelay {
         if (rows === 0 || this.fanOut.isStopped) break;
       }
       // Every flow at its own pace: each has its own pump, so a slow or failing one never delays another. Only the
-      // flows given new deliveries are asked: an idle flow's pass would be a claim that finds nothing. What else
-      // waits (a retry whose backoff ended, another node's event that unblocks one here) the periodic drain takes.
+      // flows given new deliveries are asked: an idle flow's pass would be a claim that finds nothing. A failed
+      // delivery asks its flow again when its backoff ends; what else may wait (a lease that ran out, another
+      // node's event that unblocks one here) the periodic sweep takes (`nudgeAll`).
       for (const { flow, pump } of this.pumps) if (given.has(flow.name)) pump.nudge();
     }, failed('fan-out'));
     this.pumps = o.flows.map((flow) => ({ flow, pump: new Pump(() => this.pump(flow), failed(flow.name)) }));
@@ -77,6 +80,15 @@ export class OutboxRelay {
     this.fanOut.nudge();
   }
 
+  /**
+   * Asks the fan-out and every flow for a pass, without waiting for them (the periodic sweep: a lease that ran out,
+   * an event another node fanned out). Unlike `drain()` it returns at once, however busy the flows stay.
+   */
+  nudgeAll(): void {
+    this.fanOut.nudge();
+    for (const { pump } of this.pumps) pump.nudge();
+  }
+
   /** Delivers everything deliverable now and resolves when every flow is done (a failing delivery waits its backoff). */
   async drain(): Promise<void> {
     await this.fanOut.drain();
@@ -85,6 +97,8 @@ export class OutboxRelay {
 
   /** No new pass starts; resolves when the fan-out and every flow have finished the pass under way. */
   async stop(): Promise<void> {
+    for (const { timer } of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
     await this.fanOut.stop();
     await Promise.all(this.pumps.map(({ pump }) => pump.stop()));
   }
@@ -98,17 +112,43 @@ export class OutboxRelay {
       // What the flow is done with is settled in one transaction per batch (a crash before it only redelivers:
       // delivery is at least once anyway). A batch at most one event per actor, so order within an actor holds.
       const done: DeliveryRecord[] = [];
-      for (const record of batch) {
-        // Past half its lease the batch may be running out: settle what is done, then renew this record's, or leave
-        // it to the relay that took it over. (Before that, the claim itself still holds: no write needed.)
-        if (this.o.clock() - claimedAt > leaseMs / 2) {
-          await this.o.outbox.markAllDone(done.splice(0), this.o.clock());
-          if (!(await this.o.outbox.renew(record, this.o.clock(), leaseMs))) continue;
+      const pastHalf = () => this.o.clock() - claimedAt > leaseMs / 2;
+      try {
+        for (const record of batch) {
+          // Past half its lease the batch may be running out: settle what is done, then renew this record's, or
+          // leave it to the relay that took it over. (Before that, the claim itself still holds: no write needed.)
+          if (pastHalf()) {
+            await this.o.outbox.markAllDone(done.splice(0), this.o.clock());
+            if (!(await this.o.outbox.renew(record, this.o.clock(), leaseMs))) continue;
+          }
+          if (await this.deliver(flow, record)) done.push(record);
+          // A delivery that ran long: what is done is settled before the lease can lapse under it.
+          if (pastHalf()) await this.o.outbox.markAllDone(done.splice(0), this.o.clock());
         }
-        if (await this.deliver(flow, record)) done.push(record);
+      } finally {
+        // Also when the pass fails part-way (the database away): what ran is recorded if it can be, or runs again
+        // once the lease ends (delivery is at least once).
+        await this.o.outbox.markAllDone(done, this.o.clock()).catch((error: unknown) => {
+          this.o.logger.warn({ err: error, flow: flow.name, deliveries: done.length }, 'could not record delivered events; they run again after their lease');
+        });
       }
-      await this.o.outbox.markAllDone(done, this.o.clock());
     } while (batch.length > 0 && !this.fanOut.isStopped);
+  }
+
+  /** Asks `flow` for a pass when a failed delivery may be retried: a retry waits on nothing else (no new event, no sweep). */
+  private retryLater(flow: FlowDefinition, backoffMs: number): void {
+    // A little after the retry time: a timer may fire a millisecond before the clock shows it.
+    const delayMs = backoffMs + 20;
+    const at = Date.now() + delayMs;
+    const pending = this.retries.get(flow.name);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.retries.delete(flow.name);
+      this.pumps.find((entry) => entry.flow === flow)?.pump.nudge();
+    }, delayMs);
+    timer.unref();
+    this.retries.set(flow.name, { at, timer });
   }
 
   /** Runs the flow on one delivery: true when it succeeded (to be marked done), false when it failed and was recorded so. */
@@ -153,6 +193,7 @@ export class OutboxRelay {
       span.setAttribute('emporium.delivery.parked', park);
       span.end();
       await this.o.outbox.markFailed(record, error instanceof Error ? error.message : String(error), this.o.clock() + backoff, park, this.o.clock());
+      if (!park) this.retryLater(flow, backoff);
       return false;
     }
     return true;
