@@ -4,44 +4,37 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Transaction } from 'better-sqlite3';
 import type { Knex } from 'knex';
 
-const settlers = new WeakMap<Database, Transaction<(records: readonly DeliveryRecord[], now: number) => void>>();
-
-/** SQLite: settles done deliveries, and the rows no flow owes anything any more, as one prepared transaction. */
-function sqliteSettlerFor(db: Database): Transaction<(records: readonly DeliveryRecord[], now: number) => void> {
-  let settler = settlers.get(db);
-  if (settler) return settler;
-  const done = db.prepare(
-    "UPDATE outbox_deliveries SET state = 'done', settled_at = ?, claimed_by = NULL, claimed_until = NULL WHERE seq = ? AND flow = ? AND claimed_by = ? AND state = 'pending'",
-  );
-  const dispatched = db.prepare(
-    "UPDATE outbox SET dispatched_at = ? WHERE seq = ? AND dispatched_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox_deliveries WHERE seq = ? AND state = 'pending')",
-  );
-  settler = db.transaction((records: readonly DeliveryRecord[], now: number) => {
-    for (const record of records) {
-      // Only under our claim, as on PostgreSQL.
-      if (done.run(now, record.seq, record.flow, record.claim).changes === 1) dispatched.run(now, record.seq, record.seq);
-    }
-  });
-  settlers.set(db, settler);
-  return settler;
-}
-
 /** What a fan-out pass did: rows given their deliveries, and the flows those deliveries are for. */
 export interface FanOut {
   readonly rows: number;
   readonly flows: ReadonlySet<string>;
 }
 
+type SqliteSettle = (records: readonly DeliveryRecord[], now: number) => void;
 type SqliteClaim = (flow: string, now: number, until: number, token: string, limit: number) => DeliveryRow[];
-const claimers = new WeakMap<Database, Transaction<SqliteClaim>>();
+
+/** The relay's two SQLite transactions, prepared once per connection. */
+interface SqliteRelayStatements {
+  readonly settle: Transaction<SqliteSettle>;
+  readonly claim: Transaction<SqliteClaim>;
+}
+
+const relayStatements = new WeakMap<Database, SqliteRelayStatements>();
 
 /**
- * SQLite: `claim` as one prepared transaction (the same statements knex builds on PostgreSQL). The state is written
- * as a literal so the planner can use the partial indexes on pending deliveries.
+ * SQLite: `markAllDone` and `claim` as prepared transactions on the app's connection (the same statements knex
+ * builds on PostgreSQL). States are written as literals so the planner can use the partial indexes on pending
+ * deliveries.
  */
-function sqliteClaimerFor(db: Database): Transaction<SqliteClaim> {
-  let claimer = claimers.get(db);
-  if (claimer) return claimer;
+function sqliteRelayStatementsFor(db: Database): SqliteRelayStatements {
+  const cached = relayStatements.get(db);
+  if (cached) return cached;
+  const done = db.prepare(
+    "UPDATE outbox_deliveries SET state = 'done', settled_at = ?, claimed_by = NULL, claimed_until = NULL WHERE seq = ? AND flow = ? AND claimed_by = ? AND state = 'pending'",
+  );
+  const dispatched = db.prepare(
+    "UPDATE outbox SET dispatched_at = ? WHERE seq = ? AND dispatched_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox_deliveries WHERE seq = ? AND state = 'pending')",
+  );
   const lease = db.prepare(`UPDATE outbox_deliveries SET claimed_by = @token, claimed_until = @until
     WHERE flow = @flow AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= @now) AND seq IN (
       SELECT d.seq FROM outbox_deliveries AS d
@@ -52,13 +45,21 @@ function sqliteClaimerFor(db: Database): Transaction<SqliteClaim> {
   const leased = db.prepare(`SELECT d.seq, d.flow, d.actor_id, o.kind, o.type, o.payload, o.created_at, d.attempts, o.traceparent
     FROM outbox_deliveries AS d JOIN outbox AS o ON o.seq = d.seq
     WHERE d.flow = ? AND d.claimed_by = ? AND d.state = 'pending' ORDER BY d.seq`);
-  claimer = db.transaction((flow: string, now: number, until: number, token: string, limit: number) => {
-    // Nothing leased, nothing to read (an idle flow's pass is this one statement).
-    if (lease.run({ flow, now, until, token, limit }).changes === 0) return [];
-    return leased.all(flow, token) as DeliveryRow[];
-  });
-  claimers.set(db, claimer);
-  return claimer;
+  const statements: SqliteRelayStatements = {
+    settle: db.transaction((records: readonly DeliveryRecord[], now: number) => {
+      for (const record of records) {
+        // Only under our claim, as on PostgreSQL.
+        if (done.run(now, record.seq, record.flow, record.claim).changes === 1) dispatched.run(now, record.seq, record.seq);
+      }
+    }),
+    claim: db.transaction((flow: string, now: number, until: number, token: string, limit: number) => {
+      // Nothing leased, nothing to read (an idle flow's pass is this one statement).
+      if (lease.run({ flow, now, until, token, limit }).changes === 0) return [];
+      return leased.all(flow, token) as DeliveryRow[];
+    }),
+  };
+  relayStatements.set(db, statements);
+  return statements;
 }
 
 /** One outbox row as a flow receives it, with that flow's delivery record. */
@@ -190,7 +191,7 @@ export class OutboxRepo {
     const token = randomUUID();
     const rows = this.postgres
       ? await this.claimWithKnex(flow, now, leaseMs, limit, token)
-      : await this.withSqlite((db) => sqliteClaimerFor(db).immediate(flow, now, now + leaseMs, token, limit));
+      : await this.withSqlite((db) => sqliteRelayStatementsFor(db).claim.immediate(flow, now, now + leaseMs, token, limit));
     return rows.map((row) => ({
       seq: Number(row.seq),
       flow: row.flow,
@@ -265,7 +266,7 @@ export class OutboxRepo {
     // Rows in seq order: on PostgreSQL settleRow locks each row, and two flows settling overlapping rows then lock
     // them in the same order (no deadlock).
     const ordered = [...records].sort((a, b) => a.seq - b.seq);
-    if (!this.postgres) return this.markAllDoneSqlite(ordered, now);
+    if (!this.postgres) return this.withSqlite((db) => sqliteRelayStatementsFor(db).settle.immediate(ordered, now));
     await this.transaction(async (trx) => {
       for (const record of ordered) {
         // Only under our claim: a relay whose lease lapsed must not overwrite what the one that took over recorded.
@@ -275,10 +276,6 @@ export class OutboxRepo {
         if (settled === 1) await this.settleRow(trx, record.seq, now);
       }
     });
-  }
-
-  private markAllDoneSqlite(records: readonly DeliveryRecord[], now: number): Promise<void> {
-    return this.withSqlite((db) => sqliteSettlerFor(db).immediate(records, now));
   }
 
   /** Runs `work` on the app's SQLite connection (taken from knex's pool, so never inside another's transaction). */
