@@ -225,9 +225,11 @@ export class ActorRepo {
     return { recent: Number(row?.recent ?? 0), inState: Number(row?.in_state ?? 0) };
   }
 
-  async listByKind(kind: string, options: { state?: string | undefined; limit: number }): Promise<ActorRow[]> {
+  /** Actors of `kind`, newest first; `state` narrows them to one state or to any of several. */
+  async listByKind(kind: string, options: { state?: string | readonly string[] | undefined; limit: number }): Promise<ActorRow[]> {
     const query = this.knex('actors').where({ kind });
-    if (options.state) query.andWhere({ state: options.state });
+    if (typeof options.state === 'string') query.andWhere({ state: options.state });
+    else if (options.state) query.whereIn('state', [...options.state]);
     const rows = (await query.orderBy('created_at', 'desc').limit(options.limit)) as ActorRecordRow[];
     return rows.map(fromRow);
   }

@@ -151,17 +151,21 @@ export class CheckoutService {
    * (same id, so every caller gets the same order). Used by the checkout itself
    * and by the `cart.checkedOut` flow, which finishes it after a crash.
    */
-  async ensureOrder(cart: CartActor): Promise<OrderActor> {
+  async ensureOrder(cart: CartActor, lines?: readonly OrderLine[]): Promise<OrderActor> {
     const checkout = cart.snapshot.context.checkout;
     if (cart.state !== 'checkedOut' || !checkout)
       throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has not been checked out`, { details: { state: cart.state } });
-    const existing = await this.o.runtime.get('order', checkout.orderId);
-    if (existing) return existing;
+    // Without its lines at hand, an order that exists is found before the catalog is read for them (`create`
+    // finds it too, and answers with it).
+    if (!lines) {
+      const existing = await this.o.runtime.get('order', checkout.orderId);
+      if (existing) return existing;
+    }
     const { actor: order } = await this.o.runtime.create('order', checkout.orderId, {
       id: checkout.orderId,
       customerId: cart.snapshot.context.customerId,
       cartId: cart.id,
-      items: await this.orderLines(cart),
+      items: lines ? [...lines] : await this.orderLines(cart),
       currency: cart.snapshot.context.currency,
       shippingAddress: checkout.shippingAddress,
       paymentWindowMs: this.o.paymentWindowMs,
@@ -172,6 +176,8 @@ export class CheckoutService {
 
   private async run(identity: Identity, cartId: string, requestId: string, named: ShippingAddress | null): Promise<OrderActor> {
     let repriced: PriceChange[] = [];
+    // The products the prices were checked against: the order's names and SKUs come from the same read.
+    let products: ReadonlyMap<string, ProductView> | undefined;
     // No address given: a customer's default one from the address book (a guest has none).
     const shippingAddress = named ?? (identity.role === 'customer' && this.o.defaultAddress ? await this.o.defaultAddress(identity.sub) : null);
     // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
@@ -191,7 +197,8 @@ export class CheckoutService {
       if (refusal) throw refusedBecause(cartRefusalError(cartId, refusal));
       // The lines keep the price they were added at until now: a price the catalog changed since is taken
       // instead of checking out, and the customer, told so, checks out again at the prices shown.
-      repriced = await this.priceChanges(current);
+      products = await this.sold(current);
+      repriced = await currentPriceChanges(this.o.catalog, this.o.offers, current, products, { fresh: true });
       if (repriced.length > 0) {
         return { type: 'REPRICE', prices: repriced.map(({ productId, now, listPrice, offerId }) => ({ productId, unitPrice: now, listPrice, offerId })) };
       }
@@ -206,7 +213,7 @@ export class CheckoutService {
         },
       );
     }
-    return this.finish(cart);
+    return this.finish(cart, products);
   }
 
   /** The error a failed attempt answered with, rebuilt from its recorded reservation decision. */
@@ -219,14 +226,15 @@ export class CheckoutService {
     return abandoned(cartId);
   }
 
-  private async finish(cart: CartActor): Promise<OrderActor> {
+  /** Drives a started checkout to its end; `products`, when given, were read for this cart's lines by this request. */
+  private async finish(cart: CartActor, products?: ReadonlyMap<string, ProductView>): Promise<OrderActor> {
     const checkout = cart.snapshot.context.checkout;
     if (!checkout) throw new AppError('INVALID_TRANSITION', `cart ${cart.id} has no checkout in progress`, { details: { state: cart.state } });
     if (cart.state === 'checkedOut') return this.ensureOrder(cart);
     if (cart.state !== 'checkingOut') throw new AppError('INVALID_TRANSITION', `cart ${cart.id} is ${cart.state}`, { details: { state: cart.state } });
     const { orderId } = checkout;
 
-    const items = await this.orderLines(cart);
+    const items = await this.orderLines(cart, products);
     const reservation = await this.o.inventory.reserve(
       { orderId, cartId: cart.id, customerId: cart.snapshot.context.customerId, lines: items, startedAt: checkout.startedAt },
       this.o.clock() + this.o.paymentWindowMs + this.o.reservationGraceMs,
@@ -263,14 +271,15 @@ export class CheckoutService {
         if (error instanceof CheckoutAbandoned) await this.o.inventory.release(orderId);
         throw error;
       });
-    return this.ensureOrder(completed);
+    return this.ensureOrder(completed, items);
   }
 
   /**
-   * The lines priced differently now: the catalog changed the price, or an offer started, ended or sold out. A
-   * product no longer sold (archived, or gone) refuses the checkout: the customer removes it first.
+   * The products of a cart's lines, read afresh. A product no longer sold (archived, or gone) refuses the
+   * checkout: the customer removes it first. (Their prices are then checked: the catalog may have changed a
+   * price, or an offer started, ended or sold out.)
    */
-  private async priceChanges(cart: CartActor): Promise<PriceChange[]> {
+  private async sold(cart: CartActor): Promise<ReadonlyMap<string, ProductView>> {
     const lines = cart.snapshot.context.items;
     const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
     for (const line of lines) {
@@ -281,12 +290,13 @@ export class CheckoutService {
         });
       }
     }
-    return currentPriceChanges(this.o.catalog, this.o.offers, cart, products, { fresh: true });
+    return products;
   }
 
-  private async orderLines(cart: CartActor): Promise<OrderLine[]> {
+  /** The cart's lines with their products' names and SKUs (from `known`, or read now). */
+  private async orderLines(cart: CartActor, known?: ReadonlyMap<string, ProductView>): Promise<OrderLine[]> {
     const lines = cart.snapshot.context.items;
-    const products = await this.o.catalog.getProducts(lines.map((line) => line.productId));
+    const products = known ?? (await this.o.catalog.getProducts(lines.map((line) => line.productId)));
     return lines.map((line) => {
       const product = products.get(line.productId);
       if (!product) throw new AppError('NOT_FOUND', `product ${line.productId} is no longer sold`);

@@ -262,7 +262,7 @@ export class OfferService {
   // ------------------------------------------------------------------ helpers
 
   private async open(states: readonly OfferState[]): Promise<OfferActor[]> {
-    const rows = (await Promise.all(states.map((state) => this.o.actors.listByKind('offer', { state, limit: 1000 })))).flat();
+    const rows = await this.o.actors.listByKind('offer', { state: states, limit: 1000 * states.length });
     return rows.map((row) => this.o.runtime.fromRow('offer', row));
   }
 

@@ -87,8 +87,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     if (this.latencyMs > 0) await sleep(this.latencyMs);
-    const previous = await this.lookup(request.idempotencyKey);
-    if (previous) return previous;
+    // A charge already made under this key is not made again: the insert is ignored and its record answers.
     const reason = !isLuhnValid(request.card.number) ? 'invalid_number' : this.isExpired(request.card) ? 'expired_card' : DECLINES[request.card.number];
     await this.knex('payment_charges')
       .insert({
