@@ -346,3 +346,38 @@ test('a shipped order keeps its drop unit for good: releasing it afterwards give
   const held = await app.app.db.knex('drop_claims').where({ offer_id: offer.id, customer_id: account.body.customer.id });
   t.is(held.length, 1, "the guest's claim is the account's now");
 });
+
+test('a sale by category prices a category moved under it at once: the node keeps no stale tree for a cart change', async (t) => {
+  const app = await appForTest(t);
+  const warehouse = await socketForTest(t, app.url, '/warehouse', await staffToken(app.app));
+  const catalog = app.app.services.catalog;
+  const tag = `${process.pid}${Date.now()}`;
+  const sold = await ok<{ category: { id: string; slug: string } }>(warehouse, 'catalog:upsertCategory', { slug: `festival-${tag}`, name: 'Festival' });
+  const elsewhere = await ok<{ category: { id: string; slug: string } }>(warehouse, 'catalog:upsertCategory', { slug: `pantry-${tag}`, name: 'Pantry' });
+  const product = await catalog.createProduct({ sku: `CAT-${tag}`, name: 'Olive oil', categoryId: elsewhere.category.id, price: 1000, onHand: 10 });
+  await ok(warehouse, 'offer:create', {
+    sort: 'sale',
+    name: 'Festival of the category',
+    discount: { type: 'percent', percent: 50 },
+    productIds: [],
+    categoryIds: [sold.category.slug],
+    startsAt: Date.now() - 1_000,
+    endsAt: Date.now() + 600_000,
+  });
+  const buyer = await shopper(t, app);
+  await until('the sale to be live', async () => {
+    const { offers } = (await getJson<{ offers: OfferView[] }>(`${app.url}/api/offers`)).body;
+    return offers.some((offer) => offer.state === 'live');
+  });
+  // Priced (and the category tree read) just before the move: the product is outside the sale.
+  const { cart: before } = await ok<{ cart: CartView }>(buyer.store, 'cart:create', {});
+  const listed = await ok<{ cart: CartView }>(buyer.store, 'cart:addItem', { cartId: before.id, productId: product.id, quantity: 1 });
+  t.like(listed.cart.items[0], { unitPrice: 1000, offerId: null });
+
+  // Moved under the sale's category; the very next cart change on this node sees it (well inside the cache's quarter second).
+  await ok(warehouse, 'catalog:upsertCategory', { slug: elsewhere.category.slug, name: 'Pantry', parent: sold.category.slug });
+  const { cart: after } = await ok<{ cart: CartView }>(buyer.store, 'cart:create', {});
+  const discounted = await ok<{ cart: CartView }>(buyer.store, 'cart:addItem', { cartId: after.id, productId: product.id, quantity: 1 });
+  t.like(discounted.cart.items[0], { unitPrice: 500, listPrice: 1000 });
+  t.truthy(discounted.cart.items[0]?.offerId);
+});

@@ -156,6 +156,8 @@ export class CatalogService {
    * listen: the database's triggers keep it in step with every write, in the writer's transaction.)
    */
   readonly productChanged$ = new Subject<ProductView>();
+  /** Every committed category creation or change (pricing by category caches the tree and drops it on this). */
+  readonly categoryChanged$ = new Subject<CategoryView>();
 
   /** Products for the hot path (adding to a cart), see `productForCart`. */
   private readonly cache: ProductCache;
@@ -290,16 +292,18 @@ export class CatalogService {
       position: input.position ?? 0,
       parent_id: null,
     });
-    return categoryView(row);
+    const view = categoryView(row);
+    this.categoryChanged$.next(view);
+    return view;
   }
 
   /**
    * Creates the category with this slug, or changes it. `parent` (a slug) must exist and must not be the
    * category itself or one of its descendants: the categories stay a tree.
    */
-  upsertCategory(input: CategoryInput): Promise<{ category: CategoryView; created: boolean }> {
+  async upsertCategory(input: CategoryInput): Promise<{ category: CategoryView; created: boolean }> {
     const now = this.clock();
-    return onceMoreIfRaced(() =>
+    const outcome = await onceMoreIfRaced(() =>
       this.repo.transaction(async (repo) => {
         const existing = await repo.categoryBySlug(input.slug);
         let parentId: string | null = null;
@@ -340,6 +344,8 @@ export class CatalogService {
         return { category: categoryView(row), created: true };
       }),
     );
+    this.categoryChanged$.next(outcome.category);
+    return outcome;
   }
 
   /**

@@ -79,6 +79,8 @@ export const offersModule = defineModule({
       .subscribe();
     // This node's own offer changes price at once; another node's within the pricing cache's quarter second.
     const invalidating = runtime.changes$.pipe(filter((change) => change.kind === 'offer')).subscribe(() => offers.invalidate());
+    // A category moved or added on this node prices by category at once; another node's change within the cache's quarter second.
+    invalidating.add(services.catalog.categoryChanged$.subscribe(() => offers.invalidate()));
     const view = async (actor: OfferActor) => offers.view(actor);
     const pushes: Observable<Push> = runtime.changes$.pipe(
       filter((change: ActorChange): change is ChangeOf<'offer'> => change.kind === 'offer'),

@@ -24,8 +24,9 @@ type ListQuery = z.output<(typeof warehouseCommands)['offers:list']>;
 const START_GRACE_MS = 1_000;
 const OPEN_STATES: readonly OfferState[] = ['scheduled', 'live', 'soldOut'];
 /**
- * How long a node prices with the offers it read last. Its own offer changes drop them at once; another node's
- * reach it within this (well inside the sweep's own second of lag at a start or an end).
+ * How long a node prices with the offers (and the category tree) it read last. Its own offer changes drop them at
+ * once; another node's, and a category moved, reach it within this (well inside the sweep's own second of lag at a
+ * start or an end). A checkout reads both afresh.
  */
 const PRICING_CACHE_MS = 250;
 /** A drop quota row with no offer actor this old (its creation failed half-way) is closed by the sweep. */
@@ -52,12 +53,15 @@ export interface OfferServiceOptions {
 
 export class OfferService {
   private pricing: { readonly readAt: number; readonly offers: Promise<PricingOffer[]> } | undefined;
+  /** The category tree a sale by category prices with, read at most once per `PRICING_CACHE_MS` (not per cart change). */
+  private tree: { readonly readAt: number; readonly chain: Promise<(categoryId: string) => string[]> } | undefined;
 
   constructor(private readonly o: OfferServiceOptions) {}
 
   /** Forgets the offers read for pricing (an offer changed on this node). */
   invalidate(): void {
     this.pricing = undefined;
+    this.tree = undefined;
   }
 
   // ------------------------------------------------------------------ staff
@@ -137,9 +141,7 @@ export class OfferService {
     const at = pricing.at ?? this.o.clock();
     const offers = (await this.pricingOffers(pricing.fresh)).filter((offer) => applies(offer, at));
     const needsTree = offers.some((offer) => offer.context.terms.sort === 'sale' && offer.context.terms.categoryIds.length > 0);
-    const chain = needsTree
-      ? ancestry(new Map((await this.o.catalog.listCategories()).map((category) => [category.id, category.parentId])))
-      : (id: string) => [id];
+    const chain = needsTree ? await this.categoryTree(pricing.fresh) : (id: string) => [id];
     const dropIds = offers.flatMap(({ context: { id, terms } }) => (terms.sort === 'drop' && products.some((p) => p.id === terms.productId) ? [id] : []));
     const quotas = await this.o.repo.remainingOf(dropIds);
     const held = pricing.customerId ? await this.o.repo.heldByCustomer(dropIds, pricing.customerId) : new Map<string, number>();
@@ -150,6 +152,20 @@ export class OfferService {
       return !pricing.customerId || (held.get(offer.id) ?? 0) + quantity <= quota.perCustomerLimit;
     };
     return bestPrices(products, offers, at, chain, dropCheck);
+  }
+
+  /** Each category's chain up to its root, for pricing: from this node's quarter-second cache unless `fresh`. */
+  private categoryTree(fresh = false): Promise<(categoryId: string) => string[]> {
+    const now = Date.now();
+    if (fresh || !this.tree || now - this.tree.readAt > PRICING_CACHE_MS) {
+      const chain = this.o.catalog.listCategories().then((categories) => ancestry(new Map(categories.map((category) => [category.id, category.parentId]))));
+      this.tree = { readAt: now, chain };
+      // A failed read is not kept.
+      chain.catch(() => {
+        if (this.tree?.chain === chain) this.tree = undefined;
+      });
+    }
+    return this.tree.chain;
   }
 
   private pricingOffers(fresh = false): Promise<PricingOffer[]> {
