@@ -3,7 +3,7 @@
 // `node --import tsx src/main.ts` processes; Redis and PostgreSQL come from scripts/local-services.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -22,11 +22,12 @@ interface NodeProcess {
   stop(): Promise<void>;
 }
 
-async function startNode(name: string, env: Record<string, string>): Promise<NodeProcess> {
+async function startNode(name: string, env: Record<string, string>, cpuProfDir?: string): Promise<NodeProcess> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'emporium-bench-node-'));
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const key of ['DATABASE_URL', 'REDIS_URL', 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'NODE_ID']) delete childEnv[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     env: {
       ...childEnv,
@@ -133,6 +134,23 @@ export interface ClusterSetupResult {
   readonly fanout: FanoutResult;
   /** PostgreSQL rows read (sequential and index fetches, every table) per `cart:addItem` answered, warm-up included. */
   readonly rowsReadPerAck: number | null;
+  /** CPU time of the Emporium node processes (both, for the cluster) per `cart:addItem` answered, warm-up included (Linux). */
+  readonly nodeCpuMsPerAck: number | null;
+}
+
+/** User + system CPU time of these processes so far, in ms (from /proc; null where there is none). */
+function cpuMsOf(pids: readonly (number | undefined)[]): number | null {
+  try {
+    let ticks = 0;
+    for (const pid of pids) {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
 }
 
 /** Rows PostgreSQL read so far in this database, every table: sequential reads plus index fetches. */
@@ -151,10 +169,13 @@ async function rowsRead(databaseUrl: string): Promise<number> {
 }
 
 /** Runs both scenarios against `urls` (one node, or two: clients alternate between them, the driver uses the first). */
-async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl: string, sizes: ClusterSizes): Promise<ClusterSetupResult> {
+async function scenarios(pool: ClientPool, nodes: readonly NodeProcess[], databaseUrl: string, sizes: ClusterSizes): Promise<ClusterSetupResult> {
+  const urls = nodes.map((node) => node.url);
+  const pids = nodes.map((node) => node.child.pid);
   const products = await insertProducts(databaseUrl, 20);
   const token = await adminToken(urls[0]!);
   const readBefore = await rowsRead(databaseUrl);
+  const cpuBefore = cpuMsOf(pids);
   const rt = await roundTrip(pool, {
     urls,
     namespace: '/store',
@@ -166,8 +187,10 @@ async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl:
     warmupMs: sizes.warmupMs,
     durationMs: sizes.durationMs,
   });
+  const cpuAfter = cpuMsOf(pids);
   const readAfter = await rowsRead(databaseUrl);
   const rowsReadPerAck = rt.allOps > 0 ? (readAfter - readBefore) / rt.allOps : null;
+  const nodeCpuMsPerAck = rt.allOps > 0 && cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / rt.allOps : null;
 
   const productId = products[0]!;
   const driver = await driverSocket(urls[0]!, '/warehouse', token);
@@ -191,7 +214,7 @@ async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl:
       maxEvents: sizes.maxEvents,
       window: sizes.window,
     });
-    return { roundTrip: rt, fanout, rowsReadPerAck };
+    return { roundTrip: rt, fanout, rowsReadPerAck, nodeCpuMsPerAck };
   } finally {
     driver.close();
     await pool.closeAll();
@@ -200,7 +223,8 @@ async function scenarios(pool: ClientPool, urls: readonly string[], databaseUrl:
 
 export type ClusterOutcome = { readonly skipped: string } | { readonly single: ClusterSetupResult; readonly cluster: ClusterSetupResult };
 
-export async function runCluster(pool: ClientPool, sizes: ClusterSizes): Promise<ClusterOutcome> {
+/** `cpuProfDir`: each node writes a V8 CPU profile under `<cpuProfDir>/<node name>` when it exits. */
+export async function runCluster(pool: ClientPool, sizes: ClusterSizes, cpuProfDir?: string): Promise<ClusterOutcome> {
   let redis: RedisServer | undefined;
   let postgres: PostgresServer | undefined;
   const nodes: NodeProcess[] = [];
@@ -216,18 +240,18 @@ export async function runCluster(pool: ClientPool, sizes: ClusterSizes): Promise
     const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
 
     const singleDb = await postgres.createDatabase(`emporium_bench_single_${tag}`);
-    const single = await startNode('node-single', { DATABASE_URL: singleDb });
+    const single = await startNode('node-single', { DATABASE_URL: singleDb }, cpuProfDir);
     nodes.push(single);
-    const singleResult = await scenarios(pool, [single.url], singleDb, sizes);
+    const singleResult = await scenarios(pool, [single], singleDb, sizes);
     await single.stop();
     await sleep(200);
 
     const clusterDb = await postgres.createDatabase(`emporium_bench_cluster_${tag}`);
-    const a = await startNode('node-a', { DATABASE_URL: clusterDb, REDIS_URL: redis!.url });
+    const a = await startNode('node-a', { DATABASE_URL: clusterDb, REDIS_URL: redis!.url }, cpuProfDir);
     nodes.push(a);
-    const b = await startNode('node-b', { DATABASE_URL: clusterDb, REDIS_URL: redis!.url });
+    const b = await startNode('node-b', { DATABASE_URL: clusterDb, REDIS_URL: redis!.url }, cpuProfDir);
     nodes.push(b);
-    const clusterResult = await scenarios(pool, [a.url, b.url], clusterDb, sizes);
+    const clusterResult = await scenarios(pool, [a, b], clusterDb, sizes);
     return { single: singleResult, cluster: clusterResult };
   } finally {
     await Promise.all(nodes.map((node) => node.stop().catch(() => undefined)));

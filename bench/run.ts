@@ -70,7 +70,7 @@ async function printSqlStats(server: Child, label: string): Promise<void> {
   if (!stats) return;
   const total = stats.statements.reduce((n, s) => n + s.ms, 0);
   log(`   SQL in ${label}: ${total.toFixed(0)} ms of ${stats.cpuMs.toFixed(0)} ms server CPU; top statements:`);
-  for (const s of stats.statements.slice(0, 12))
+  for (const s of stats.statements.slice(0, 30))
     log(`     ${s.ms.toFixed(0).padStart(6)} ms ${String(s.calls).padStart(7)} × ${((1000 * s.ms) / s.calls).toFixed(0).padStart(5)} µs  ${s.sql}`);
 }
 
@@ -636,7 +636,7 @@ async function main(): Promise<number> {
         }
       };
       if (!sizes) return skip('skipped in --quick mode');
-      const outcome = await runCluster(pool, sizes);
+      const outcome = await runCluster(pool, sizes, profDir);
       if ('skipped' in outcome) return skip(outcome.skipped);
       const { single, cluster } = outcome as { single: ClusterSetupResult; cluster: ClusterSetupResult };
       set({
@@ -651,8 +651,14 @@ async function main(): Promise<number> {
           metric('p50', 'ms', single.roundTrip.p50, cluster.roundTrip.p50),
           metric('p99', 'ms', single.roundTrip.p99, cluster.roundTrip.p99),
           metric('PostgreSQL rows read per ack', 'n', single.rowsReadPerAck, cluster.rowsReadPerAck),
+          metric('node CPU per ack (all nodes)', 'ms', single.nodeCpuMsPerAck, cluster.nodeCpuMsPerAck),
         ],
-        detail: { single: single.roundTrip, cluster: cluster.roundTrip, rowsReadPerAck: { single: single.rowsReadPerAck, cluster: cluster.rowsReadPerAck } },
+        detail: {
+          single: single.roundTrip,
+          cluster: cluster.roundTrip,
+          rowsReadPerAck: { single: single.rowsReadPerAck, cluster: cluster.rowsReadPerAck },
+          nodeCpuMsPerAck: { single: single.nodeCpuMsPerAck, cluster: cluster.nodeCpuMsPerAck },
+        },
       });
       set({
         name: 'cluster-fanout-1000',

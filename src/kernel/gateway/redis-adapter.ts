@@ -41,7 +41,13 @@ export interface ClusterLink {
  */
 export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): ClusterLink {
   const retryStrategy = (attempt: number) => Math.min(100 * attempt, 1000);
-  const pub = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, connectionName: 'emporium-pub' });
+  const pub = new Redis(redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy,
+    connectionName: 'emporium-pub',
+    enableAutoPipelining: true,
+  });
   // No ready check on the subscriber: its INFO can reach Redis after a SUBSCRIBE queued while the connection
   // stalled, which Redis refuses in subscriber mode; ioredis then drops the connection and the subscriptions with it.
   const sub = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy, connectionName: 'emporium-sub', enableReadyCheck: false });
