@@ -182,6 +182,9 @@ export class CheckoutService {
     const shippingAddress = named ?? (identity.role === 'customer' && this.o.defaultAddress ? await this.o.defaultAddress(identity.sub) : null);
     // Judged in the cart's own step: a duplicate of this request (here or on another node) finds the checkout it started.
     const cart = await this.o.runtime.send('cart', cartId, async (actor): Promise<CartCommand | null> => {
+      // Judged again on a fresher state (a lost compare-and-set): what an earlier judgement read is not this one's.
+      products = undefined;
+      repriced = [];
       const current = ownedBy(identity, 'cart', cartId, actor);
       const { checkout, failedCheckout } = current.snapshot.context;
       if (checkout?.requestId === requestId) return null;
@@ -293,10 +296,10 @@ export class CheckoutService {
     return products;
   }
 
-  /** The cart's lines with their products' names and SKUs (from `known`, or read now). */
+  /** The cart's lines with their products' names and SKUs (from `known` when it has every one, else read now). */
   private async orderLines(cart: CartActor, known?: ReadonlyMap<string, ProductView>): Promise<OrderLine[]> {
     const lines = cart.snapshot.context.items;
-    const products = known ?? (await this.o.catalog.getProducts(lines.map((line) => line.productId)));
+    const products = known && lines.every((line) => known.has(line.productId)) ? known : await this.o.catalog.getProducts(lines.map((line) => line.productId));
     return lines.map((line) => {
       const product = products.get(line.productId);
       if (!product) throw new AppError('NOT_FOUND', `product ${line.productId} is no longer sold`);
