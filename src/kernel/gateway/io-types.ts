@@ -1,13 +1,14 @@
 // The Socket.IO types of this server, from the protocol's event maps: what clients send, what the server pushes.
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Identity } from '../../domain/identity.ts';
+import type { InterestEvents } from './interest.ts';
 import type { ServerToClient, StoreClientToServer, WarehouseClientToServer } from '../../protocol/index.ts';
 
 /** Commands of either namespace. Each namespace's table holds its own, and commands are dispatched by name, not by listener. */
 export type ClientToServer = StoreClientToServer & WarehouseClientToServer;
 
-/** Nodes exchange no events of their own: the Redis adapter carries broadcasts only. */
-export type InterServer = Record<never, never>;
+/** What the nodes tell each other through the Redis adapter besides broadcasts: which topics their clients watch. */
+export type InterServer = InterestEvents;
 
 /** What a connected socket carries: the identity its handshake proved. */
 export interface SocketData {

@@ -13,6 +13,7 @@ import { pushAudiences, type ServerToClient } from '../../protocol/index.ts';
 import { bindCommands, InFlight, type CommandTable } from './commands.ts';
 import type { ErrorLogger } from './errors.ts';
 import type { ClusterLink } from './redis-adapter.ts';
+import { clusterInterest, localInterest } from './interest.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { textParser } from './text-parser.ts';
 import { clientAddress, commandLimiter, KeyedBuckets, KeyedCounts, quietWarnings, trustFunction } from './limits.ts';
@@ -67,7 +68,7 @@ export interface SocketGateway {
   announceStart(): void;
   /** Disconnects the sockets in any of `rooms`, on every node and in both namespaces. */
   disconnectRooms(rooms: readonly string[]): void;
-  /** See `ClientControl.mayBeWatching`: false only on one node with nobody in the topic's room. */
+  /** See `ClientControl.mayBeWatching`: false when no client of any node is in the topic's room (see interest.ts). */
   mayBeWatching(namespace: Namespace, topic: string): boolean;
   /** Stops pushes and closes the server, with any connection still open. */
   close(): Promise<void>;
@@ -106,8 +107,9 @@ function authenticated(authenticate: (token: unknown) => Promise<Identity>, requ
 }
 
 /** Sends a push to its topics' rooms in `namespace`; its arguments are typed by its event through the protocol's map. */
-function emitPush<E extends PushEvent>(namespace: AppNamespace, push: PushOf<E>): void {
-  namespace.to([...push.topics]).emit(push.event, ...push.payload());
+/** Sends `push` to its topics' rooms: on every node, or (`local`) only to this node's clients, past Redis. */
+function emitPush<E extends PushEvent>(namespace: AppNamespace, push: PushOf<E>, local: boolean): void {
+  (local ? namespace.local : namespace).to([...push.topics]).emit(push.event, ...push.payload());
 }
 
 export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
@@ -150,6 +152,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
   });
 
   o.clusterLink?.attach(io);
+  const interest = o.clusterLink ? clusterInterest(io, o.clusterLink, logger) : localInterest(io);
 
   // The default namespace serves nothing: refuse it so a mistyped URL fails loudly.
   io.use((_socket, next) => next(handshakeError(new AppError('NOT_FOUND', 'connect to /store or /warehouse'))));
@@ -229,10 +232,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     next: (push) => {
       for (const audience of pushAudiences[push.event]) {
         const namespace = namespaces[audience];
-        // With the in-memory adapter an empty room means nobody anywhere is watching: skip building and encoding.
-        // Clustered, other nodes may have subscribers, so the adapter must see every push.
-        if (!o.clusterLink && !push.topics.some((topic) => namespace.adapter.rooms.has(topic))) continue;
-        emitPush(namespace, push);
+        // Nobody watching anywhere: nothing is built or encoded. Watched only here: not published through Redis.
+        const watching = interest.audience(namespace, push.topics);
+        if (!watching.local && !watching.remote) continue;
+        emitPush(namespace, push, !watching.remote);
         if (push.onlyOwner) void dropNonOwners(namespace, push.topics, push.onlyOwner);
       }
     },
@@ -280,7 +283,10 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
       for (const connection of cutOff) connection.close();
       return { sockets: count, connectionsCutOff: cutOff.length, packetsUnsent };
     },
-    mayBeWatching: (namespace, topic) => o.clusterLink !== undefined || namespaces[namespace].adapter.rooms.has(topic),
+    mayBeWatching: (namespace, topic) => {
+      const audience = interest.audience(namespaces[namespace], [topic]);
+      return audience.local || audience.remote;
+    },
     disconnectRooms: (rooms) => {
       if (rooms.length === 0) return;
       for (const namespace of Object.values(namespaces)) namespace.in([...rooms]).disconnectSockets(true);
@@ -292,6 +298,7 @@ export function createSocketGateway(o: SocketGatewayOptions): SocketGateway {
     close: async () => {
       closing = true;
       subscription.unsubscribe();
+      interest.close();
       resyncs?.unsubscribe();
       clusterResyncs?.unsubscribe();
       await new Promise<void>((resolve) => io.close(() => resolve()));

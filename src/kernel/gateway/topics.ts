@@ -3,6 +3,7 @@ import type { AppSocket } from './io-types.ts';
 import { idSchema, type TopicView } from '../../protocol/index.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Identity } from '../../domain/identity.ts';
+import { watchRoom } from './interest.ts';
 
 /**
  * One topic family a module serves in a namespace: `<name>:<id>` (an actor or a product), or the bare `<name>`
@@ -45,14 +46,16 @@ export function topicResolver(table: TopicTable) {
 
 /**
  * Checks the caller may see `topic`, joins it, then answers with its current
- * view. The view is read after joining, so a change committed meanwhile
- * arrives as a push (which the client drops if its version is not newer)
- * instead of falling between the two.
+ * view. The view is read after joining (and, in a cluster, after every node
+ * has acknowledged that this node watches the topic), so a change committed
+ * meanwhile arrives as a push (which the client drops if its version is not
+ * newer) instead of falling between the two.
  */
 export async function subscribeTopic(socket: AppSocket, topic: string, resolve: () => Promise<TopicView>): Promise<TopicView> {
   // Access first (resolve throws FORBIDDEN / NOT_FOUND / VALIDATION), so a refused socket never sits in the room.
   await resolve();
   await socket.join(topic);
+  await watchRoom(socket, topic);
   return resolve();
 }
 

@@ -1,0 +1,124 @@
+// Which topics anyone watches, across nodes (src/kernel/gateway/interest.ts): a change nobody watches is not
+// published through Redis, one watched only on its own node is not either, one watched on another node is; a
+// watcher that subscribes while the actor keeps changing on another node ends at its last version; a node that
+// starts later learns what the others watch.
+import { Redis } from 'ioredis';
+import type { Socket } from 'socket.io-client';
+import test from '../helpers/cluster-test.ts';
+import { guestToken, nextEvent, ok } from '../helpers/app.ts';
+import type { ServerChild } from '../helpers/child.ts';
+import { ClusterLab } from '../helpers/cluster.ts';
+
+const lab = new ClusterLab();
+let a: ServerChild;
+let b: ServerChild;
+let listener: Redis;
+/** Every message the nodes published to the /store namespace's channels, as text (msgpack keeps strings as they are). */
+const published: string[] = [];
+
+lab.install(test, async () => {
+  [a, b] = await lab.cluster(2);
+  listener = new Redis(lab.redis.url, { lazyConnect: true, maxRetriesPerRequest: null });
+  listener.on('error', () => undefined); // the teardown stops Redis under it
+  await listener.connect();
+  listener.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => published.push(message.toString('latin1')));
+  await listener.psubscribe('socket.io#/store#*');
+});
+
+test.after.always(() => listener?.disconnect());
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Messages published so far that name `id`, after the ones in flight have had time to arrive. */
+async function publishedAbout(id: string): Promise<number> {
+  await sleep(150);
+  return published.filter((message) => message.includes(id)).length;
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test.serial('a cart change is published through Redis only while a client of another node watches it', async (t) => {
+  const productId = await lab.insertProduct(100, 700);
+  const token = await guestToken(a.url);
+  const onA = await lab.store(a, token);
+  const onB = await lab.store(b, token);
+  const { cart } = await ok(onA, 'cart:create', {});
+
+  // Nobody watches: no push is built, nothing is published.
+  await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  t.is(await publishedAbout(cart.id), 0, 'an unwatched change is not published');
+
+  // Watched on its own node only: delivered there, still not published.
+  await ok(onA, 'subscribe', { topic: `cart:${cart.id}` });
+  const local = nextEvent(onA, 'cart:updated', (view) => view.id === cart.id && view.version === 3);
+  await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  t.is((await local).items[0]?.quantity, 2);
+  t.is(await publishedAbout(cart.id), 0, 'a change watched only on its own node is not published');
+
+  // Watched on B too: published, and B's client gets it.
+  await ok(onB, 'subscribe', { topic: `cart:${cart.id}` });
+  const remote = nextEvent(onB, 'cart:updated', (view) => view.id === cart.id && view.version === 4);
+  await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  t.is((await remote).items[0]?.quantity, 3);
+  const whileWatched = await publishedAbout(cart.id);
+  t.true(whileWatched > 0, 'a change watched on another node is published');
+
+  // B's client leaves: once A has heard, A publishes no more, and its own client still gets every change.
+  await ok(onB, 'unsubscribe', { topic: `cart:${cart.id}` });
+  let version = 4;
+  await until('node A to hear that B stopped watching', async () => {
+    const before = await publishedAbout(cart.id);
+    const pushed = nextEvent(onA, 'cart:updated', (view) => view.id === cart.id && view.version === version + 1);
+    await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+    version++;
+    await pushed;
+    return (await publishedAbout(cart.id)) === before;
+  });
+  t.pass();
+});
+
+test.serial('a client of B that subscribes while the cart keeps changing through A ends at its last version', async (t) => {
+  const productId = await lab.insertProduct(10_000, 100);
+  const token = await guestToken(a.url);
+  const onA = await lab.store(a, token);
+  for (let round = 0; round < 5; round++) {
+    const onB: Socket = await lab.store(b, token);
+    const { cart } = await ok(onA, 'cart:create', {});
+    let last = 1;
+    const changes = (async () => {
+      for (let i = 0; i < 15; i++) last = (await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 })).cart.version;
+    })();
+    let seen = 0;
+    onB.on('cart:updated', (view: { id: string; version: number }) => {
+      if (view.id === cart.id) seen = Math.max(seen, view.version);
+    });
+    await sleep(round * 7);
+    const subscribed = await ok(onB, 'subscribe', { topic: `cart:${cart.id}` });
+    seen = Math.max(seen, (subscribed.view as { version: number }).version);
+    await changes;
+    await until(`B's client to reach version ${last}`, async () => seen === last);
+    t.is(seen, 16, 'the last of 15 additions after the creation');
+    onB.disconnect();
+  }
+});
+
+test.serial('a node started later learns what the others watch: a change through it reaches a client of B', async (t) => {
+  const productId = await lab.insertProduct(50, 900);
+  const token = await guestToken(b.url);
+  const onB = await lab.store(b, token);
+  const { cart } = await ok(onB, 'cart:create', {});
+  await ok(onB, 'subscribe', { topic: `cart:${cart.id}` });
+
+  const c = await lab.node('node-c');
+  const onC = await lab.store(c, token);
+  // Long enough for C to have asked the others (until it has, it publishes everything, and this would prove nothing).
+  await sleep(500);
+  const pushed = nextEvent(onB, 'cart:updated', (view) => view.id === cart.id && view.version === 2);
+  await ok(onC, 'cart:addItem', { cartId: cart.id, productId, quantity: 2 });
+  t.is((await pushed).items[0]?.quantity, 2);
+});
