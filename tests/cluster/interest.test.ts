@@ -8,6 +8,7 @@ import test from '../helpers/cluster-test.ts';
 import { guestToken, nextEvent, ok } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
 import { ClusterLab } from '../helpers/cluster.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const lab = new ClusterLab();
 let a: ServerChild;
@@ -117,8 +118,81 @@ test.serial('a node started later learns what the others watch: a change through
   const c = await lab.node('node-c');
   const onC = await lab.store(c, token);
   // Long enough for C to have asked the others (until it has, it publishes everything, and this would prove nothing).
-  await sleep(500);
+  await sleep(1_500);
   const pushed = nextEvent(onB, 'cart:updated', (view) => view.id === cart.id && view.version === 2);
   await ok(onC, 'cart:addItem', { cartId: cart.id, productId, quantity: 2 });
   t.is((await pushed).items[0]?.quantity, 2);
+});
+
+test.serial('a topic subscribed on B while the nodes could not hear Redis gets the changes made through A once they can again', async (t) => {
+  const productId = await lab.insertProduct(1000, 300);
+  const token = await guestToken(a.url);
+  const onA = await lab.store(a, token);
+  const watcherB = await lab.store(b, token);
+  const { cart } = await ok(onA, 'cart:create', {});
+  // The watcher behaves as the SDK does: a push with a higher version replaces its view; `resync` makes it subscribe again.
+  let held = 0;
+  const take = (view: { id: string; version: number }) => {
+    if (view.id === cart.id && view.version > held) held = view.version;
+  };
+  watcherB.on('cart:updated', take);
+  watcherB.on('resync', () => void ok(watcherB, 'subscribe', { topic: `cart:${cart.id}` }).then(({ view }) => take(view as never)));
+
+  // Redis takes no new connections, and every node's subscriber connection is cut: none hears the others now.
+  const admin = new Redis(lab.redis.url, { maxRetriesPerRequest: 1 });
+  admin.on('error', () => undefined); // it sees Redis refuse and cut connections on purpose
+  t.teardown(() => admin.disconnect());
+  await admin.config('SET', 'maxclients', '1');
+  try {
+    const subscribers = String(await admin.client('LIST'))
+      .split('\n')
+      .filter((line) => / name=emporium-sub /.test(line))
+      .map((line) => /id=(\d+)/.exec(line)![1]!);
+    t.true(subscribers.length >= 2, "every node's subscriber connection");
+    for (const id of subscribers) await admin.client('KILL', 'ID', id);
+    await sleep(300);
+    // Subscribed meanwhile on B: nobody can be told.
+    take((await ok(watcherB, 'subscribe', { topic: `cart:${cart.id}` })).view as never);
+    await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  } finally {
+    await admin.config('SET', 'maxclients', '10000');
+  }
+  // Once both are back, changes through A reach B's watcher, and it ends at the last version.
+  await until("B's watcher to hold version 2", async () => held >= 2);
+  for (let i = 0; i < 3; i++) await ok(onA, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  await until("B's watcher to hold version 5", async () => held === 5);
+  t.is(held, 5);
+});
+
+async function redisUp(url: string): Promise<boolean> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return text.split('\n').some((line) => line === 'emporium_redis_up 1');
+}
+
+test.serial('a node whose link to Redis was cut publishes what others began to watch meanwhile, from the moment it is back', async (t) => {
+  // Node D reaches Redis through a proxy that can cut it alone; a client of B watches a cart D changes.
+  const proxy = await TcpProxy.start({ host: '127.0.0.1', port: lab.redis.port }, 'redis-d');
+  t.teardown(() => proxy.close());
+  const d = await lab.node('node-d', { REDIS_URL: proxy.rewrite(lab.redis.url) });
+  const productId = await lab.insertProduct(1000, 400);
+  const token = await guestToken(b.url);
+  const onD = await lab.store(d, token);
+  const watcherB = await lab.store(b, token);
+  const { cart } = await ok(onD, 'cart:create', {});
+  await until('node D to be linked', () => redisUp(d.url));
+
+  proxy.cut({ existing: 'reset', incoming: 'refuse' });
+  await until('node D to notice', async () => !(await redisUp(d.url)));
+  // Subscribed while D hears nothing: B asks the nodes it can count, and D is not among them.
+  let held = (await ok(watcherB, 'subscribe', { topic: `cart:${cart.id}` })).view.version as number;
+  // This watcher takes pushes only (no resync): B's own link never broke, so nothing would tell it to look again.
+  watcherB.on('cart:updated', (view: { id: string; version: number }) => {
+    if (view.id === cart.id && view.version > held) held = view.version;
+  });
+  proxy.restore();
+  await until('node D to be linked again', () => redisUp(d.url));
+  // At once: D must not rely on what it knew before the cut.
+  await ok(onD, 'cart:addItem', { cartId: cart.id, productId, quantity: 1 });
+  await until("B's watcher to get the change made through D", async () => held === 2);
+  t.is(held, 2);
 });

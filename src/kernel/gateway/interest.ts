@@ -30,8 +30,10 @@ export interface InterestEvents {
   'interest:add': (message: { node: string; key: string }, ack: (recorded: true) => void) => void;
   /** `node` no longer watches `key`. */
   'interest:drop': (message: { node: string; key: string }) => void;
-  /** Everything `node` watches (its earlier word is replaced): after its link to the others was restored, or `[]` when it leaves. */
-  'interest:state': (message: { node: string; keys: string[] }) => void;
+  /** Everything `node` watches (its earlier word is replaced): after its link to the others was interrupted. */
+  'interest:state': (message: { node: string; keys: string[] }, ack: (recorded: true) => void) => void;
+  /** `node` leaves: it watches nothing any more. */
+  'interest:bye': (message: { node: string }) => void;
   /** Asks every node for what it watches. */
   'interest:snapshot': (ack: (state: { node: string; keys: string[] }) => void) => void;
 }
@@ -41,10 +43,11 @@ const registry = new WeakMap<object, Interest>();
 /**
  * How long a subscribe waits for the other nodes to acknowledge a topic it watches anew, and a node for their
  * answers to "what do you watch". A stalled link can hold a request forever: past this, the subscribe goes on (the
- * topic is announced again by the next subscriber, and in full when the link is restored) and the question is
- * asked again.
+ * topic is told again until it is acknowledged) and the question is asked again.
  */
 const ANSWER_TIMEOUT_MS = 1500;
+/** How often a node checks for duties that wait for a healthy link (learning, telling again). */
+const TICK_MS = 500;
 
 /** `promise`, or `fallback` once `ms` have passed. */
 function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -81,14 +84,17 @@ export interface InterestLogger {
 
 /**
  * A cluster: every node keeps the set of topics the other nodes' clients subscribed to, told through the Redis
- * adapter's inter-server events. A node starting asks the others for theirs; until every node has answered (and
- * whenever its link to Redis is not healthy) it treats every topic as watched everywhere, as if it knew nothing:
- * too many publishes, never a lost one. A node that watches a topic anew waits for every other node's
- * acknowledgement before its subscriber reads the current view (`watch`), at most `ANSWER_TIMEOUT_MS`; one
- * acknowledged later makes the topic's subscribers here subscribe again (`resync`). A node whose link was
- * restored tells the others everything it watches again (what it said meanwhile may be lost) and asks them for
- * theirs; its clients resync anyway (redis-adapter.ts). Personal pushes (the gateway's `~` rooms) always go to
- * every node.
+ * adapter's inter-server events.
+ *
+ * - A subscribe on a topic new to its node asks every other node to record it (`interest:add`) and waits for their
+ *   acknowledgements before its view is read (`watch`), at most `ANSWER_TIMEOUT_MS`. One not acknowledged in time
+ *   (a stalled node, a broken link) is told again every `TICK_MS` until it is; then the topic's subscribers here
+ *   subscribe again (`resync`), since a change may have slipped past while it was not known.
+ * - Until this node has learned what every other node watches (`interest:snapshot`), and whenever its link to
+ *   Redis is not healthy or was interrupted since it last learned, it treats every topic as watched everywhere:
+ *   the old behaviour, more publishes, never a lost one. After an interruption it first tells the others all it
+ *   watches again (`interest:state`, acknowledged: what it said meanwhile may be lost), then asks them.
+ * - Personal pushes (the gateway's `~` rooms) always go to every node.
  *
  * What is left over errs on the side of publishing: a node killed without a word stays "watching" its topics in
  * the others' sets (their pushes are published for nobody) until the others restart.
@@ -97,18 +103,32 @@ export function clusterInterest(io: AppServer, link: ClusterLink, logger: Intere
   const node = randomUUID();
   const root = io.of('/');
   /**
-   * Keys this node's clients subscribed to: `confirmed` once every other node acknowledged it, `telling` while
-   * asking them. An unconfirmed one is told again by its next subscriber, and with everything else after a link
-   * restoration.
+   * Topics this node's clients subscribed to: `confirmed` once every other node acknowledged it, `telling` while
+   * asking them; `stale` when a subscriber read its view before that (it is resynced once confirmed).
    */
-  const announced = new Map<string, { confirmed: boolean; telling?: Promise<void> | undefined }>();
+  interface Announcement {
+    readonly namespace: AppNamespace;
+    readonly room: string;
+    confirmed: boolean;
+    stale: boolean;
+    telling?: Promise<void> | undefined;
+    /** Unanswered tellings so far, and when the next may go (backing off while a node does not answer). */
+    attempts: number;
+    nextAt: number;
+  }
+  const announced = new Map<string, Announcement>();
   /** Keys other nodes watch, with the nodes watching each. */
   const remote = new Map<string, Set<string>>();
+  /** True once the others' sets are learned (and no interruption since). */
   let ready = false;
+  let learning = false;
+  /** This node's own set must be told again before learning (after an interruption; not at the start). */
+  let retell = false;
   let closed = false;
-  let retry: NodeJS.Timeout | undefined;
-  /** Only the latest round of asking may declare this node ready (an earlier one may answer after the link broke). */
-  let round = 0;
+  /** Counts link interruptions: an answer asked for before one is not trusted. */
+  let epoch = 0;
+  /** Said once until this node is ready again, not at every tick. */
+  let warned = false;
 
   const add = (from: string, key: string) => {
     let nodes = remote.get(key);
@@ -127,61 +147,129 @@ export function clusterInterest(io: AppServer, link: ClusterLink, logger: Intere
     if (typeof ack === 'function') ack(true);
   };
   const onDrop = (message: { node: string; key: string }) => drop(message.node, message.key);
-  const onState = (message: { node: string; keys: string[] }) => {
-    for (const [key, nodes] of [...remote]) if (nodes.has(message.node)) drop(message.node, key);
-    for (const key of message.keys) add(message.node, key);
+  const forget = (from: string) => {
+    for (const [key, nodes] of [...remote]) if (nodes.has(from)) drop(from, key);
   };
+  const onState = (message: { node: string; keys: string[] }, ack: (recorded: true) => void) => {
+    forget(message.node);
+    for (const key of message.keys) add(message.node, key);
+    if (typeof ack === 'function') ack(true);
+  };
+  const onBye = (message: { node: string }) => forget(message.node);
   const onSnapshot = (ack: (state: { node: string; keys: string[] }) => void) => {
     if (typeof ack === 'function') ack({ node, keys: [...announced.keys()] });
   };
   root.on('interest:add', onAdd);
   root.on('interest:drop', onDrop);
   root.on('interest:state', onState);
+  root.on('interest:bye', onBye);
   root.on('interest:snapshot', onSnapshot);
+
+  /** Asks the other nodes, bounded: true when every one of them answered in time. */
+  const ask = async <T>(asking: Promise<T>): Promise<T | undefined> =>
+    within(
+      asking.then(
+        (answer) => answer,
+        () => undefined,
+      ),
+      ANSWER_TIMEOUT_MS,
+      undefined,
+    );
+
+  const resync = (entry: Announcement) => entry.namespace.local.to(entry.room).emit('resync', { reason: 'a watched topic was acknowledged late' });
+
+  /** Tells the other nodes this node watches `entry`'s topic; see `Interest.watch`. */
+  const tell = (key: string, entry: Announcement): Promise<void> => {
+    const told = epoch;
+    entry.telling = ask(root.serverSideEmitWithAck('interest:add', { node, key })).then((answers) => {
+      entry.telling = undefined;
+      if (answers === undefined || told !== epoch) {
+        // Not every node answered in time (or the link broke meanwhile): told again, backing off up to 10 s.
+        entry.stale = true;
+        entry.attempts++;
+        entry.nextAt = Date.now() + Math.min(TICK_MS * 2 ** entry.attempts, 10_000);
+        return;
+      }
+      entry.confirmed = true;
+      entry.attempts = 0;
+      if (announced.get(key) !== entry) {
+        // The room was left while this was on its way: the drop may have arrived first.
+        root.serverSideEmit('interest:drop', { node, key });
+        return;
+      }
+      if (entry.stale) {
+        entry.stale = false;
+        resync(entry);
+      }
+    });
+    return entry.telling;
+  };
 
   // A room left by its last socket here (a leave or a disconnect): the others stop publishing to this node for it.
   const namespaces = [io.of('/store'), io.of('/warehouse')];
-  const onDeleteRoom = (namespace: AppNamespace) => (room: unknown) => {
-    const key = keyOf(namespace, String(room));
-    if (!announced.delete(key)) return;
-    root.serverSideEmit('interest:drop', { node, key });
-  };
   const deleteListeners = namespaces.map((namespace) => {
-    const listener = onDeleteRoom(namespace as AppNamespace);
+    const listener = (room: unknown) => {
+      const key = keyOf(namespace as AppNamespace, String(room));
+      if (!announced.delete(key)) return;
+      root.serverSideEmit('interest:drop', { node, key });
+    };
     namespace.adapter.on('delete-room', listener);
     return () => namespace.adapter.off('delete-room', listener);
   });
 
-  /** Learns what every other node watches; until each has answered, every topic counts as watched. */
+  /** Learns what every other node watches (after telling them all this node watches, when an interruption may have lost it). */
   const learn = async () => {
-    clearTimeout(retry);
-    ready = false;
-    const mine = ++round;
-    const asked = root.serverSideEmitWithAck('interest:snapshot').then(
-      (states) => states,
-      (error: unknown) => error as Error,
-    );
-    const answer = await within<Array<{ node: string; keys: string[] }> | Error | undefined>(asked, ANSWER_TIMEOUT_MS, undefined);
-    if (closed || mine !== round) return;
-    if (Array.isArray(answer)) {
-      for (const state of answer) for (const key of state.keys) add(state.node, key);
+    learning = true;
+    const asked = epoch;
+    try {
+      if (retell) {
+        const keys = [...announced.keys()];
+        if ((await ask(root.serverSideEmitWithAck('interest:state', { node, keys }))) === undefined || asked !== epoch) return;
+        retell = false;
+        // Every topic held here is known everywhere again; its subscribers may have missed changes meanwhile (one
+        // resync per socket: a broadcast to many rooms reaches each socket once).
+        const rooms = new Map<AppNamespace, string[]>();
+        for (const key of keys) {
+          const entry = announced.get(key);
+          if (!entry) continue;
+          entry.confirmed = true;
+          entry.stale = false;
+          rooms.set(entry.namespace, [...(rooms.get(entry.namespace) ?? []), entry.room]);
+        }
+        for (const [namespace, list] of rooms) namespace.local.to(list).emit('resync', { reason: 'the cluster link was interrupted' });
+      }
+      const states = await ask(root.serverSideEmitWithAck('interest:snapshot'));
+      if (closed || asked !== epoch || !link.healthy()) return;
+      if (states === undefined) {
+        if (!warned) logger.warn({}, 'could not learn which topics the other nodes watch; publishing everything and asking again');
+        warned = true;
+        return;
+      }
+      for (const state of states) for (const key of state.keys) add(state.node, key);
       ready = true;
-      return;
+      warned = false;
+    } finally {
+      learning = false;
     }
-    // A node did not answer in time (stalled, or the link broke): ask again shortly, publishing everything meanwhile.
-    logger.warn({ err: answer?.message ?? `no answer within ${ANSWER_TIMEOUT_MS} ms` }, 'could not learn which topics the other nodes watch; retrying');
-    retry = setTimeout(() => void learn(), 1000);
-    retry.unref();
   };
-  // The link is back: what this node said meanwhile may be lost, and so may what the others said.
-  const relearn = () => {
-    if (closed) return;
+
+  // A connection to Redis closed: what was said meanwhile may be lost, both ways; learn again once the link is back.
+  const interruption = link.interrupted$.subscribe(() => {
+    epoch++;
+    ready = false;
+    retell = true;
     remote.clear();
-    root.serverSideEmit('interest:state', { node, keys: [...announced.keys()] });
-    void learn();
-  };
-  const subscriptions = [link.reconnected$.subscribe(relearn), link.publishRestored$.subscribe(relearn)];
-  void learn();
+    for (const entry of announced.values()) entry.confirmed = false;
+  });
+  // The duties that wait for a healthy link: learning, and telling again what was not acknowledged.
+  const ticker = setInterval(() => {
+    if (closed || !link.healthy()) return;
+    if (!ready && !learning) void learn();
+    if (learning || retell) return;
+    const now = Date.now();
+    for (const [key, entry] of announced) if (!entry.confirmed && !entry.telling && entry.nextAt <= now) void tell(key, entry);
+  }, TICK_MS);
+  ticker.unref();
 
   const interest: Interest = {
     audience(namespace, rooms) {
@@ -192,46 +280,32 @@ export function clusterInterest(io: AppServer, link: ClusterLink, logger: Intere
       return { local, remote: rooms.some((room) => remote.has(keyOf(namespace, room))) };
     },
     watch(namespace, room) {
+      // The socket left (or disconnected) before it could join: nothing to announce, and no room to drop it later.
+      if (!namespace.adapter.rooms.has(room)) return Promise.resolve();
       const key = keyOf(namespace, room);
       let entry = announced.get(key);
       if (entry?.confirmed) return Promise.resolve();
       if (entry?.telling) return entry.telling;
-      if (!entry) announced.set(key, (entry = { confirmed: false }));
-      // No link: nothing can be told now; the whole state is, once it is back.
-      if (!link.healthy()) return Promise.resolve();
-      const current = entry;
-      const acknowledged = root.serverSideEmitWithAck('interest:add', { node, key }).then(
-        () => true,
-        () => false,
-      );
-      let late = false;
-      current.telling = within(acknowledged, ANSWER_TIMEOUT_MS, false).then((confirmed) => {
-        current.telling = undefined;
-        if (confirmed) return;
-        // A node that did not answer (stalled, or gone without a word) may miss this topic's changes until it hears of it.
-        late = true;
-        logger.warn({ room }, 'not every node acknowledged a watched topic in time; it is told again by the next subscriber');
-      });
-      void acknowledged.then((confirmed) => {
-        if (!confirmed) return;
-        current.confirmed = true;
-        // Acknowledged after its subscriber read the view: a change another node made meanwhile may not have been
-        // sent here. The clients watching it here subscribe again (the protocol's resync), now that every node knows.
-        if (late && announced.get(key) === current) namespace.local.to(room).emit('resync', { reason: 'a watched topic was acknowledged late' });
-      });
-      return current.telling;
+      if (!entry) announced.set(key, (entry = { namespace, room, confirmed: false, stale: false, attempts: 0, nextAt: 0 }));
+      // No link: nothing can be told now. The subscriber reads its view at once and is resynced once it is told.
+      if (!link.healthy() || retell) {
+        entry.stale = true;
+        return Promise.resolve();
+      }
+      return tell(key, entry);
     },
     close() {
       closed = true;
-      clearTimeout(retry);
-      for (const subscription of subscriptions) subscription.unsubscribe();
+      clearInterval(ticker);
+      interruption.unsubscribe();
       for (const stop of deleteListeners) stop();
+      // Leaving: the others stop publishing for this node's clients (said before the handlers go).
+      if (link.healthy()) root.serverSideEmit('interest:bye', { node });
       root.off('interest:add', onAdd);
       root.off('interest:drop', onDrop);
       root.off('interest:state', onState);
+      root.off('interest:bye', onBye);
       root.off('interest:snapshot', onSnapshot);
-      // Leaving: the others stop publishing for this node's clients.
-      if (link.healthy()) root.serverSideEmit('interest:state', { node, keys: [] });
       registry.delete(io);
     },
   };

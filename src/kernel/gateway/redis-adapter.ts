@@ -21,6 +21,8 @@ export interface ClusterLink {
    * them, even if their own link never broke, so every node's clients must re-subscribe.
    */
   readonly publishRestored$: Observable<void>;
+  /** Emits each time a connection to Redis closes: whatever was published or received meanwhile may be lost. */
+  readonly interrupted$: Observable<void>;
   /** True while both Redis connections are up and every subscription the adapter asked for holds. */
   healthy(): boolean;
   /** Pushes that could not be published to other nodes because Redis was away. */
@@ -53,6 +55,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
   const sub = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy, connectionName: 'emporium-sub', enableReadyCheck: false });
   const reconnected$ = new Subject<void>();
   const publishRestored$ = new Subject<void>();
+  const interrupted$ = new Subject<void>();
   let dropped = 0;
   let droppedSinceRestored = false;
   let lost = false;
@@ -130,6 +133,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
     });
     client.on('close', () => {
       lost = true;
+      interrupted$.next();
     });
   }
   sub.on('ready', () => {
@@ -156,6 +160,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
     },
     reconnected$,
     publishRestored$,
+    interrupted$,
     healthy: () => pub.status === 'ready' && sub.status === 'ready' && unconfirmed.size === 0,
     droppedPublishes: () => dropped,
     close: async () => {
@@ -163,6 +168,7 @@ export function redisClusterLink(redisUrl: string, logger: RedisLinkLogger): Clu
       clearTimeout(retryTimer);
       reconnected$.complete();
       publishRestored$.complete();
+      interrupted$.complete();
       // QUIT waits for Redis; if it is away that would be forever. Ask politely for a moment, then hang up.
       const polite = Promise.allSettled([pub, sub].filter((client) => client.status === 'ready').map((client) => client.quit()));
       await Promise.race([polite, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
