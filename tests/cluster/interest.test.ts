@@ -7,7 +7,7 @@ import type { Socket } from 'socket.io-client';
 import test from '../helpers/cluster-test.ts';
 import { guestToken, nextEvent, ok } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
-import { ClusterLab } from '../helpers/cluster.ts';
+import { ClusterLab, eventually, redisClientIds, sleep } from '../helpers/cluster.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const lab = new ClusterLab();
@@ -28,20 +28,14 @@ lab.install(test, async () => {
 
 test.after.always(() => listener?.disconnect());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Messages published so far that name `id`, after the ones in flight have had time to arrive. */
 async function publishedAbout(id: string): Promise<number> {
   await sleep(150);
   return published.filter((message) => message.includes(id)).length;
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+/** Polls `check` (every 50 ms, for at most 10 s) until it holds. */
+const until = (what: string, check: () => Promise<boolean>) => eventually(check, what, 10_000, 50);
 
 test.serial('a cart change is published through Redis only while a client of another node watches it', async (t) => {
   const productId = await lab.insertProduct(100, 700);
@@ -144,10 +138,7 @@ test.serial('a topic subscribed on B while the nodes could not hear Redis gets t
   t.teardown(() => admin.disconnect());
   await admin.config('SET', 'maxclients', '1');
   try {
-    const subscribers = String(await admin.client('LIST'))
-      .split('\n')
-      .filter((line) => / name=emporium-sub /.test(line))
-      .map((line) => /id=(\d+)/.exec(line)![1]!);
+    const subscribers = await redisClientIds(admin, 'emporium-sub');
     t.true(subscribers.length >= 2, "every node's subscriber connection");
     for (const id of subscribers) await admin.client('KILL', 'ID', id);
     await sleep(300);

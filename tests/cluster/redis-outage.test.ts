@@ -7,7 +7,7 @@ import type { Ack } from '../../src/protocol/index.ts';
 import { nextEvent, ok } from '../helpers/app.ts';
 import type { ServerChild } from '../helpers/child.ts';
 import { Redis } from 'ioredis';
-import { ClusterLab, emitAck, eventually, guests, sleep } from '../helpers/cluster.ts';
+import { ClusterLab, emitAck, eventually, guests, redisClientIds, sleep } from '../helpers/cluster.ts';
 
 const OUTAGE_MS = 4000;
 const lab = new ClusterLab();
@@ -185,10 +185,7 @@ test.serial('pushes a node could not publish (its publishing connection alone wa
   t.teardown(() => admin.disconnect());
   await admin.config('SET', 'maxclients', '1');
   try {
-    const clients = String(await admin.client('LIST'))
-      .split('\n')
-      .filter((line) => / name=emporium-pub /.test(line))
-      .map((line) => /id=(\d+)/.exec(line)![1]!);
+    const clients = await redisClientIds(admin, 'emporium-pub');
     t.is(clients.length, 2);
     for (const id of clients) await admin.client('KILL', 'ID', id);
     await eventually(async () => (await metric(a.url, 'emporium_redis_up')) === 0, 'node A noticing its publishing connection is gone', 5_000);

@@ -55,6 +55,14 @@ export interface ActorRecord {
   readonly context: any;
 }
 
+/** The ids of the Redis connections named `name` (`emporium-pub`, `emporium-sub`), from an admin connection's CLIENT LIST. */
+export async function redisClientIds(admin: { client(subcommand: 'LIST'): Promise<unknown> }, name: string): Promise<string[]> {
+  return String(await admin.client('LIST'))
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /id=(\d+)/.exec(line)![1]!);
+}
+
 /** One cluster per test file: Redis, a PostgreSQL database, the nodes, the sockets and a pg pool for checks. */
 export class ClusterLab {
   redis!: RedisServer;

@@ -165,7 +165,7 @@ export function clusterInterest(io: AppServer, link: ClusterLink, logger: Intere
   root.on('interest:bye', onBye);
   root.on('interest:snapshot', onSnapshot);
 
-  /** Asks the other nodes, bounded: true when every one of them answered in time. */
+  /** Asks the other nodes, bounded: their answers, or undefined when not every one answered in time (or the ask failed). */
   const ask = async <T>(asking: Promise<T>): Promise<T | undefined> =>
     within(
       asking.then(
